@@ -1,0 +1,150 @@
+"""Save and load a trained adapter folder: adapters-format adapter + non-adapter weights + metadata.
+
+Layout of an artifact folder (also the `adapter/` folder of a run and of every checkpoint)::
+
+    adapter_config.json, adapter.safetensors   # `model.save_adapter(...)`, loadable by plain `adapters`
+    non_adapter_weights.safetensors            # cross-attention, new LM-head parts, other trained weights
+    s2sa.json                                  # base checkpoints, adapter settings, generation settings
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import adapters
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import GenerationArgs, ModelArgs
+from .errors import S2SAError
+from .modeling import Summarizer, build_base_model, trainable_state
+
+NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
+METADATA = "s2sa.json"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class ArtifactInfo:
+    """What `s2sa.json` records: enough to rebuild the base model and reapply the trained weights."""
+
+    model: dict[str, Any]
+    generation: dict[str, Any]
+    new_weight_names: list[str]
+    max_source_length: int = 512
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def model_args(self) -> ModelArgs:
+        return ModelArgs(**self.model)
+
+    @property
+    def generation_args(self) -> GenerationArgs:
+        return GenerationArgs(**self.generation)
+
+
+def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> None:
+    """Write the three parts of an artifact into an existing folder."""
+    if summarizer.adapter_name is not None:
+        summarizer.model.save_adapter(str(directory), summarizer.adapter_name, use_safetensors=True)
+    tensors = {name: tensor.contiguous().cpu() for name, tensor in trainable_state(summarizer).items()}
+    save_file(tensors, str(directory / NON_ADAPTER_WEIGHTS), metadata={"format": "pt"})
+    (directory / METADATA).write_text(json.dumps(dataclasses.asdict(info), indent=2))
+
+
+def save_artifact(directory: str | Path, summarizer: Summarizer, info: ArtifactInfo) -> Path:
+    """Write an artifact atomically: into a temporary sibling folder, then renamed into place."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        _write_into(staging, summarizer, info)
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+            os.replace(staging, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def read_info(directory: str | Path) -> ArtifactInfo:
+    """Read and check `s2sa.json`."""
+    path = Path(directory) / METADATA
+    if not path.is_file():
+        raise S2SAError(f"{directory} is not an s2sa adapter folder (no {METADATA})")
+    try:
+        raw = json.loads(path.read_text())
+        return ArtifactInfo(**raw)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise S2SAError(f"{path} is corrupted: {exc}") from None
+
+
+def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: ArtifactInfo) -> None:
+    """Load the adapter (if any) and the non-adapter weights into a model built from the same base."""
+    directory = Path(directory)
+    model = summarizer.model
+    margs = info.model_args
+    try:
+        if not margs.full_finetune:
+            if not hasattr(model, "adapters_config"):
+                adapters.init(model)
+            if margs.adapter_name in model.adapters_config.adapters:
+                model.delete_adapter(margs.adapter_name)
+            model.load_adapter(str(directory), load_as=margs.adapter_name, set_active=True, use_safetensors=True)
+            summarizer.adapter_name = margs.adapter_name
+        tensors = load_file(str(directory / NON_ADAPTER_WEIGHTS))
+    except (SafetensorError, OSError, RuntimeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise S2SAError(f"cannot load the trained weights in {directory}: {first}") from None
+    own = dict(model.named_parameters())
+    unexpected = sorted(set(tensors) - set(own))
+    misshaped = sorted(n for n in set(tensors) & set(own) if own[n].shape != tensors[n].shape)
+    if unexpected or misshaped:
+        example = (unexpected or misshaped)[0]
+        raise S2SAError(
+            f"the weights in {directory} do not fit the base model ({len(unexpected)} unknown and "
+            f"{len(misshaped)} mis-shaped tensors, e.g. {example}); pass the --encoder/--decoder it was trained on"
+        )
+    with torch.no_grad():
+        for name, tensor in tensors.items():
+            own[name].copy_(tensor)
+
+
+def load_artifact(
+    directory: str | Path, encoder: str | None = None, decoder: str | None = None
+) -> tuple[Summarizer, ArtifactInfo]:
+    """Rebuild the base model named in an artifact (or the given override) and load the trained weights."""
+    info = read_info(directory)
+    margs = info.model_args
+    if encoder:
+        margs.encoder = encoder
+    if decoder:
+        margs.decoder = decoder
+    summarizer = build_base_model(margs)
+    load_trained_weights(summarizer, directory, info)
+    summarizer.model.eval()
+    return summarizer, info
+
+
+def resolve_artifact_dir(path: str | Path) -> Path:
+    """Accept a run folder (its `adapter/` is used) or an artifact folder itself."""
+    path = Path(path)
+    if not path.is_dir():
+        raise S2SAError(f"not found: {path} (expected a run folder or an exported adapter folder)")
+    if (path / METADATA).is_file():
+        return path
+    if (path / "adapter" / METADATA).is_file():
+        return path / "adapter"
+    raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")

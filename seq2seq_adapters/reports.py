@@ -1,0 +1,200 @@
+"""ROUGE reports: Markdown and rich tables, and the rouge_<split>.json/.md files.
+
+All numbers are shown x100 with 2 decimals as "mean [low, high]" (bootstrap interval).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+from .errors import S2SAError
+from .io_utils import atomic_write_json, atomic_write_text
+from .metrics import MEASURES, ROUGE_TYPES, RougeResult
+
+_TYPE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
+_MEASURE_NAMES = {"precision": "Precision", "recall": "Recall", "fmeasure": "F1"}
+SETTINGS_NOTE = (
+    "rouge_score, use_stemmer=True, rougeLsum on newline-separated sentences "
+    "(settings of the evaluate rouge metric in transformers' summarization example)"
+)
+
+
+def _cell(stats: dict[str, float]) -> str:
+    """'mean [low, high]' x100 with 2 decimals."""
+    return f"{100 * stats['mean']:.2f} [{100 * stats['low']:.2f}, {100 * stats['high']:.2f}]"
+
+
+def _f1_cells(result: dict) -> list[str]:
+    """F1 cells of one result dict (RougeResult.to_dict() form), in ROUGE_TYPES order."""
+    return [_cell(result["aggregate"][t]["fmeasure"]) for t in ROUGE_TYPES]
+
+
+def _ci_label(systems: Sequence[dict]) -> str:
+    """'95% CI' when all results share one confidence level, else 'CI'."""
+    levels = {s["bootstrap"]["confidence"] for s in systems}
+    return f"{levels.pop():.0%} CI" if len(levels) == 1 else "CI"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
+    """A GitHub Markdown table; columns from `numeric_from` on are right-aligned."""
+    align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
+    return "\n".join(
+        "| " + " | ".join(c.replace("|", "\\|") for c in line) + " |"
+        for line in [header, align, *rows]
+    )
+
+
+def _auto_notes(systems: dict[str, dict]) -> list[str]:
+    """Settings, bootstrap, multi-reference and warning notes for a set of results."""
+    notes = [SETTINGS_NOTE]
+    for b in dict.fromkeys(
+        f"{b['confidence']:.0%} {b['method']} bootstrap over examples, "
+        f"{b['n_resamples']} resamples, seed {b['seed']}"
+        for b in (s["bootstrap"] for s in systems.values())
+    ):
+        notes.append(f"Scores x100; mean over examples with {b}.")
+    n_refs = max(s["n_references_max"] for s in systems.values())
+    if n_refs > 1:
+        notes.append(
+            f"Best of up to {n_refs} references per example: per ROUGE type, the reference "
+            "with the highest F1 is kept (rouge_score score_multi)."
+        )
+    warned: dict[str, list[str]] = {}
+    for name, s in systems.items():
+        for w in s["warnings"]:
+            warned.setdefault(w, []).append(name)
+    notes.extend(f"Warning ({', '.join(names)}): {w}" for w, names in warned.items())
+    return notes
+
+
+def rouge_markdown(results: dict[str, RougeResult], title: str, notes: Sequence[str] = ()) -> str:
+    """A Markdown report: an F1 table per system, a precision/recall/F1 table, then notes.
+
+    Standard notes (settings, bootstrap, multi-reference, warnings) come first, then `notes`.
+    """
+    systems = {name: r.to_dict() for name, r in results.items()}
+    ci = _ci_label(list(systems.values()))
+    f1_header = ["System", "N", *(f"{_TYPE_NAMES[t]} F1 [{ci}]" for t in ROUGE_TYPES)]
+    f1_rows = [[name, str(s["n_examples"]), *_f1_cells(s)] for name, s in systems.items()]
+    prf_header = ["System", "Metric", *(f"{_MEASURE_NAMES[m]} [{ci}]" for m in MEASURES)]
+    prf_rows = [
+        [name, _TYPE_NAMES[t], *(_cell(s["aggregate"][t][m]) for m in MEASURES)]
+        for name, s in systems.items()
+        for t in ROUGE_TYPES
+    ]
+    all_notes = [*_auto_notes(systems), *notes]
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            _markdown_table(f1_header, f1_rows, numeric_from=1),
+            "",
+            "## Precision / recall / F1",
+            "",
+            _markdown_table(prf_header, prf_rows, numeric_from=2),
+            "",
+            "Notes:",
+            "",
+            *(f"- {n}" for n in all_notes),
+            "",
+        ]
+    )
+
+
+def rouge_table(results: dict[str, RougeResult], title: str) -> Table:
+    """The F1 scores (x100, mean [CI]) of each system as a rich table for the terminal."""
+    systems = {name: r.to_dict() for name, r in results.items()}
+    ci = _ci_label(list(systems.values()))
+    table = Table(title=title)
+    table.add_column("System")
+    table.add_column("N", justify="right")
+    for t in ROUGE_TYPES:
+        table.add_column(f"{_TYPE_NAMES[t]} F1 [{ci}]", justify="right")
+    for name, s in systems.items():
+        table.add_row(name, str(s["n_examples"]), *_f1_cells(s))
+    return table
+
+
+def write_rouge_report(
+    directory: Path,
+    split: str,
+    results: dict[str, RougeResult],
+    extra: dict,
+    *,
+    notes: Sequence[str] = (),
+) -> tuple[Path, Path]:
+    """Atomically write rouge_<split>.json and rouge_<split>.md into `directory`.
+
+    The JSON is {"split", "systems": {name: RougeResult.to_dict()}, **extra}; `extra` keys
+    are also listed as notes in the Markdown, after `notes`.
+    """
+    clash = {"split", "systems"} & extra.keys()
+    if clash:
+        raise ValueError(f"extra must not contain {sorted(clash)}")
+    directory = Path(directory)
+    json_path = directory / f"rouge_{split}.json"
+    md_path = directory / f"rouge_{split}.md"
+    atomic_write_json(
+        json_path, {"split": split, "systems": {n: r.to_dict() for n, r in results.items()}, **extra}
+    )
+    extra_notes = [f"{key}: {value}" for key, value in extra.items()]
+    atomic_write_text(md_path, rouge_markdown(results, f"ROUGE on {split}", [*notes, *extra_notes]))
+    return json_path, md_path
+
+
+def _compare_rows(reports: dict[str, dict]) -> tuple[str, list[list[str]]]:
+    """CI label and rows (run, system, split, N, F1 cells) of loaded rouge_*.json dicts."""
+    try:
+        systems = [
+            (run, name, str(r["split"]), s)
+            for run, r in reports.items()
+            for name, s in r["systems"].items()
+        ]
+        rows = [[run, name, split, str(s["n_examples"]), *_f1_cells(s)] for run, name, split, s in systems]
+        ci = _ci_label([s for *_, s in systems])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise S2SAError(f"not a rouge report written by `s2sa eval` (missing {e})") from e
+    if not rows:
+        raise S2SAError("no ROUGE results to compare")
+    return ci, rows
+
+
+def _compare_header(ci: str) -> list[str]:
+    """Column names of the comparison table."""
+    return ["Run", "System", "Split", "N", *(f"{_TYPE_NAMES[t]} F1 [{ci}]" for t in ROUGE_TYPES)]
+
+
+def compare_markdown(reports: dict[str, dict]) -> str:
+    """A Markdown table of F1 (x100, mean [CI]) per rouge type for several loaded reports."""
+    ci, rows = _compare_rows(reports)
+    return "\n".join(
+        ["# ROUGE comparison", "", _markdown_table(_compare_header(ci), rows, numeric_from=3), ""]
+    )
+
+
+def compare_table(reports: dict[str, dict]) -> Table:
+    """The comparison of compare_markdown as a rich table."""
+    ci, rows = _compare_rows(reports)
+    table = Table(title="ROUGE comparison")
+    for i, name in enumerate(_compare_header(ci)):
+        table.add_column(name, justify="right" if i >= 3 else "left")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def parameter_table(groups: dict[str, int]) -> Table:
+    """Parameters by group (adapter / newly initialized / ... / frozen) with counts and percent."""
+    total = sum(groups.values())
+    table = Table(title="Parameters")
+    table.add_column("group")
+    table.add_column("count", justify="right")
+    table.add_column("%", justify="right")
+    for name, count in groups.items():
+        table.add_row(name, f"{count:,}", f"{100 * count / total:.2f}")
+    trainable = total - groups.get("frozen", 0)
+    table.add_row("[bold]trainable", f"[bold]{trainable:,}", f"[bold]{100 * trainable / total:.2f}")
+    return table

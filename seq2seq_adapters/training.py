@@ -1,0 +1,304 @@
+"""The train recipe: build, load data, run the transformers Seq2SeqTrainer, save, score, record."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import torch
+import transformers
+from rich.console import Console
+from rich.progress import Progress
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from . import __version__
+from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
+from .config import RunConfig
+from .data import SummarizationData, load_summarization_data, tokenize_splits
+from .errors import S2SAError
+from .evaluation import evaluate_split
+from .io_utils import append_jsonl, atomic_write_json, atomic_write_text
+from .modeling import Summarizer, build_summarizer, parameter_groups
+from .progress import progress_bar, tracked
+from .reports import parameter_table
+
+CHECKPOINT_COMPLETE = "COMPLETE"
+"""Marker written last into a checkpoint folder: a folder without it was interrupted mid-write."""
+
+
+class MetricsFileCallback(TrainerCallback):
+    """Append one JSON line per logging step (loss, learning rate, step, epoch) to metrics.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})
+
+
+class RichProgressCallback(TrainerCallback):
+    """Show training progress with Rich instead of tqdm; the latest loss rides along."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.progress = progress_bar(self.console)
+            self.task = self.progress.add_task("training", total=state.max_steps, completed=state.global_step, info="")
+            self.progress.start()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is not None and logs and "loss" in logs:
+            self.progress.update(self.task, info=f"loss {logs['loss']:.3f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+class SummarizationTrainer(Seq2SeqTrainer):
+    """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
+
+    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.summarizer = summarizer
+        self.artifact_info = artifact_info
+
+    def _save(self, output_dir: str | None = None, state_dict=None):
+        output_dir = Path(output_dir or self.args.output_dir)
+        save_artifact(output_dir / "adapter", self.summarizer, self.artifact_info)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            (folder / CHECKPOINT_COMPLETE).write_text("ok\n")
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        load_trained_weights(self.summarizer, Path(resume_from_checkpoint) / "adapter", self.artifact_info)
+
+    def _load_best_model(self):
+        load_trained_weights(self.summarizer, Path(self.state.best_model_checkpoint) / "adapter", self.artifact_info)
+
+
+@dataclass
+class TrainResult:
+    """Where a finished run wrote its files, and its headline numbers."""
+
+    output_dir: Path
+    train_samples_per_s: float
+    train_loss: float
+    rouge: dict
+
+
+def default_output_dir(config: RunConfig) -> Path:
+    """runs/<adapter-name>-<timestamp>."""
+    name = "full-finetune" if config.model.full_finetune else config.model.adapter_name
+    return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_output_dir(path: Path, overwrite: bool) -> None:
+    """Refuse to clobber a non-empty folder unless asked to; create it."""
+    if path.exists() and not path.is_dir():
+        raise S2SAError(f"--output-dir {path} is a file")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise S2SAError(f"--output-dir {path} is not empty; pass --overwrite to replace it or --resume {path}")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def last_complete_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint folder whose write finished, or None."""
+    folders = [p for p in (run_dir / "checkpoints").glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (p / CHECKPOINT_COMPLETE).is_file()]
+    return max(folders, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+
+
+def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int]:
+    """Source/target lengths, checked against the encoder's and decoder's position limits."""
+    encoder_limit = summarizer.model.config.encoder.max_position_embeddings
+    decoder_limit = summarizer.model.config.decoder.max_position_embeddings
+    source = config.data.max_source_length or min(512, encoder_limit)
+    if source > encoder_limit:
+        raise S2SAError(f"--max-source-length {source} is above the encoder's position limit {encoder_limit}")
+    if config.data.max_target_length > decoder_limit:
+        raise S2SAError(
+            f"--max-target-length {config.data.max_target_length} is above the decoder's position limit {decoder_limit}"
+        )
+    return source, config.data.max_target_length
+
+
+def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool) -> Seq2SeqTrainingArguments:
+    """Map our TrainArgs onto the Trainer's arguments (fast defaults: length-grouped, dynamic padding)."""
+    t = config.train
+    evaluate_by_steps = t.eval_steps is not None and has_validation
+    save_strategy = "steps" if t.save_steps or evaluate_by_steps else "epoch"
+    return Seq2SeqTrainingArguments(
+        output_dir=str(output_dir / "checkpoints"),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.learning_rate,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        warmup_ratio=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_steps=t.logging_steps,
+        eval_strategy="steps" if evaluate_by_steps else "no",
+        eval_steps=t.eval_steps if evaluate_by_steps else None,
+        save_strategy=save_strategy,
+        save_steps=(t.save_steps or t.eval_steps) if save_strategy == "steps" else 500,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=evaluate_by_steps,
+        metric_for_best_model="eval_loss" if evaluate_by_steps else None,
+        group_by_length=True,
+        report_to=[],
+        disable_tqdm=True,
+        predict_with_generate=False,
+        save_safetensors=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that decide a run's numbers."""
+    import adapters
+    import datasets
+    import torch
+
+    return {
+        "seq2seq_adapters": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "adapters": adapters.__version__,
+        "datasets": datasets.__version__,
+    }
+
+
+def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
+    """Load the splits, say which columns were used, and tokenize them with a progress bar."""
+    data = load_summarization_data(config.data, seed=config.train.seed)
+    console.print(
+        f"data: {data.source} · text column [bold]{data.text_column}[/] · summary column [bold]{data.summary_column}[/]"
+        + "".join(f" · {split}: {len(ds)}" for split, ds in data.splits.items())
+    )
+    if any(data.skipped.values()):
+        console.print(f"[yellow]skipped rows with empty or non-text cells: {data.skipped}")
+    source_length, target_length = resolve_lengths(config, summarizer)
+    with tracked(console, "tokenizing", sum(len(ds) for ds in data.splits.values())) as advance:
+        tokenized = tokenize_splits(data.splits, summarizer.tokenizer, source_length, target_length, progress=advance)
+    return data, tokenized, source_length
+
+
+def write_run_record(path: Path, config: RunConfig, data: SummarizationData, groups: dict, extra: dict) -> None:
+    """run.json: settings, versions, data fingerprint, trainable counts and timings."""
+    atomic_write_json(
+        path,
+        {
+            "encoder": config.model.encoder,
+            "decoder": config.model.decoder,
+            "config": config.to_dict(),
+            "versions": library_versions(),
+            "data": {
+                "source": data.source,
+                "fingerprint": data.fingerprint,
+                "text_column": data.text_column,
+                "summary_column": data.summary_column,
+                "license": data.license,
+                "sizes": {split: len(ds) for split, ds in data.splits.items()},
+                "validation_carved": data.validation_carved,
+                "skipped": data.skipped,
+            },
+            "parameters": {**groups, "total": sum(groups.values())},
+            **extra,
+        },
+    )
+
+
+def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
+    """Run the whole recipe and return where it wrote its outputs."""
+    console = console or Console(stderr=True)
+    start = time.perf_counter()
+    transformers.set_seed(config.train.seed)
+    if resume is not None:
+        output_dir = resume
+        checkpoint = last_complete_checkpoint(resume)
+        if checkpoint is None:
+            raise S2SAError(f"--resume {resume}: no complete checkpoint under {resume / 'checkpoints'}")
+    else:
+        output_dir = Path(config.train.output_dir) if config.train.output_dir else default_output_dir(config)
+        checkpoint = None
+    summarizer = build_summarizer(config.model)
+    data, tokenized, source_length = load_data(config, summarizer, console)
+    if resume is None:
+        prepare_output_dir(output_dir, overwrite)
+        atomic_write_text(output_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+    groups = parameter_groups(summarizer)
+    console.print(parameter_table(groups))
+    info = ArtifactInfo(
+        model=config.to_dict()["model"],
+        generation=config.to_dict()["generation"],
+        new_weight_names=summarizer.new_weight_names,
+        max_source_length=source_length,
+    )
+    has_validation = "validation" in tokenized
+    trainer = SummarizationTrainer(
+        model=summarizer.model,
+        args=training_arguments(config, output_dir, has_validation),
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"] if has_validation else None,
+        data_collator=DataCollatorForSeq2Seq(summarizer.tokenizer, label_pad_token_id=-100),
+        processing_class=summarizer.tokenizer,
+        callbacks=[MetricsFileCallback(output_dir / "metrics.jsonl"), RichProgressCallback(console)],
+        summarizer=summarizer,
+        artifact_info=info,
+    )
+    trainer.remove_callback(PrinterCallback)
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    save_artifact(output_dir / "adapter", summarizer, info)
+    rouge = {}
+    if has_validation:
+        rouge = evaluate_split(
+            summarizer,
+            data.splits["validation"],
+            config.generation,
+            source_length,
+            output_dir,
+            "validation",
+            console=console,
+        )
+    samples_per_s = float(output.metrics.get("train_samples_per_second", 0.0))
+    write_run_record(
+        output_dir / "run.json",
+        config,
+        data,
+        groups,
+        {
+            "train_samples_per_s": samples_per_s,
+            "train_loss": output.training_loss,
+            "global_step": output.global_step,
+            "wall_time_s": round(time.perf_counter() - start, 2),
+            "rouge_validation": rouge,
+            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        },
+    )
+    return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

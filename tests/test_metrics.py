@@ -1,0 +1,206 @@
+"""Tests for ROUGE computation, baselines, the non-ASCII warning and the ROUGE report files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from rich.console import Console
+from rouge_score import rouge_scorer
+
+from seq2seq_adapters.errors import S2SAError
+from seq2seq_adapters.metrics import (
+    MEASURES,
+    ROUGE_TYPES,
+    choose_lead_k,
+    compute_rouge,
+    dropped_text_fraction,
+    lead_k,
+    mean_words,
+    non_ascii_warning,
+    split_sentences,
+)
+from seq2seq_adapters.reports import (
+    compare_markdown,
+    compare_table,
+    rouge_markdown,
+    rouge_table,
+    write_rouge_report,
+)
+
+PREDICTIONS = [
+    "The city council approved the new budget on Tuesday. It raises spending on schools by 4.5 percent.",
+    "Scientists found water ice near the moon's south pole. The discovery could help future missions.",
+    "A storm left thousands without power in the region. Crews are working to restore it.",
+    "The company reported higher profits. Its shares rose 3 percent in early trading.",
+    "Mr. Jones won the local election by a small margin.",
+    "Researchers trained a model that summarises news articles. It beats earlier systems on ROUGE.",
+]
+REFERENCES = [
+    "City council passes budget with 4.5% rise in school spending.\nVote was held Tuesday evening.",
+    "Water ice detected at the lunar south pole. Finding may support crewed missions, NASA says.",
+    "Thousands lose power after storm hits region. Utility crews expect repairs by Friday.",
+    "Company profits beat expectations. Shares climbed 3% at the open.",
+    "Incumbent Mr. Jones narrowly re-elected in local vote.",
+    "New summarisation model outperforms previous systems. Results measured with ROUGE scores.",
+]
+ALT_REFERENCES = [
+    "Council approves budget; school spending up 4.5 percent.",
+    "NASA confirms ice at the moon's south pole.",
+    "Heavy weather blacks out the area.",
+    "Profits rise and shares gain 3 percent in early trading.",
+    "Jones wins local election by a small margin.",
+    "A news summarisation model beats earlier systems on ROUGE.",
+]
+
+
+def _direct(reference: str, prediction: str) -> dict:
+    """rouge_score called directly with the documented settings."""
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    raw = scorer.score(reference, prediction)
+    joined = scorer.score("\n".join(split_sentences(reference)), "\n".join(split_sentences(prediction)))
+    # rouge1/2/L tokenization ignores newlines, so raw and sentence-joined texts agree.
+    for t in ("rouge1", "rouge2", "rougeL"):
+        assert raw[t] == joined[t]
+    return joined
+
+
+def test_rouge_matches_rouge_score_directly():
+    result = compute_rouge(PREDICTIONS, [[r] for r in REFERENCES])
+    assert result.n_examples == 6 and result.n_references_max == 1 and not result.multi_reference
+    for example, ref, pred in zip(result.per_example, REFERENCES, PREDICTIONS):
+        expected = _direct(ref, pred)
+        for t in ROUGE_TYPES:
+            for m in MEASURES:
+                assert example[t][m] == getattr(expected[t], m)
+    for t in ROUGE_TYPES:
+        for m in MEASURES:
+            mean = np.mean([getattr(_direct(r, p)[t], m) for r, p in zip(REFERENCES, PREDICTIONS)])
+            assert result.aggregate[t][m]["mean"] == pytest.approx(mean, abs=1e-12)
+    # rougeLsum differs from rougeL when the sentence split matters.
+    assert any(e["rougeLsum"] != e["rougeL"] for e in result.per_example)
+
+
+def test_multi_reference_keeps_best_reference_per_type():
+    multi = compute_rouge(PREDICTIONS, [[a, b] for a, b in zip(REFERENCES, ALT_REFERENCES)])
+    first = compute_rouge(PREDICTIONS, [[r] for r in REFERENCES])
+    second = compute_rouge(PREDICTIONS, [[r] for r in ALT_REFERENCES])
+    assert multi.multi_reference and multi.n_references_max == 2
+    for i, example in enumerate(multi.per_example):
+        for t in ROUGE_TYPES:
+            best = max(first.per_example[i][t], second.per_example[i][t], key=lambda s: s["fmeasure"])
+            assert example[t] == best
+    picked_second = [
+        first.per_example[i]["rouge1"]["fmeasure"] < second.per_example[i]["rouge1"]["fmeasure"]
+        for i in range(len(PREDICTIONS))
+    ]
+    assert any(picked_second) and not all(picked_second)
+
+
+def test_bootstrap_is_seeded_and_contains_mean():
+    refs = [[r] for r in REFERENCES]
+    a = compute_rouge(PREDICTIONS, refs, n_bootstrap=500, seed=1)
+    b = compute_rouge(PREDICTIONS, refs, n_bootstrap=500, seed=1)
+    c = compute_rouge(PREDICTIONS, refs, n_bootstrap=500, seed=2)
+    assert a.aggregate == b.aggregate
+    assert a.aggregate != c.aggregate
+    for t in ROUGE_TYPES:
+        for m in MEASURES:
+            stats = a.aggregate[t][m]
+            assert 0 <= stats["low"] <= stats["mean"] <= stats["high"] <= 1
+            assert stats["low"] < stats["high"]
+    assert a.bootstrap == {"method": "percentile", "n_resamples": 500, "confidence": 0.95, "seed": 1}
+
+
+def test_compute_rouge_rejects_bad_input():
+    with pytest.raises(S2SAError):
+        compute_rouge([], [])
+    with pytest.raises(S2SAError):
+        compute_rouge(["a"], [["a"], ["b"]])
+    with pytest.raises(S2SAError):
+        compute_rouge(["a"], [[]])
+
+
+def test_split_sentences_handles_abbreviations_decimals_and_newlines():
+    text = (
+        "Mr. Smith paid $3.50 for coffee, i.e. too much. Dr. Lee agreed!\n"
+        'Smith et al. (2020) disagree, e.g. in Fig. 2. "Really?" She asked.\n\n  '
+    )
+    assert split_sentences(text) == [
+        "Mr. Smith paid $3.50 for coffee, i.e. too much.",
+        "Dr. Lee agreed!",
+        "Smith et al. (2020) disagree, e.g. in Fig. 2.",
+        '"Really?"',
+        "She asked.",
+    ]
+    assert split_sentences("The U.S. economy grew 2.5 percent. Prices rose.") == [
+        "The U.S. economy grew 2.5 percent.",
+        "Prices rose.",
+    ]
+    assert split_sentences(" \n ") == []
+
+
+def test_lead_k_and_choose_k():
+    document = "First sentence here. Second one follows! Third? Fourth and last."
+    assert lead_k(document, 2) == "First sentence here.\nSecond one follows!"
+    assert lead_k(document, 10) == "First sentence here.\nSecond one follows!\nThird?\nFourth and last."
+    with pytest.raises(S2SAError):
+        lead_k(document, 0)
+    # First references have 1, 2 and 4 sentences: mean 7/3 rounds to 2; the 2nd reference is ignored.
+    refs = [["One."], ["One. Two.", "A. B. C. D. E. F."], ["One. Two. Three. Four."]]
+    assert choose_lead_k(refs) == 2
+    assert choose_lead_k([[""]]) == 1
+    assert mean_words(["a b c", "d"]) == 2.0
+    assert mean_words([]) == 0.0
+
+
+def test_non_ascii_warning():
+    chinese = "北京是中华人民共和国的首都，也是全国的政治中心。"
+    russian = "Москва — столица России, крупнейший город страны."
+    english = "“Curly quotes” and an em dash — don’t trigger the warning."
+    assert dropped_text_fraction(chinese) == 1.0
+    assert dropped_text_fraction(russian) == 1.0
+    assert dropped_text_fraction(english) == 0.0
+    assert dropped_text_fraction("Café") == 0.25
+    warning = non_ascii_warning([chinese, russian, english])
+    assert warning is not None and warning.startswith("2 of 3 texts") and "\n" not in warning
+    assert non_ascii_warning([english, "Plain text."]) is None
+    result = compute_rouge([russian], [[chinese]])
+    assert len(result.warnings) == 2
+    assert compute_rouge(PREDICTIONS, [[r] for r in REFERENCES]).warnings == []
+
+
+def test_write_rouge_report_round_trips(tmp_path):
+    results = {
+        "adapter": compute_rouge(PREDICTIONS, [[a, b] for a, b in zip(REFERENCES, ALT_REFERENCES)]),
+        "lead-2": compute_rouge([lead_k(r, 2) for r in REFERENCES], [[r] for r in ALT_REFERENCES]),
+    }
+    json_path, md_path = write_rouge_report(
+        tmp_path / "run", "test", results, {"checkpoint": "ckpt-100"}, notes=["lead-k uses k=2"]
+    )
+    assert json_path.name == "rouge_test.json" and md_path.name == "rouge_test.md"
+    assert not [p for p in json_path.parent.iterdir() if p.name.startswith(".")]
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["split"] == "test" and data["checkpoint"] == "ckpt-100"
+    assert data["systems"] == {name: r.to_dict() for name, r in results.items()}
+
+    md = md_path.read_text(encoding="utf-8")
+    r1 = results["adapter"].aggregate["rouge1"]["fmeasure"]
+    assert f"{100 * r1['mean']:.2f} [{100 * r1['low']:.2f}, {100 * r1['high']:.2f}]" in md
+    rl_recall = results["lead-2"].aggregate["rougeLsum"]["recall"]["mean"]
+    assert f"{100 * rl_recall:.2f}" in md
+    for text in ("ROUGE-Lsum", "Precision", "Recall", "F1", "95% CI", "use_stemmer=True",
+                 "Best of up to 2 references", "lead-k uses k=2", "checkpoint: ckpt-100"):
+        assert text in md
+    assert md == rouge_markdown(results, "ROUGE on test", ["lead-k uses k=2", "checkpoint: ckpt-100"])
+
+    console = Console(width=200, record=True)
+    console.print(rouge_table(results, "ROUGE on test"))
+    console.print(compare_table({"run-a": data, "run-b": data}))
+    assert f"{100 * r1['mean']:.2f}" in console.export_text()
+
+    comparison = compare_markdown({"run-a": data, "run-b": data})
+    assert comparison.count(f"{100 * r1['mean']:.2f} [") == 2
+    with pytest.raises(S2SAError):
+        compare_markdown({"broken": {"split": "test"}})
