@@ -234,6 +234,31 @@ def write_run_record(path: Path, config: RunConfig, data: SummarizationData, gro
     )
 
 
+def build_trainer(
+    config: RunConfig,
+    summarizer: Summarizer,
+    tokenized,
+    output_dir: Path,
+    info: ArtifactInfo,
+    callbacks: list[TrainerCallback],
+) -> SummarizationTrainer:
+    """The Trainer `train` runs (also used by scripts/bench_train.py): fast defaults, our checkpoints."""
+    has_validation = "validation" in tokenized
+    trainer = SummarizationTrainer(
+        model=summarizer.model,
+        args=training_arguments(config, output_dir, has_validation),
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"] if has_validation else None,
+        data_collator=DataCollatorForSeq2Seq(summarizer.tokenizer, label_pad_token_id=-100),
+        processing_class=summarizer.tokenizer,
+        callbacks=callbacks,
+        summarizer=summarizer,
+        artifact_info=info,
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
     """Run the whole recipe and return where it wrote its outputs."""
     console = console or Console(stderr=True)
@@ -261,18 +286,14 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
         max_source_length=source_length,
     )
     has_validation = "validation" in tokenized
-    trainer = SummarizationTrainer(
-        model=summarizer.model,
-        args=training_arguments(config, output_dir, has_validation),
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"] if has_validation else None,
-        data_collator=DataCollatorForSeq2Seq(summarizer.tokenizer, label_pad_token_id=-100),
-        processing_class=summarizer.tokenizer,
-        callbacks=[MetricsFileCallback(output_dir / "metrics.jsonl"), RichProgressCallback(console)],
-        summarizer=summarizer,
-        artifact_info=info,
+    trainer = build_trainer(
+        config,
+        summarizer,
+        tokenized,
+        output_dir,
+        info,
+        [MetricsFileCallback(output_dir / "metrics.jsonl"), RichProgressCallback(console)],
     )
-    trainer.remove_callback(PrinterCallback)
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     save_artifact(output_dir / "adapter", summarizer, info)
     rouge = {}

@@ -1,0 +1,195 @@
+"""Training throughput of `s2sa train` against the AdapterHub reference pipeline, in one process.
+
+Both train the same model (bundled MiniLM encoder and decoder, seq_bn, --leave-out 0,1, newly
+initialized weights trainable) on the same DialogSum training dialogues with the same batch size,
+sequence limits and number of optimizer steps. The reference is the AdapterHub summarization example:
+Seq2SeqAdapterTrainer, DataCollatorForSeq2Seq, batches in dataset order padded to the longest member,
+default TrainingArguments, fp32. Runs alternate (ref, ours, ref, ours, ...) to cancel drift.
+
+    python scripts/bench_train.py --samples 2000 --steps 125 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import torch
+from adapters import Seq2SeqAdapterTrainer
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainingArguments, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from seq2seq_adapters.artifacts import ArtifactInfo
+from seq2seq_adapters.config import DataArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.data import load_summarization_data, tokenize_splits
+from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.training import build_trainer
+
+DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
+
+
+class PeakRSS:
+    """Sample the process's resident memory in a thread; `peak` in MiB."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, process.memory_info().rss / 2**20)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of the optimizer steps only (no set-up, no saving)."""
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == 0:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.seconds = time.perf_counter() - self.start
+
+
+def run_config(args, output_dir: Path) -> RunConfig:
+    return RunConfig(
+        model=ModelArgs(adapter_config="seq_bn", leave_out=[0, 1]),
+        data=DataArgs(data=str(args.data), max_train_samples=args.samples, max_source_length=args.source_length,
+                      max_target_length=args.target_length),
+        train=TrainArgs(batch_size=args.batch_size, max_steps=args.steps, learning_rate=args.learning_rate,
+                        seed=args.seed, logging_steps=min(10, args.steps), save_steps=10**9, output_dir=str(output_dir)),
+    )
+
+
+def reference_trainer(config: RunConfig, summarizer, tokenized, output_dir: Path, timer: StepTimer):
+    """The AdapterHub example's trainer, untouched defaults apart from the shared budget."""
+    t = config.train
+    arguments = Seq2SeqTrainingArguments(
+        output_dir=str(output_dir), per_device_train_batch_size=t.batch_size, learning_rate=t.learning_rate,
+        max_steps=t.max_steps, seed=t.seed, logging_steps=t.logging_steps, save_strategy="no", report_to=[],
+        disable_tqdm=True,
+    )
+    collator = DataCollatorForSeq2Seq(summarizer.tokenizer, model=summarizer.model, label_pad_token_id=-100)
+    trainer = Seq2SeqAdapterTrainer(model=summarizer.model, args=arguments, train_dataset=tokenized["train"],
+                                    data_collator=collator, processing_class=summarizer.tokenizer, callbacks=[timer])
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def our_trainer(config: RunConfig, summarizer, tokenized, output_dir: Path, timer: StepTimer):
+    """Exactly the trainer `s2sa train` builds."""
+    info = ArtifactInfo(model={}, generation={}, new_weight_names=summarizer.new_weight_names)
+    trainer = build_trainer(config, summarizer, {"train": tokenized["train"]}, output_dir, info, [timer])
+    trainer.args.save_strategy = "no"
+    return trainer
+
+
+def measure_matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """fp32 torch.matmul throughput on this machine: the ceiling for a training step."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def flops_per_token(trainer) -> float:
+    """FLOPs of one forward+backward step on the trainer's first batch, per real (non-pad) token."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = next(iter(trainer.get_train_dataloader()))
+    model = trainer.model
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        model(**batch).loss.backward()
+    model.zero_grad(set_to_none=True)
+    real_tokens = batch["attention_mask"].sum() + (batch["labels"] != -100).sum()
+    return counter.get_total_flops() / real_tokens.item()
+
+
+def run_once(name: str, make_trainer, args, tokenized_cache: dict) -> dict:
+    config = run_config(args, Path(tempfile.mkdtemp()))
+    torch.manual_seed(args.seed)
+    summarizer = build_summarizer(config.model)
+    if "train" not in tokenized_cache:
+        data = load_summarization_data(config.data, seed=args.seed)
+        tokenized_cache["train"] = tokenize_splits(
+            data.splits, summarizer.tokenizer, args.source_length, args.target_length
+        )["train"]
+    tokenized = {"train": tokenized_cache["train"]}
+    timer = StepTimer()
+    trainer = make_trainer(config, summarizer, tokenized, Path(config.train.output_dir), timer)
+    flops = flops_per_token(trainer) if args.flops else 0.0
+    with PeakRSS() as memory:
+        trainer.train()
+    samples = args.steps * args.batch_size
+    lengths = tokenized["train"].select_columns(["input_ids", "labels"]).to_dict()
+    mean_tokens = (sum(map(len, lengths["input_ids"])) + sum(map(len, lengths["labels"]))) / len(lengths["labels"])
+    # tokens_per_s counts real (non-pad) source + summary tokens
+    return {
+        "name": name,
+        "samples_per_s": samples / timer.seconds,
+        "tokens_per_s": samples * mean_tokens / timer.seconds,
+        "peak_rss_mib": memory.peak,
+        "final_loss": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry][-1],
+        "flops_per_token": flops,
+        "seconds": timer.seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DIALOGSUM)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=125)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--source-length", type=int, default=256)
+    parser.add_argument("--target-length", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-flops", dest="flops", action="store_false")
+    args = parser.parse_args()
+
+    cache: dict = {}
+    results: dict[str, list[dict]] = {"reference": [], "s2sa": []}
+    for round_ in range(args.rounds):
+        for name, make in (("reference", reference_trainer), ("s2sa", our_trainer)):
+            result = run_once(name, make, args, cache)
+            results[name].append(result)
+            print(f"round {round_ + 1} {name:9s} {result['samples_per_s']:.2f} samples/s "
+                  f"{result['tokens_per_s']:.0f} tokens/s peak {result['peak_rss_mib']:.0f} MiB "
+                  f"loss {result['final_loss']:.4f}", flush=True)
+    ceiling = measure_matmul_gflops()
+    print(f"\ntorch.matmul fp32 ceiling: {ceiling:.1f} GFLOP/s ({torch.get_num_threads()} threads)")
+    summary = {}
+    for name, runs in results.items():
+        mean = {key: sum(r[key] for r in runs) / len(runs) for key in runs[0] if key != "name"}
+        summary[name] = mean
+        achieved = mean["flops_per_token"] * mean["tokens_per_s"] / 1e9
+        print(f"{name:9s} samples/s {mean['samples_per_s']:.2f}  tokens/s {mean['tokens_per_s']:.0f}  "
+              f"peak RSS {mean['peak_rss_mib']:.0f} MiB  final loss {mean['final_loss']:.4f}  "
+              f"matmul share {achieved / ceiling:.1%} ({achieved:.1f} GFLOP/s)")
+    ratio = summary["s2sa"]["samples_per_s"] / summary["reference"]["samples_per_s"]
+    loss_gap = abs(summary["s2sa"]["final_loss"] / summary["reference"]["final_loss"] - 1)
+    print(f"\nspeed-up (samples/s): {ratio:.2f}x   final-loss difference: {loss_gap:.1%}")
+
+
+if __name__ == "__main__":
+    main()
