@@ -4,10 +4,17 @@ __version__ = "0.1.0"
 
 
 def load_summarizer(directory, encoder=None, decoder=None):
-    """Load a run's or an exported adapter folder; returns (model, tokenizer) ready to `generate`."""
-    from .artifacts import load_artifact, resolve_artifact_dir
+    """Load a run folder, an exported adapter folder or a merged export; returns (model, tokenizer) ready to
+    `generate` (special tokens and the run's decoding settings on `model.generation_config`).
 
-    summarizer, _ = load_artifact(resolve_artifact_dir(directory), encoder=encoder, decoder=decoder)
+    `encoder`/`decoder` replace the base checkpoints recorded in the folder (not for merged exports)."""
+    from .artifacts import generation_config, is_merged_model, load_artifact, load_merged_model, resolve_artifact_dir
+
+    if is_merged_model(directory):
+        summarizer = load_merged_model(directory)
+    else:
+        summarizer, info = load_artifact(resolve_artifact_dir(directory), encoder=encoder, decoder=decoder)
+        summarizer.model.generation_config = generation_config(summarizer.tokenizer, info.generation_args)
     return summarizer.model, summarizer.tokenizer
 
 

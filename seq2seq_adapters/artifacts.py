@@ -5,15 +5,21 @@ Layout of an artifact folder (also the `adapter/` folder of a run and of every c
     adapter_config.json, adapter.safetensors   # `model.save_adapter(...)`, loadable by plain `adapters`
     non_adapter_weights.safetensors            # cross-attention, new LM-head parts, other trained weights
     s2sa.json                                  # base checkpoints, adapter settings, generation settings
+
+An exported folder (`s2sa export-adapter`) is an artifact plus the tokenizer, `generation_config.json`
+and a model card; a merged export (`--merge`) is a plain transformers `EncoderDecoderModel` folder instead.
+Every folder is written into a temporary sibling and renamed into place (`staged_directory`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +27,16 @@ import adapters
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
 from .config import GenerationArgs, ModelArgs
 from .errors import S2SAError
-from .modeling import Summarizer, build_base_model, trainable_state
+from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, trainable_state
 
 NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
 METADATA = "s2sa.json"
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -59,13 +68,16 @@ def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> 
     (directory / METADATA).write_text(json.dumps(dataclasses.asdict(info), indent=2))
 
 
-def save_artifact(directory: str | Path, summarizer: Summarizer, info: ArtifactInfo) -> Path:
-    """Write an artifact atomically: into a temporary sibling folder, then renamed into place."""
+@contextlib.contextmanager
+def staged_directory(directory: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling of `directory` to write into; when the block finishes it replaces
+    `directory` by renames, when it fails (or is interrupted) it is deleted: no half-written folder."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        _write_into(staging, summarizer, info)
+        os.chmod(staging, 0o755)
+        yield staging
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -76,7 +88,56 @@ def save_artifact(directory: str | Path, summarizer: Summarizer, info: ArtifactI
             os.replace(staging, directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return directory
+
+
+def save_artifact(directory: str | Path, summarizer: Summarizer, info: ArtifactInfo) -> Path:
+    """Write an artifact atomically: into a temporary sibling folder, then renamed into place."""
+    with staged_directory(directory) as staging:
+        _write_into(staging, summarizer, info)
+    return Path(directory)
+
+
+def copy_artifact(source: str | Path, destination: str | Path) -> ArtifactInfo:
+    """Copy the files of a saved artifact (adapter, non-adapter weights, s2sa.json) into an existing folder."""
+    source, destination = Path(source), Path(destination)
+    info = read_info(source)
+    names = [NON_ADAPTER_WEIGHTS, METADATA]
+    if not info.model_args.full_finetune:
+        names = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, *names]
+    missing = [name for name in names if not (source / name).is_file()]
+    if missing:
+        raise S2SAError(f"{source} is incomplete: {', '.join(missing)} missing")
+    for name in names:
+        shutil.copyfile(source / name, destination / name)
+    return info
+
+
+def generation_config(tokenizer: PreTrainedTokenizerBase, gen: GenerationArgs) -> GenerationConfig:
+    """A transformers GenerationConfig with the special tokens and decoding settings of a run."""
+    settings = {
+        "num_beams": gen.num_beams,
+        "max_new_tokens": gen.max_new_tokens,
+        "min_new_tokens": min(gen.min_new_tokens, gen.max_new_tokens),
+        "no_repeat_ngram_size": gen.no_repeat_ngram_size,
+    }
+    if gen.num_beams > 1:  # without beams these have no effect (and transformers rejects them)
+        settings.update(length_penalty=gen.length_penalty, early_stopping=True)
+    return GenerationConfig(
+        decoder_start_token_id=tokenizer.cls_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **settings,
+    )
+
+
+def save_tokenizer_files(directory: str | Path, info: ArtifactInfo) -> PreTrainedTokenizerBase:
+    """Save the run's tokenizer (the encoder's, with eos/bos as the model uses them) and generation config."""
+    margs = info.model_args
+    tokenizer = load_tokenizer(resolve_checkpoint(margs.encoder), margs.trust_remote_code)
+    tokenizer.save_pretrained(str(directory))
+    generation_config(tokenizer, info.generation_args).save_pretrained(str(directory))
+    return tokenizer
 
 
 def read_info(directory: str | Path) -> ArtifactInfo:
@@ -148,3 +209,27 @@ def resolve_artifact_dir(path: str | Path) -> Path:
     if (path / "adapter" / METADATA).is_file():
         return path / "adapter"
     raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")
+
+
+def is_merged_model(path: str | Path) -> bool:
+    """Whether `path` is a merged export: a plain transformers encoder-decoder folder, no s2sa.json."""
+    path = Path(path)
+    if (path / METADATA).is_file() or not (path / "config.json").is_file():
+        return False
+    try:
+        return json.loads((path / "config.json").read_text()).get("model_type") == "encoder-decoder"
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def load_merged_model(directory: str | Path) -> Summarizer:
+    """Load a merged export with plain transformers (no adapters involved)."""
+    from transformers import AutoTokenizer
+
+    try:
+        model = EncoderDecoderModel.from_pretrained(str(directory))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    except (OSError, ValueError, KeyError) as exc:
+        raise S2SAError(f"cannot load the merged model in {directory}: {str(exc).strip().splitlines()[0]}") from None
+    model.eval()
+    return Summarizer(model=model, tokenizer=tokenizer)

@@ -10,9 +10,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .config import DataArgs, GenerationArgs, ModelArgs, TrainArgs, load_config, parse_leave_out
 from .errors import S2SAError
+from .io_utils import check_output_dir
 
 app = typer.Typer(
     help="Fine-tune adapters on BERT2BERT encoder-decoder summarizers.",
@@ -28,12 +30,16 @@ SECTIONS = {"model": ModelArgs, "data": DataArgs, "train": TrainArgs, "generatio
 
 @contextlib.contextmanager
 def user_errors():
-    """Turn S2SAError into one red line on stderr and exit code 1."""
+    """Turn S2SAError into one red line on stderr and exit code 1 (130 for an interrupted run)."""
     try:
         yield
     except S2SAError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        label = getattr(exc, "label", "error")
+        console.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]", highlight=False)
+        raise typer.Exit(130) from None
 
 
 def group_overrides(flags: dict[str, object], prefer: str) -> dict[str, dict[str, object]]:
@@ -68,6 +74,7 @@ def train(
     freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Freeze newly initialized weights (cross-attention, LM-head parts).")] = None,
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune/--adapter", help="Train every weight, no adapter (the baseline).")] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="Allow custom code from checkpoints.")] = None,
+    cross_attention_init: Annotated[Optional[str], Opt(help="random, or self: copy each decoder layer's self-attention weights.")] = None,
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files, or hub dataset id [default: bundled ACLSum].")] = None,
     text_column: Annotated[Optional[str], Opt(help="Column with the documents [default: detected].")] = None,
     summary_column: Annotated[Optional[str], Opt(help="Column with the summaries [default: detected].")] = None,
@@ -90,24 +97,136 @@ def train(
     save_total_limit: Annotated[Optional[int], Opt(help="Checkpoints kept.")] = None,
     logging_steps: Annotated[Optional[int], Opt(help="Log loss every N steps.")] = None,
     output_dir: Annotated[Optional[str], Opt(help="Run folder [default: runs/<adapter-name>-<timestamp>].")] = None,
+    group_by_length: Annotated[Optional[bool], Opt("--group-by-length/--no-group-by-length", help="Batch similar lengths together (less padding).")] = None,
+    bf16: Annotated[Optional[bool], Opt("--bf16", help="bf16 mixed precision (GPU, or CPUs with bf16 support).")] = None,
+    fp16: Annotated[Optional[bool], Opt("--fp16", help="fp16 mixed precision (GPU).")] = None,
     num_beams: Annotated[Optional[int], Opt(help="Beams for the final validation summaries.")] = None,
     max_new_tokens: Annotated[Optional[int], Opt(help="Longest generated summary, in tokens.")] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output-dir.")] = False,
     resume: Annotated[Optional[Path], Opt(help="Continue the run in this folder from its last checkpoint.")] = None,
 ) -> None:
     """Train an adapter (plus newly initialized weights) and write checkpoints and a ROUGE report."""
-    from .training import train as run_training
-
     flags = dict(locals())
     with user_errors():
         flags["leave_out"] = parse_leave_out(leave_out) if leave_out is not None else None
         if resume is not None:
             config_file = resume / "config.json"
+            if not resume.is_dir():
+                raise S2SAError(f"--resume {resume}: no such folder")
             if not config_file.is_file():
                 raise S2SAError(f"--resume {resume}: not a run folder (no config.json)")
+            given = [name for name, value in flags.items() if name not in ("resume", "overwrite") and value is not None]
+            extra = [f"--{name.replace('_', '-')}" for name in given] + (["--overwrite"] if overwrite else [])
+            if extra:
+                raise S2SAError(
+                    f"--resume continues with the settings saved in {config_file}; drop {', '.join(extra)}"
+                )
             run_config = load_config(config_file, group_overrides({"output_dir": str(resume)}, "train"))
         else:
             run_config = load_config(config, group_overrides(flags, prefer="train"))
+            if run_config.train.output_dir:
+                check_output_dir(Path(run_config.train.output_dir), overwrite, run_config)
+        from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
+
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
     console.print(f"[green]done:[/] run written to [bold]{result.output_dir}[/]")
 
+
+
+@app.command("export-adapter")
+def export_adapter(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `s2sa train` (or an exported adapter folder).")],
+    output: Annotated[Path, Opt(help="Folder to write the export into.")],
+    checkpoint: Annotated[Optional[str], Opt(help="best, last or a step number (default: the run's final adapter/).")] = None,
+    merge: Annotated[bool, Opt("--merge", help="Fold a LoRA-family adapter into the weights: a plain transformers model.")] = False,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output.")] = False,
+) -> None:
+    """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
+    from .export import export_adapter as run_export
+
+    with user_errors():
+        result = run_export(run_dir, output, checkpoint=checkpoint, merge=merge, overwrite=overwrite)
+    console.print(f"[green]done:[/] exported to [bold]{result}[/]")
+
+
+# Options shared by `eval` and `summarize`: every decoding setting defaults to the one stored with the run.
+NumBeams = Annotated[Optional[int], Opt(help="Beams (default: the run's setting).", show_default=False)]
+MaxNewTokens = Annotated[Optional[int], Opt(help="Longest summary, in tokens (default: the run's).", show_default=False)]
+MinNewTokens = Annotated[Optional[int], Opt(help="Shortest summary, in tokens (default: the run's).", show_default=False)]
+LengthPenalty = Annotated[Optional[float], Opt(help="Beam-search length penalty (default: the run's).", show_default=False)]
+NoRepeatNgramSize = Annotated[Optional[int], Opt(help="Never repeat n-grams of this size (default: the run's).", show_default=False)]
+GenBatchSize = Annotated[Optional[int], Opt(help="Documents generated per batch (default: the run's).", show_default=False)]
+BaseEncoder = Annotated[Optional[str], Opt(help="Base encoder checkpoint (default: the one recorded with the weights).", show_default=False)]
+BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (default: the one recorded with the weights).", show_default=False)]
+
+
+@app.command("eval")
+def eval_command(
+    targets: Annotated[list[Path], typer.Argument(help="Run folder, checkpoint or exported adapter folder; with --compare: several run/eval folders or rouge_<split>.json files.", show_default=False)],
+    data: Annotated[Optional[str], Opt(help="Data file, folder of split files or hub id (default: the run's training data).", show_default=False)] = None,
+    split: Annotated[str, Opt(help="Split to summarise and score (train, validation, test).")] = "test",
+    max_samples: Annotated[Optional[int], Opt(help="Use only the first N examples of the split (default: all).", show_default=False)] = None,
+    output_dir: Annotated[Optional[Path], Opt(help="Where to write predictions and reports (default: <run>/eval-<split>).", show_default=False)] = None,
+    text_column: Annotated[Optional[str], Opt(help="Column with the documents (default: the run's, or detected).", show_default=False)] = None,
+    summary_column: Annotated[Optional[str], Opt(help="Column(s) with the reference summaries (default: the run's, or detected).", show_default=False)] = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Replace reports in --output-dir written for other weights.")] = False,
+    encoder: BaseEncoder = None,
+    decoder: BaseDecoder = None,
+    num_beams: NumBeams = None,
+    max_new_tokens: MaxNewTokens = None,
+    min_new_tokens: MinNewTokens = None,
+    length_penalty: LengthPenalty = None,
+    no_repeat_ngram_size: NoRepeatNgramSize = None,
+    batch_size: GenBatchSize = None,
+    compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
+    markdown: Annotated[Optional[Path], Opt(help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
+) -> None:
+    """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
+    flags = dict(locals())
+    from .inference import compare_runs, evaluate_run
+
+    generation = {k: flags[k] for k in ("num_beams", "max_new_tokens", "min_new_tokens", "length_penalty", "no_repeat_ngram_size", "batch_size")}
+    with user_errors():
+        if compare:
+            ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "compare") and v not in (None, False)]
+            if ignored:
+                raise S2SAError(f"--compare reads existing reports; {', '.join(ignored)} do not apply")
+            compare_runs(targets, split, markdown)
+            return
+        if len(targets) != 1 or markdown is not None:
+            raise S2SAError("eval takes one run or adapter folder; several folders and --markdown go with --compare")
+        result = evaluate_run(
+            targets[0], split=split, data=data, text_column=text_column, summary_column=summary_column,
+            max_samples=max_samples, output_dir=output_dir, overwrite=overwrite, encoder=encoder, decoder=decoder,
+            generation=generation, console=console,
+        )  # fmt: skip
+    console.print(f"[green]done:[/] predictions and ROUGE report in [bold]{result.output_dir}[/]")
+
+
+@app.command()
+def summarize(
+    source: Annotated[Path, typer.Argument(help="Run folder, checkpoint or exported adapter folder.", show_default=False)],
+    files: Annotated[Optional[list[str]], typer.Argument(help="Text files (one document each) or .jsonl files (one per line); none or '-': stdin.", show_default=False)] = None,
+    jsonl: Annotated[bool, Opt("--jsonl", help="Read stdin as JSON lines, one document per line (default: all of stdin is one document).")] = False,
+    text_column: Annotated[Optional[str], Opt(help="Field of the JSON lines holding the text (default: detected).", show_default=False)] = None,
+    output: Annotated[Optional[Path], Opt(help="Write JSON lines {id, source, summary} here instead of one summary per line on stdout.", show_default=False)] = None,
+    encoder: BaseEncoder = None,
+    decoder: BaseDecoder = None,
+    num_beams: NumBeams = None,
+    max_new_tokens: MaxNewTokens = None,
+    min_new_tokens: MinNewTokens = None,
+    length_penalty: LengthPenalty = None,
+    no_repeat_ngram_size: NoRepeatNgramSize = None,
+    batch_size: GenBatchSize = None,
+) -> None:
+    """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
+    from .inference import read_documents, summarize_documents, write_summaries
+
+    generation = dict(num_beams=num_beams, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                      length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size, batch_size=batch_size)  # fmt: skip
+    with user_errors():
+        documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
+        summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation, console=console)
+        write_summaries(documents, summaries, output)
+    if output is not None:
+        console.print(f"[green]done:[/] {len(summaries)} summaries written to [bold]{output}[/]")

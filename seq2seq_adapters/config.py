@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +30,7 @@ class ModelArgs:
     freeze_new_weights: bool = False
     full_finetune: bool = False
     trust_remote_code: bool = False
+    cross_attention_init: Literal["random", "self"] = "random"
 
 
 @dataclass
@@ -62,6 +65,9 @@ class TrainArgs:
     save_total_limit: int = 2
     logging_steps: int = 10
     output_dir: str | None = None
+    group_by_length: bool = True
+    bf16: bool = False
+    fp16: bool = False
 
 
 @dataclass
@@ -90,7 +96,9 @@ class RunConfig:
 
     def validate(self) -> None:
         """Collect every contradiction into one error."""
-        problems = []
+        problems = _type_problems(self)
+        if problems:  # comparisons below would fail on wrong types
+            raise S2SAError("invalid configuration: " + "; ".join(problems))
         if not 0.0 < self.data.validation_ratio < 1.0:
             problems.append(f"validation_ratio must be in (0, 1), got {self.data.validation_ratio}")
         for name in ("max_source_length", "max_target_length"):
@@ -103,6 +111,8 @@ class RunConfig:
             problems.append("learning_rate must be positive")
         if self.train.max_steps <= 0 and self.train.epochs <= 0:
             problems.append("set a positive epochs or max_steps")
+        if self.train.bf16 and self.train.fp16:
+            problems.append("choose one of bf16 and fp16")
         if self.generation.num_beams < 1 or self.generation.max_new_tokens < 1:
             problems.append("num_beams and max_new_tokens must be at least 1")
         if self.model.full_finetune and self.model.leave_out:
@@ -111,6 +121,14 @@ class RunConfig:
             problems.append(f"leave_out has duplicate layer ids: {self.model.leave_out}")
         if any(i < 0 for i in self.model.leave_out):
             problems.append(f"leave_out layer ids must be >= 0, got {self.model.leave_out}")
+        for name in ("max_train_samples", "max_eval_samples"):
+            if getattr(self.data, name) is not None and getattr(self.data, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self.data, name)}")
+        for name in ("save_steps", "eval_steps"):
+            if getattr(self.train, name) is not None and getattr(self.train, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self.train, name)}")
+        if self.model.cross_attention_init not in ("random", "self"):
+            problems.append(f"cross_attention_init must be 'random' or 'self', got {self.model.cross_attention_init!r}")
         if self.data.on_bad_rows not in ("skip", "fail"):
             problems.append(f"on_bad_rows must be 'skip' or 'fail', got {self.data.on_bad_rows!r}")
         if problems:
@@ -139,6 +157,33 @@ class RunConfig:
                 raise S2SAError(f"{source}: unknown key(s) {sorted(bad)} in '{f.name}'; expected some of {sorted(known)}")
             built[f.name] = section_cls(**values)
         return cls(**built)
+
+
+def _type_problems(config: RunConfig) -> list[str]:
+    """Values of the wrong type (from a YAML/JSON config), named by section.key."""
+    problems = []
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        hints = typing.get_type_hints(type(values))
+        for f in dataclasses.fields(values):
+            value, hint = getattr(values, f.name), hints[f.name]
+            origin = typing.get_origin(hint)
+            if origin is Literal:
+                allowed: tuple[type, ...] = (str,)
+            elif origin in (typing.Union, types.UnionType):
+                allowed = typing.get_args(hint)
+            else:
+                allowed = (origin or hint,)
+            ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+            if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if ok and isinstance(value, list):
+                ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+            if not ok:
+                expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+                expected = "a list of integers" if origin is list else expected
+                problems.append(f"{section.name}.{f.name} must be {expected}, got {value!r}")
+    return problems
 
 
 def parse_leave_out(text: str | None) -> list[int]:

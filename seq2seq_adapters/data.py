@@ -71,8 +71,11 @@ class _RawSplit:
     origin: str
 
 
-def load_summarization_data(args: DataArgs, seed: int) -> SummarizationData:
-    """Load, normalize, carve a validation split if needed and cut to the requested sizes."""
+def load_summarization_data(args: DataArgs, seed: int, *, carve_validation: bool = True) -> SummarizationData:
+    """Load, normalize, carve a validation split if needed and cut to the requested sizes.
+
+    `carve_validation=False` keeps a lone train split whole (`s2sa eval --data FILE` scores every row).
+    """
     datasets.disable_progress_bars()
     with _quiet_datasets():
         if args.data is None:
@@ -86,7 +89,7 @@ def load_summarization_data(args: DataArgs, seed: int) -> SummarizationData:
             text, summaries = _pick_columns(part, args.text_column, args.summary_column)
             splits[split], skipped[split] = _normalize(part, split, text, summaries, args.on_bad_rows)
             text_used[split], summary_used[split] = text, ",".join(summaries)
-        carved = "train" in splits and "validation" not in splits
+        carved = carve_validation and "train" in splits and "validation" not in splits
         if carved:
             splits.update(_carve_validation(splits["train"], args.validation_ratio, seed))
         splits = _limit(splits, args.max_train_samples, args.max_eval_samples)

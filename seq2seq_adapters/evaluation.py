@@ -6,10 +6,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from datasets import Dataset
 from rich.console import Console
 
 from .config import GenerationArgs
+from .distributed import is_main_process, shard, unshard
 from .generation import generate_summaries
 from .io_utils import atomic_write_text
 from .metrics import RougeResult, choose_lead_k, compute_rouge, lead_k, mean_words
@@ -45,22 +47,31 @@ def evaluate_split(
     *,
     console: Console,
     extra: dict | None = None,
+    notes: Sequence[str] = (),
     seed: int = 0,
 ) -> dict[str, float]:
-    """Summarise a split, score it against its references and Lead-k, write files, return headline F1."""
+    """Summarise a split, score it against its references and Lead-k, write files, return headline F1.
+
+    Under a distributed launcher each rank generates its share; rank 0 gathers, scores and writes.
+    """
     columns = split.select_columns(["id", "document", "references"]).to_dict()
     documents, references = columns["document"], columns["references"]
-    with tracked(console, "generating", len(documents)) as advance:
-        predictions = generate_summaries(
-            summarizer.model, summarizer.tokenizer, documents, gen, max_source_length, on_batch=advance
+    local_documents = shard(documents)
+    with tracked(console, "generating", len(local_documents)) as advance:
+        local = generate_summaries(
+            summarizer.model, summarizer.tokenizer, local_documents, gen, max_source_length, on_batch=advance
         )
+    predictions = unshard(local, len(documents))
+    if not is_main_process():
+        return {}
     model_result = compute_rouge(predictions, references, seed=seed)
     k = choose_lead_k(references)
     lead_result = compute_rouge([lead_k(d, k) for d in documents], references, seed=seed)
     results = {"model": model_result, f"lead-{k}": lead_result}
     lengths = {
         "avg_words_prediction": round(mean_words(predictions), 2),
-        "avg_words_reference": round(mean_words([refs[0] for refs in references]), 2),
+        # Each example's references averaged first, so examples with more references do not weigh more.
+        "avg_words_reference": round(float(np.mean([mean_words(refs) for refs in references])), 2),
         "generation": vars(gen),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +79,7 @@ def evaluate_split(
         output_dir / f"predictions_{split_name}.jsonl",
         predictions_jsonl(columns["id"], documents, references, predictions, model_result),
     )
-    write_rouge_report(output_dir, split_name, results, {**lengths, **(extra or {})})
+    write_rouge_report(output_dir, split_name, results, {**lengths, **(extra or {})}, notes=notes)
     console.print(rouge_table(results, f"ROUGE on {split_name} ({len(documents)} examples)"))
     for warning in model_result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

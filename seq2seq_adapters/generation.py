@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .config import GenerationArgs
 
@@ -21,6 +22,38 @@ def generation_kwargs(gen: GenerationArgs) -> dict:
         "early_stopping": gen.num_beams > 1,
         "use_cache": True,
     }
+
+
+class BeamSearchCache(EncoderDecoderCache):
+    """An encoder-decoder KV cache whose beam reordering leaves the cross-attention cache alone.
+
+    Beam search expands each example's encoder states `num_beams` times, so the cross-attention
+    keys/values of all beams of one example are identical rows, and `beam_idx` only moves beams
+    within their own example: reordering those rows every step (what the stock cache does: copying
+    the whole cross cache, batch x beams x source length, per layer per step) changes nothing.
+    Skipping it gives bit-identical output and was half of CPU beam-search time (docs/performance.md).
+    """
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self.self_attention_cache.reorder_cache(beam_idx)
+
+
+def new_cache(model: EncoderDecoderModel, gen: GenerationArgs) -> EncoderDecoderCache:
+    """A fresh KV cache for one `generate()` call (the beam-search variant when beams > 1)."""
+    config = model.config.get_text_config(decoder=True)
+    cache_class = BeamSearchCache if gen.num_beams > 1 else EncoderDecoderCache
+    return cache_class(DynamicCache(config=config), DynamicCache(config=config))
+
+
+def encode(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """The encoder outputs exactly as `generate()` computes them (adapters' forward context included).
+
+    Computed up front because `generate()` hands a caller's `past_key_values` to the encoder too,
+    which would fill the decoder's cache with encoder states; with `encoder_outputs` given it skips that.
+    """
+    kwargs = {"attention_mask": attention_mask}
+    prepared = model._prepare_encoder_decoder_kwargs_for_generation(input_ids, kwargs, "input_ids", model.generation_config)
+    return prepared["encoder_outputs"]
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -60,10 +93,13 @@ def generate_summaries(
     with torch.inference_mode():
         for batch in length_sorted_batches([len(ids) for ids in encoded], gen.batch_size):
             input_ids, attention_mask = pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
+            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
             output = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
+                input_ids=input_ids,
+                attention_mask=attention_mask,
                 generation_config=model.generation_config,
+                encoder_outputs=encode(model, input_ids, attention_mask),
+                past_key_values=new_cache(model, gen),
                 **kwargs,
             )
             for index, text in zip(batch, tokenizer.batch_decode(output, skip_special_tokens=True)):

@@ -1,4 +1,4 @@
-"""Small file-writing helpers: atomic text/JSON writes and JSON-lines appends."""
+"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the --output-dir check."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
+
+from .errors import S2SAError
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -40,3 +42,31 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    child, parent = child.resolve(), parent.resolve()
+    return child == parent or parent in child.parents
+
+
+def check_output_dir(path: Path, overwrite: bool, config: Any = None, flag: str = "--output-dir") -> None:
+    """Refuse a file, a non-empty folder without --overwrite, and an --overwrite that would delete inputs.
+
+    Writes and deletes nothing (cheap: the CLI calls it before loading anything). `config` (a RunConfig)
+    names the inputs to protect: --data, --encoder, --decoder; the current directory is always protected.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise S2SAError(f"{flag} {path} is a file")
+    if not (path.is_dir() and any(path.iterdir())):
+        return
+    if not overwrite:
+        raise S2SAError(f"{flag} {path} is not empty; pass --overwrite to replace it or --resume {path}")
+    inputs = {"the current directory": Path.cwd()}
+    if config is not None:
+        for name, value in (("data", config.data.data), ("encoder", config.model.encoder), ("decoder", config.model.decoder)):
+            if value and Path(value).expanduser().exists():
+                inputs[f"--{name} {value}"] = Path(value).expanduser()
+    for what, input_path in inputs.items():
+        if _inside(input_path, path):
+            raise S2SAError(f"--overwrite would delete {path}, which holds {what}; choose another {flag}")

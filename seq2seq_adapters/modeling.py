@@ -53,7 +53,30 @@ def resolve_checkpoint(name: str) -> str:
         return str(path)
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep + os.sep in name:
         raise S2SAError(f"checkpoint folder not found: {name}")
-    return name
+    return _hub_checkpoint(name)
+
+
+def _hub_checkpoint(name: str) -> str:
+    """A Hub id as is when the Hub answers; offline, its cached copy or a clear error at once.
+
+    Offline, transformers would retry for ~25 s (with a warning per retry) before failing.
+    """
+    import huggingface_hub
+
+    from .data import _hub_unreachable
+
+    offline_mode = huggingface_hub.constants.HF_HUB_OFFLINE
+    if not offline_mode and not _hub_unreachable():
+        return name
+    try:
+        return huggingface_hub.snapshot_download(name, local_files_only=True)
+    except Exception:  # not in the cache (LocalEntryNotFoundError), or not a valid repo id
+        reason = "HF_HUB_OFFLINE is set" if offline_mode else "the Hugging Face Hub is unreachable: offline?"
+        raise S2SAError(
+            f"checkpoint '{name}' is neither a local folder nor in the Hugging Face cache, and cannot be downloaded "
+            f"({reason}); download it where there is internet (e.g. `hf download {name} --local-dir DIR`) and pass "
+            "the local folder: --encoder DIR --decoder DIR (or omit them for the bundled MiniLM)"
+        ) from None
 
 
 def _load_or_explain(loader, name: str, **kwargs):
@@ -64,8 +87,8 @@ def _load_or_explain(loader, name: str, **kwargs):
         if Path(name).exists():
             raise S2SAError(f"cannot load checkpoint {name}: {str(exc).splitlines()[0]}") from None
         raise S2SAError(
-            f"cannot load '{name}' from the Hugging Face hub (is this machine offline?); "
-            "download it elsewhere and pass its local folder instead, or omit the flag to use the bundled MiniLM"
+            f"cannot load '{name}' from the Hugging Face hub: {str(exc).strip().splitlines()[0]}; "
+            "pass a local checkpoint folder instead, or omit the flag to use the bundled MiniLM"
         ) from None
     except (ValueError, KeyError) as exc:
         raise S2SAError(f"cannot load checkpoint {name}: {str(exc).splitlines()[0]}") from None
@@ -147,12 +170,32 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
     missing += [f"decoder.{k}" for k in decoder_info["missing_keys"]]
     parameter_names = {name for name, _ in model.named_parameters()}
     new_weights = sorted(name for name in missing if name in parameter_names)
+    if margs.cross_attention_init == "self":
+        init_cross_attention_from_self(model)
     return Summarizer(model=model, tokenizer=tokenizer, new_weight_names=new_weights)
+
+
+def init_cross_attention_from_self(model: EncoderDecoderModel) -> None:
+    """Start each decoder layer's cross-attention as a copy of the same layer's pretrained self-attention."""
+    with torch.no_grad():
+        for layer in model.decoder.base_model.encoder.layer:
+            cross, own = layer.crossattention.state_dict(), layer.attention.state_dict()
+            if cross.keys() != own.keys() or any(cross[k].shape != own[k].shape for k in cross):
+                raise S2SAError("--cross-attention-init self needs cross-attention shaped like self-attention")
+            layer.crossattention.load_state_dict(own)
 
 
 def layer_counts(model: EncoderDecoderModel) -> tuple[int, int]:
     """Number of transformer layers in the encoder and in the decoder."""
     return model.config.encoder.num_hidden_layers, model.config.decoder.num_hidden_layers
+
+
+POSITIVE_PARAMETERS = {"reduction_factor", "r", "prefix_length", "phm_dim", "phm_rank", "bottleneck_size"}
+"""Adapter config parameters that must be > 0."""
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def parse_adapter_config(spec: str, leave_out: list[int], counts: tuple[int, int]) -> AdapterConfig:
@@ -164,9 +207,14 @@ def parse_adapter_config(spec: str, leave_out: list[int], counts: tuple[int, int
         raise S2SAError(f"--adapter-config {spec!r} is not a valid adapters config: {message}") from None
     if config is None:
         raise S2SAError("--adapter-config is empty")
+    parts = config.configs if isinstance(config, ConfigUnion) else [config]
+    for part in parts:  # sizes adapters accepts but then divides by, or builds negative layers from
+        for key, value in part.to_dict().items():
+            values = value.values() if isinstance(value, dict) else [value]
+            if key in POSITIVE_PARAMETERS and any(_number(v) and v <= 0 for v in values):
+                raise S2SAError(f"--adapter-config {spec!r}: {key} must be positive, got {value}")
     if not leave_out:
         return config
-    parts = config.configs if isinstance(config, ConfigUnion) else [config]
     if any(isinstance(part, ReftConfig) or "leave_out" not in part.to_dict() for part in parts):
         raise S2SAError(f"--adapter-config {spec!r} ignores leave_out (ReFT-style layers); drop --leave-out")
     deepest = max(counts)
@@ -185,8 +233,9 @@ def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
     adapters.init(summarizer.model)
     try:
         summarizer.model.add_adapter(margs.adapter_name, config=config)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise S2SAError(f"--adapter-config {margs.adapter_config!r} cannot be added: {exc}") from None
+    except Exception as exc:  # ValueError, KeyError (unknown activation), AssertionError (compacter phm_dim)...
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise S2SAError(f"--adapter-config {margs.adapter_config!r} cannot be added: {message}") from None
     summarizer.adapter_name = margs.adapter_name
 
 

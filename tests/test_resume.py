@@ -1,0 +1,286 @@
+"""Interruption, resume and determinism of `s2sa train`, through the real CLI in subprocesses (CPU).
+
+- Two uninterrupted runs with the same seed end with identical weights and identical reports.
+- SIGINT mid-run writes a resumable checkpoint and exits 130 with the resume command; `--resume` then
+  ends with exactly the weights and reports of the uninterrupted run (dropout RNG and the
+  length-grouped batch order resume identically, across epoch boundaries).
+- SIGKILL at several moments of checkpoint writing (and SIGTERM, and a double SIGINT) always leaves
+  a complete checkpoint to resume from, and the resumed run still matches the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tiny import write_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_STEPS = 14
+TRAIN_ROWS = 16  # batch 4: 4 steps per epoch, so the runs cross epoch boundaries
+WEIGHT_FILES = ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors")
+REPORT_FILES = ("rouge_validation.json", "rouge_validation.md", "predictions_validation.jsonl")
+
+# Runs the CLI exactly like `python -m seq2seq_adapters`, optionally slowed down (sleeps only: no RNG use)
+# so that signals reliably land mid-run and kills land mid-write.
+LAUNCHER = """
+import os, runpy, time
+step_delay = float(os.environ.get("S2SA_TEST_STEP_DELAY", "0"))
+write_delay = float(os.environ.get("S2SA_TEST_WRITE_DELAY", "0"))
+if step_delay or write_delay:
+    import safetensors.torch, torch, transformers
+    def slowed(function, seconds):
+        def wrapper(*args, **kwargs):
+            time.sleep(seconds)
+            return function(*args, **kwargs)
+        return wrapper
+    if step_delay:
+        transformers.Trainer.training_step = slowed(transformers.Trainer.training_step, step_delay)
+    if write_delay:
+        torch.save = slowed(torch.save, write_delay)
+        safetensors.torch.save_file = slowed(safetensors.torch.save_file, write_delay)
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
+    env.update(extra)
+    return env
+
+
+def start(args: list[str], step_delay: float = 0.0, write_delay: float = 0.0) -> subprocess.Popen:
+    env = cli_env(S2SA_TEST_STEP_DELAY=str(step_delay), S2SA_TEST_WRITE_DELAY=str(write_delay))
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    _, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stderr
+
+
+def run(args: list[str], **delays: float) -> tuple[int, str]:
+    return finish(start(args, **delays))
+
+
+def train_args(data: Path, tiny_bert: Path, output_dir: Path, save_steps: int = 5) -> list[str]:
+    return [
+        "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(data),
+        "--output-dir", str(output_dir), "--max-train-samples", str(TRAIN_ROWS), "--max-eval-samples", "3",
+        "--batch-size", "4", "--max-steps", str(MAX_STEPS), "--learning-rate", "3e-3", "--seed", "7",
+        "--logging-steps", "1", "--save-steps", str(save_steps), "--save-total-limit", "2",
+        "--max-source-length", "48", "--max-target-length", "16", "--num-beams", "1", "--max-new-tokens", "8",
+    ]  # fmt: skip
+
+
+def resume_args(run_dir: Path) -> list[str]:
+    return ["train", "--resume", str(run_dir)]
+
+
+def logged_step(run_dir: Path) -> int:
+    """The highest step in metrics.jsonl so far (0 before the first log line)."""
+    path = run_dir / "metrics.jsonl"
+    steps = [0]
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                steps.append(json.loads(line).get("step", 0))
+            except ValueError:
+                pass
+    return max(steps)
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 300, poll: float = 0.002) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended (exit {process.returncode}) before {what}:\n{process.stderr.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(poll)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    folder = run_dir / "checkpoints"
+    found = [p for p in folder.iterdir() if p.name.startswith("checkpoint-")] if folder.is_dir() else []
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+
+def complete(run_dir: Path) -> list[Path]:
+    return [p for p in checkpoints(run_dir) if (p / "COMPLETE").is_file()]
+
+
+def step_of(folder: Path) -> int:
+    return int(folder.name.rsplit("-", 1)[1])
+
+
+def assert_loadable(checkpoint: Path) -> None:
+    """Everything `--resume` reads from a checkpoint is there and parses."""
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors"):
+        assert load_file(str(checkpoint / name)), name
+    json.loads((checkpoint / "adapter" / "s2sa.json").read_text())
+    json.loads((checkpoint / "adapter" / "adapter_config.json").read_text())
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    assert state["global_step"] == step_of(checkpoint)
+    from transformers.trainer import safe_globals  # the numpy types the Trainer's RNG state holds
+
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        with safe_globals():
+            torch.load(checkpoint / name, weights_only=True)
+
+
+def assert_same_run(run_dir: Path, reference: Path) -> None:
+    """Identical adapter and non-adapter tensors, identical ROUGE reports and predictions, same per-step losses."""
+    for name in WEIGHT_FILES:
+        ours, theirs = load_file(str(run_dir / name)), load_file(str(reference / name))
+        assert ours.keys() == theirs.keys(), name
+        different = [key for key in ours if not torch.equal(ours[key], theirs[key])]
+        assert not different, f"{name}: {len(different)} tensors differ, e.g. {different[:3]}"
+    for name in REPORT_FILES:
+        assert (run_dir / name).read_text() == (reference / name).read_text(), name
+    assert step_losses(run_dir) == step_losses(reference)
+    assert json.loads((run_dir / "run.json").read_text())["global_step"] == MAX_STEPS
+
+
+def step_losses(run_dir: Path) -> list[tuple]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"], r["grad_norm"], r["learning_rate"]) for r in records if "loss" in r]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Dialogues of varied lengths (so length grouping matters), 16 used for training."""
+    rows = [
+        {
+            "id": f"r{i}",
+            "dialogue": " ".join(f"#Person{k % 2 + 1}#: we need {i + k} chairs for room {k}." for k in range(1 + i % 5)),
+            "summary": f"They need {i} chairs.",
+        }
+        for i in range(24)
+    ]
+    return write_jsonl(tmp_path_factory.mktemp("resume-data") / "dialogs.jsonl", rows)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, data, tiny_bert) -> tuple[Path, Path]:
+    """Two uninterrupted runs with the same seed and settings, run side by side."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    dirs = (root / "a", root / "b")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda d: run(train_args(data, tiny_bert, d)), dirs))
+    for returncode, stderr in results:
+        assert returncode == 0, stderr
+    return dirs
+
+
+def test_same_seed_gives_identical_weights_and_reports(uninterrupted):
+    first, second = uninterrupted
+    assert_same_run(second, first)
+    weights = {p.name for p in first.rglob("*") if p.suffix in {".safetensors", ".bin", ".pt", ".pth", ".ckpt"} and "adapter" in p.parts}
+    assert weights == {"adapter.safetensors", "non_adapter_weights.safetensors"}  # weights only as safetensors
+    assert (first / "adapter" / "s2sa.json").read_text() == (second / "adapter" / "s2sa.json").read_text()
+
+
+def test_sigint_saves_checkpoint_and_resume_matches_uninterrupted(tmp_path, data, tiny_bert, uninterrupted):
+    run_dir = tmp_path / "run"
+    process = start(train_args(data, tiny_bert, run_dir), step_delay=0.1)
+    wait_for(lambda: logged_step(run_dir) >= 6, process, "step 6 was logged")  # in the second epoch
+    process.send_signal(signal.SIGINT)
+    returncode, stderr = finish(process)
+    assert returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert f"s2sa train --resume {run_dir}" in stderr, stderr
+    saved = complete(run_dir)
+    assert saved, stderr
+    stopped_at = step_of(saved[-1])
+    assert 6 <= stopped_at < MAX_STEPS and stopped_at == logged_step(run_dir), (saved, logged_step(run_dir))
+    assert_loadable(saved[-1])
+    assert not (run_dir / "adapter").exists() and not (run_dir / "run.json").exists()
+
+    returncode, stderr = run(resume_args(run_dir))
+    assert returncode == 0, stderr
+    assert_same_run(run_dir, uninterrupted[0])
+
+
+def test_kills_and_signals_at_any_moment_leave_a_resumable_run(tmp_path, data, tiny_bert, uninterrupted):
+    """A checkpoint every step, each file write slowed down; interrupt the run five ways, then finish it."""
+    run_dir = tmp_path / "run"
+    delays = {"step_delay": 0.05, "write_delay": 0.08}
+    last = 0
+
+    def after_interruption(returncode: int, stderr: str, expected: int) -> None:
+        nonlocal last
+        assert returncode == expected, stderr
+        assert "Traceback" not in stderr, stderr
+        done = complete(run_dir)
+        assert done, "no complete checkpoint left"
+        assert step_of(done[-1]) >= last
+        assert_loadable(done[-1])
+        last = step_of(done[-1])
+
+    def newer_folder(min_files: int = 0):
+        def check() -> bool:
+            newer = [p for p in checkpoints(run_dir) if step_of(p) > last and not (p / "COMPLETE").exists()]
+            return any(sum(1 for _ in p.rglob("*")) >= min_files for p in newer)
+
+        return check
+
+    # 1. SIGKILL just as a new checkpoint folder appears (its adapter is being staged)
+    process = start(train_args(data, tiny_bert, run_dir, save_steps=1), **delays)
+    wait_for(lambda: bool(complete(run_dir)), process, "the first complete checkpoint")
+    last = step_of(complete(run_dir)[-1])
+    wait_for(newer_folder(), process, "a new checkpoint folder")
+    process.kill()
+    after_interruption(*finish(process), expected=-signal.SIGKILL)
+
+    # 2. SIGKILL in the middle of a checkpoint: adapter written, optimizer/scheduler/RNG files on their way
+    process = start(resume_args(run_dir), **delays)
+    wait_for(newer_folder(min_files=4), process, "a half-written checkpoint")
+    process.kill()
+    after_interruption(*finish(process), expected=-signal.SIGKILL)
+
+    # 3. SIGKILL right after a new checkpoint is marked complete, while older ones are being rotated out
+    process = start(resume_args(run_dir), **delays)
+    previous = last
+    wait_for(lambda: any(step_of(p) > previous for p in complete(run_dir)), process, "a new complete checkpoint")
+    process.kill()
+    after_interruption(*finish(process), expected=-signal.SIGKILL)
+
+    # 4. SIGTERM: finish the step, save, exit 130 with the resume command
+    process = start(resume_args(run_dir), **delays)
+    previous = last
+    wait_for(lambda: logged_step(run_dir) > previous, process, "a new step")
+    process.send_signal(signal.SIGTERM)
+    returncode, stderr = finish(process)
+    after_interruption(returncode, stderr, expected=130)
+    assert f"s2sa train --resume {run_dir}" in stderr and "SIGTERM" in stderr, stderr
+
+    # 5. Two SIGINTs: the second stops at once (no new checkpoint needed), still exit 130, still resumable
+    process = start(resume_args(run_dir), **delays)
+    previous = last
+    wait_for(lambda: logged_step(run_dir) > previous, process, "a new step")
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    returncode, stderr = finish(process)
+    after_interruption(returncode, stderr, expected=130)
+    assert "stopped at once" in stderr and f"s2sa train --resume {run_dir}" in stderr, stderr
+
+    assert last < MAX_STEPS, "the interruptions came too late to test resuming"
+    returncode, stderr = run(resume_args(run_dir))
+    assert returncode == 0, stderr
+    assert len(complete(run_dir)) == 2 and not [p for p in checkpoints(run_dir) if not (p / "COMPLETE").exists()]
+    assert_same_run(run_dir, uninterrupted[0])
