@@ -109,8 +109,6 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
     holds_data = make_output_dir(tmp / "holds-data")
     write_jsonl(holds_data / "train.jsonl", dialog_rows(20))
     export_out = make_output_dir(tmp / "export-out")
-    document = tmp / "document.txt"
-    document.write_text("#Person1#: Shall we meet at 5 pm?\n#Person2#: Yes.\n")
     offline_home = tmp / "hf-home"
     offline_home.mkdir()
     bert = str(tiny_bert)
@@ -122,9 +120,6 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         "data-malformed-line": Case(["--data", str(malformed)], ["malformed.jsonl line 3", "malformed JSON"]),
         "data-csv-columns": Case(
             ["--data", str(no_columns)], ["no_columns.csv", "no text column", "columns there: title, body_text, tldr_text", "--text-column"]
-        ),
-        "data-named-column-missing": Case(
-            ["--data", str(dialog_jsonl), "--summary-column", "tldr"], ["summary column 'tldr' not found", "dialogue, summary"]
         ),
         "data-bad-cell-fail": Case(
             ["--data", str(bad_cells), "--on-bad-rows", "fail"], ["bad_cells.jsonl", "row 3", "column 'summary'", "empty or not text", "--on-bad-rows skip"]
@@ -144,7 +139,6 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         # --adapter-config
         "adapter-unknown": Case(["--adapter-config", "no_such_adapter"], ["--adapter-config 'no_such_adapter'", "not a valid adapters config"]),
         "adapter-bad-parameter": Case(["--adapter-config", "lora[r=abc]"], ["lora[r=abc]", "not a valid adapters config"]),
-        "adapter-unknown-parameter": Case(["--adapter-config", "lora[rank=8]"], ["lora[rank=8]", "rank"]),
         "adapter-zero-size": Case(["--adapter-config", "seq_bn[reduction_factor=0]"], ["reduction_factor must be positive", "got 0"]),
         # --encoder / --decoder
         "encoder-not-bert": Case(["--encoder", str(gpt2)], [str(gpt2), "'gpt2' model", "bert"]),
@@ -177,7 +171,6 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         ),
         # the other commands, given a folder that is not a run
         "eval-not-a-run": Case(["eval", str(not_a_run)], ["not-a-run", "neither an s2sa run"], base=False),
-        "summarize-not-a-run": Case(["summarize", str(not_a_run), str(document)], ["not-a-run", "neither an s2sa run"], base=False),
         "export-not-a-run": Case(
             ["export-adapter", str(not_a_run), "--output", str(export_out), "--overwrite"], ["not-a-run", "no final adapter/"], base=False
         ),
@@ -189,18 +182,17 @@ RESUME_DIRS = {
     "resume-no-checkpoint": "no-checkpoint",
     "overwrite-would-delete-data": "holds-data",
     "eval-not-a-run": "not-a-run",
-    "summarize-not-a-run": "not-a-run",
     "export-not-a-run": "export-out",
 }
 CASE_NAMES = [
-    "data-missing", "data-extension", "data-empty", "data-malformed-line", "data-csv-columns", "data-named-column-missing",
+    "data-missing", "data-extension", "data-empty", "data-malformed-line", "data-csv-columns",
     "data-bad-cell-fail", "data-bad-cell-skip-then-source-length", "data-all-rows-filtered", "on-bad-rows-value",
     "leave-out-not-integer", "leave-out-negative", "leave-out-duplicate", "leave-out-beyond",
-    "adapter-unknown", "adapter-bad-parameter", "adapter-unknown-parameter", "adapter-zero-size",
+    "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size",
     "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
     "max-source-length", "config-wrong-type",
     "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",
-    "eval-not-a-run", "summarize-not-a-run", "export-not-a-run",
+    "eval-not-a-run", "export-not-a-run",
 ]  # fmt: skip
 
 

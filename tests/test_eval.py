@@ -125,7 +125,7 @@ def test_eval_reproduces_the_runs_validation_predictions(runs):
     run_record = json.loads((runs[0] / "run.json").read_text())
     assert report["rouge_validation_at_training"] == run_record["rouge_validation"]
     markdown = (runs[0] / "eval-validation" / "rouge_validation.md").read_text()
-    assert "Validation F1 at the end of training" in markdown
+    assert "Validation F1 x100 at the end of training" in markdown
     assert "avg_words_prediction" in markdown and "avg_words_reference" in markdown
     assert "ROUGE on validation" in result.output  # the Rich table
 

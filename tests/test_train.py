@@ -366,7 +366,7 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
             max_source_length=128, max_target_length=48,
         ),  # fmt: skip
         train=TrainArgs(
-            max_steps=30, batch_size=8, learning_rate=1e-3, warmup_ratio=0.1, logging_steps=5, output_dir=str(tmp_path / "run")
+            max_steps=24, batch_size=4, learning_rate=1e-3, warmup_ratio=0.1, logging_steps=4, output_dir=str(tmp_path / "run")
         ),
         generation=GenerationArgs(num_beams=1, max_new_tokens=8, min_new_tokens=1, batch_size=4),
     )
