@@ -59,10 +59,27 @@ class ArtifactInfo:
         return GenerationArgs(**self.generation)
 
 
+@contextlib.contextmanager
+def _copies_for_shared_tensors() -> Iterator[None]:
+    """adapters 1.3.0 hands safetensors' `save_file` one prefix-tuning pool tensor under several names,
+    which safetensors refuses; save a copy per name instead (loading sets the shared tensor each time)."""
+    import adapters.loading as loading
+
+    original = loading.save_file
+    loading.save_file = lambda tensors, path, metadata=None: original(
+        {name: tensor.detach().clone().contiguous() for name, tensor in tensors.items()}, path, metadata=metadata
+    )
+    try:
+        yield
+    finally:
+        loading.save_file = original
+
+
 def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> None:
     """Write the three parts of an artifact into an existing folder."""
     if summarizer.adapter_name is not None:
-        summarizer.model.save_adapter(str(directory), summarizer.adapter_name, use_safetensors=True)
+        with _copies_for_shared_tensors():
+            summarizer.model.save_adapter(str(directory), summarizer.adapter_name, use_safetensors=True)
     tensors = {name: tensor.contiguous().cpu() for name, tensor in trainable_state(summarizer).items()}
     save_file(tensors, str(directory / NON_ADAPTER_WEIGHTS), metadata={"format": "pt"})
     (directory / METADATA).write_text(json.dumps(dataclasses.asdict(info), indent=2))
