@@ -169,6 +169,15 @@ def read_info(directory: str | Path) -> ArtifactInfo:
         raise S2SAError(f"{path} is corrupted: {exc}") from None
 
 
+def verify_weight_files(directory: str | Path) -> None:
+    """Read every safetensors file of an artifact in full: a truncated or corrupted one is an error."""
+    for path in sorted(Path(directory).glob("*.safetensors")):
+        try:
+            load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise S2SAError(f"{path} is damaged or truncated: {str(exc).strip().splitlines()[0]}") from None
+
+
 def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: ArtifactInfo) -> None:
     """Load the adapter (if any) and the non-adapter weights into a model built from the same base."""
     directory = Path(directory)
@@ -184,8 +193,14 @@ def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: Ar
             summarizer.adapter_name = margs.adapter_name
         tensors = load_file(str(directory / NON_ADAPTER_WEIGHTS))
     except (SafetensorError, OSError, RuntimeError, ValueError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise S2SAError(f"cannot load the trained weights in {directory}: {first}") from None
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        mismatch = next((line for line in lines if "size mismatch" in line), None)
+        if mismatch:
+            raise S2SAError(
+                f"the adapter in {directory} does not fit the base model ({mismatch}); "
+                "pass the --encoder/--decoder it was trained on"
+            ) from None
+        raise S2SAError(f"cannot load the trained weights in {directory}: {lines[0]}") from None
     own = dict(model.named_parameters())
     unexpected = sorted(set(tensors) - set(own))
     misshaped = sorted(n for n in set(tensors) & set(own) if own[n].shape != tensors[n].shape)

@@ -42,6 +42,7 @@ from .artifacts import (
     read_info,
     save_tokenizer_files,
     staged_directory,
+    verify_weight_files,
 )
 from .config import DEFAULT_CHECKPOINT
 from .errors import S2SAError
@@ -272,6 +273,7 @@ def export_adapter(
     else:
         source = resolve_export_source(run_dir, checkpoint, state)
     info = read_info(source.directory)
+    verify_weight_files(source.directory)
     _check_output(output, run_dir, source.directory, overwrite)
     if merge:
         check_mergeable(source.directory, info)

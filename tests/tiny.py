@@ -9,12 +9,12 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 
-def make_tiny_bert(directory: Path, layers: int = 4, seed: int = 0, dropout: float = 0.1) -> Path:
-    """Save a randomly initialised 4-layer, 32-wide BERT and the MiniLM tokenizer into `directory`."""
+def make_tiny_bert(directory: Path, layers: int = 4, seed: int = 0, dropout: float = 0.1, hidden: int = 32) -> Path:
+    """Save a randomly initialised (by default 4-layer, 32-wide) BERT and the MiniLM tokenizer into `directory`."""
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=30522,
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=64,

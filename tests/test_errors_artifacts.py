@@ -1,0 +1,77 @@
+"""`s2sa eval` / `export-adapter` on weights that do not fit or are damaged: one line, exit 1, nothing written."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.training import train
+from tiny import make_tiny_bert
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("artifact-errors") / "run"
+    config = RunConfig(
+        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
+        data=DataArgs(data=str(dialog_jsonl), max_source_length=64, max_eval_samples=4),
+        train=TrainArgs(max_steps=2, batch_size=4, output_dir=str(out)),
+        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
+    )
+    train(config, console=Console(quiet=True))
+    return out
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {"PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "seq2seq_adapters", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def damaged_copy(run_dir: Path, target: Path, file_name: str) -> Path:
+    """A copy of the run whose adapter/<file_name> is cut in half."""
+    shutil.copytree(run_dir, target)
+    weights = target / "adapter" / file_name
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return target
+
+
+def test_eval_with_a_base_model_the_adapter_does_not_fit(run_dir, tmp_path):
+    wider = make_tiny_bert(tmp_path / "wider", hidden=48)
+    out = tmp_path / "eval-out"
+    result = run_cli("eval", str(run_dir), "--split", "validation", "--encoder", str(wider), "--decoder", str(wider), "--output-dir", str(out))
+    assert_one_line_error(result, "does not fit", "size mismatch")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("file_name", ["adapter.safetensors", "non_adapter_weights.safetensors"])
+def test_eval_on_truncated_weights(run_dir, tmp_path, file_name):
+    damaged = damaged_copy(run_dir, tmp_path / "damaged", file_name)
+    out = tmp_path / "eval-out"
+    result = run_cli("eval", str(damaged), "--split", "validation", "--output-dir", str(out))
+    assert_one_line_error(result, "cannot load the trained weights")
+    assert not out.exists()
+
+
+def test_export_of_truncated_weights_writes_nothing(run_dir, tmp_path):
+    damaged = damaged_copy(run_dir, tmp_path / "damaged", "non_adapter_weights.safetensors")
+    out = tmp_path / "export-out"
+    result = run_cli("export-adapter", str(damaged), "--output", str(out))
+    assert_one_line_error(result, "non_adapter_weights.safetensors is damaged or truncated")
+    assert not out.exists()
