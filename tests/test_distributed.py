@@ -91,3 +91,22 @@ def test_adapter_from_ddp_run_reloads(setup):
     result = run([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "EncoderDecoderModel" in result.stdout
+
+
+def test_sharded_eval_equals_single_process_eval(setup):
+    _, _, base = setup
+    if not (base / "single" / "adapter").is_dir():
+        pytest.skip("needs the single-process run of the first test")
+    eval_args = ["eval", str(base / "single"), "--split", "validation", "--num-beams", "2"]
+    single = run([sys.executable, "-m", "seq2seq_adapters", *eval_args, "--output-dir", str(base / "eval-single")])
+    assert single.returncode == 0, single.stderr[-3000:]
+    sharded = run([
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29534",
+        "-m", "seq2seq_adapters", *eval_args, "--output-dir", str(base / "eval-sharded"),
+    ])
+    assert sharded.returncode == 0, sharded.stderr[-3000:]
+    assert (base / "eval-sharded" / "predictions_validation.jsonl").read_text() == (
+        base / "eval-single" / "predictions_validation.jsonl"
+    ).read_text()
+    reports = [json.loads((base / d / "rouge_validation.json").read_text()) for d in ("eval-single", "eval-sharded")]
+    assert reports[0]["systems"] == reports[1]["systems"]
