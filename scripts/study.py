@@ -4,8 +4,11 @@ Trains each variant with `s2sa train` (library call), scores the first N test di
 three references with `s2sa eval`, and rewrites docs/results.md (table + PNG plot) after every variant,
 so partial tables are kept when the study is stopped.
 
-    python scripts/study.py --steps 300 --test-samples 200              # all variants
+    python scripts/study.py --steps 100 --test-samples 200              # all variants
     python scripts/study.py --only full seq_bn lora --steps 100          # a subset
+
+Several workers may share one --work folder (each with its own --only list, e.g. one per core): rows
+are appended to rows.jsonl and every worker rewrites the results from all rows found there.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from rich.console import Console
 
 from seq2seq_adapters.config import load_config
 from seq2seq_adapters.inference import evaluate_run
-from seq2seq_adapters.metrics import choose_lead_k
+from seq2seq_adapters.metrics import compute_rouge
 from seq2seq_adapters.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +38,7 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("full", {"full_finetune": True, "leave_out": []}, {"learning_rate": 5e-5}),
+    Variant("full", {"full_finetune": True, "leave_out": []}, {"learning_rate": 1e-4}),
     Variant("seq_bn, new weights frozen (trap)", {"adapter_config": "seq_bn", "freeze_new_weights": True}),
     *(Variant(f"{c} + new weights", {"adapter_config": c}) for c in ("seq_bn", "double_seq_bn", "par_bn", "lora", "ia3", "prefix_tuning", "mam")),
     Variant("seq_bn, cross-attn=self, frozen", {"adapter_config": "seq_bn", "cross_attention_init": "self", "freeze_new_weights": True}),
@@ -57,7 +60,7 @@ def run_variant(variant: Variant, args, console: Console) -> dict:
     overrides = {
         "model": variant.model,
         "train": {"max_steps": args.steps, "output_dir": str(run_dir), "save_total_limit": 1, **variant.train},
-        "data": {"data": str(args.data), "max_eval_samples": 50},
+        "data": {"data": str(args.data), "max_eval_samples": 16},  # the test split below is what counts
         "generation": {"num_beams": args.num_beams},
     }
     config = load_config(ROOT / "configs" / "dialogsum.yaml", overrides)
@@ -65,6 +68,7 @@ def run_variant(variant: Variant, args, console: Console) -> dict:
     outcome = evaluate_run(run_dir, split="test", max_samples=args.test_samples, overwrite=True, console=console)
     record = json.loads((run_dir / "run.json").read_text())
     report = json.loads((outcome.output_dir / "rouge_test.json").read_text())
+    predictions = [json.loads(line) for line in (outcome.output_dir / "predictions_test.jsonl").read_text().splitlines()]
     params = record["parameters"]
     trainable = params["total"] - params["frozen"]
     return {
@@ -75,7 +79,21 @@ def run_variant(variant: Variant, args, console: Console) -> dict:
         "samples_per_s": result.train_samples_per_s,
         "rouge": {kind: stats["fmeasure"] for kind, stats in report["systems"]["model"]["aggregate"].items()},
         "lead": {kind: stats["fmeasure"] for kind, stats in next(v for k, v in report["systems"].items() if k.startswith("lead"))["aggregate"].items()},
+        "longest_utterance": longest_utterance_rouge(predictions),
+        "avg_words": sum(len(p["prediction"].split()) for p in predictions) / len(predictions),
     }
+
+
+def longest_utterance(dialogue: str) -> str:
+    """The dialogue's longest turn (by words), without its `#PersonN#:` speaker tag."""
+    turn = max(dialogue.splitlines() or [dialogue], key=lambda line: len(line.split()))
+    return turn.split(":", 1)[1].strip() if turn.startswith("#") and ":" in turn else turn.strip()
+
+
+def longest_utterance_rouge(predictions: list[dict]) -> dict:
+    """The 'copy the longest utterance' baseline on the same examples and references."""
+    result = compute_rouge([longest_utterance(p["document"]) for p in predictions], [p["references"] for p in predictions])
+    return {kind: stats["fmeasure"] for kind, stats in result.aggregate.items()}
 
 
 def cell(stats: dict) -> str:
@@ -92,20 +110,22 @@ def write_results(rows: list[dict], args) -> None:
         f"references (best per example), beam {args.num_beams}. ROUGE F1 x100, mean [95% bootstrap CI]. "
         "2 CPU cores.",
         "",
-        f"Regenerate: `python scripts/study.py --steps {args.steps} --test-samples {args.test_samples}`",
+        f"Regenerate: `python scripts/study.py --steps {args.steps} --test-samples {args.test_samples} --num-beams {args.num_beams}`",
         "",
-        "| variant | trainable | % | train s | samples/s | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
+        "| variant | trainable | % | train s | samples/s | words | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
     ]
     for row in rows:
         r = row["rouge"]
         lines.append(
             f"| {row['name']} | {row['trainable']:,} | {row['trainable_pct']:.2f} | {row['train_s']:.0f} | "
-            f"{row['samples_per_s']:.2f} | {cell(r['rouge1'])} | {cell(r['rouge2'])} | {cell(r['rougeL'])} | {cell(r['rougeLsum'])} |"
+            f"{row['samples_per_s']:.2f} | {row['avg_words']:.1f} | {cell(r['rouge1'])} | {cell(r['rouge2'])} | "
+            f"{cell(r['rougeL'])} | {cell(r['rougeLsum'])} |"
         )
-    if rows:
-        lead = rows[0]["lead"]
-        lines.append(f"| Lead-k baseline | 0 | 0 | - | - | {cell(lead['rouge1'])} | {cell(lead['rouge2'])} | {cell(lead['rougeL'])} | {cell(lead['rougeLsum'])} |")
+    for label, key in (("Lead-k baseline", "lead"), ("longest utterance baseline", "longest_utterance")):
+        if rows:
+            b = rows[0][key]
+            lines.append(f"| {label} | 0 | 0 | - | - | - | {cell(b['rouge1'])} | {cell(b['rouge2'])} | {cell(b['rougeL'])} | {cell(b['rougeLsum'])} |")
     full = next((row for row in rows if row["name"] == "full"), None)
     if full:
         lines += ["", "ROUGE-L relative to full fine-tuning:", ""]
@@ -151,13 +171,20 @@ def main() -> None:
     variants = [v for v in VARIANTS if not args.only or any(v.name.startswith(p) for p in args.only)]
     rows_path = args.work / "rows.jsonl"
     args.work.mkdir(parents=True, exist_ok=True)
-    done = {json.loads(line)["name"]: json.loads(line) for line in rows_path.read_text().splitlines()} if rows_path.exists() else {}
     for variant in variants:
-        if variant.name not in done:
-            done[variant.name] = run_variant(variant, args, console)
+        if variant.name not in finished_rows(rows_path):
+            row = run_variant(variant, args, console)
             with rows_path.open("a") as handle:
-                handle.write(json.dumps(done[variant.name]) + "\n")
+                handle.write(json.dumps(row) + "\n")
+        done = finished_rows(rows_path)  # other workers' rows too
         write_results([done[v.name] for v in VARIANTS if v.name in done], args)
+
+
+def finished_rows(path: Path) -> dict[str, dict]:
+    """Rows written so far by any worker, by variant name."""
+    if not path.exists():
+        return {}
+    return {row["name"]: row for row in map(json.loads, path.read_text().splitlines())}
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ def train(
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune/--adapter", help="Train every weight, no adapter (the baseline).")] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="Allow custom code from checkpoints.")] = None,
     cross_attention_init: Annotated[Optional[str], Opt(help="random, or self: copy each decoder layer's self-attention weights.")] = None,
+    attention_dropout: Annotated[Optional[float], Opt(help="Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).")] = None,
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files, or hub dataset id (default: bundled ACLSum).")] = None,
     text_column: Annotated[Optional[str], Opt(help="Column with the documents (default: detected).")] = None,
     summary_column: Annotated[Optional[str], Opt(help="Column with the summaries (default: detected).")] = None,

@@ -139,14 +139,16 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
     """`from_encoder_decoder_pretrained` with the new-weight list and special tokens set; no adapter yet."""
     encoder_path, decoder_path = resolve_checkpoint(margs.encoder), resolve_checkpoint(margs.decoder)
     remote = margs.trust_remote_code
-    load_base_config(encoder_path, remote)
+    encoder_config = load_base_config(encoder_path, remote)
     decoder_config = load_base_config(decoder_path, remote)
+    for config in (encoder_config, decoder_config):
+        config.attention_probs_dropout_prob = margs.attention_dropout
     decoder_config.is_decoder = True
     decoder_config.add_cross_attention = True
     level = _quiet_loading()
     try:
         encoder, encoder_info = _load_or_explain(
-            AutoModel.from_pretrained, encoder_path, output_loading_info=True, trust_remote_code=remote
+            AutoModel.from_pretrained, encoder_path, config=encoder_config, output_loading_info=True, trust_remote_code=remote
         )
         decoder, decoder_info = _load_or_explain(
             AutoModelForCausalLM.from_pretrained,

@@ -209,6 +209,21 @@ def test_tiny_full_finetune_trains_everything_without_adapter(tiny_bert):
     assert model.encoder.encoder.layer[0].attention.self.query.weight.grad is not None
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_attention_dropout_reaches_every_attention_layer(tiny_bert, dropout):
+    """0 (the default) lets SDPA pick its fused kernel; the value is set on both stacks and their configs."""
+    model = build_summarizer(tiny_args(tiny_bert, attention_dropout=dropout)).model
+    rates = {m.dropout_prob for name, m in model.named_modules() if hasattr(m, "dropout_prob")}
+    assert rates == {dropout}
+    assert model.config.encoder.attention_probs_dropout_prob == dropout
+    assert model.config.decoder.attention_probs_dropout_prob == dropout
+    assert model.config.decoder.hidden_dropout_prob == 0.1  # only attention dropout changes
+
+
+def test_default_attention_dropout_is_zero():
+    assert ModelArgs().attention_dropout == 0.0
+
+
 def test_tie_encoder_decoder_shares_weights(tiny_bert):
     tied = build_summarizer(tiny_args(tiny_bert, tie_encoder_decoder=True)).model
     params = dict(tied.named_parameters(remove_duplicate=False))
