@@ -41,6 +41,7 @@ from .distributed import broadcast, is_main_process, main_process_first, world_s
 from .errors import S2SAError
 from .evaluation import evaluate_split
 from .io_utils import append_jsonl, atomic_write_json, atomic_write_text, check_output_dir
+from .loss import label_position_loss
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .progress import progress_bar, tracked
 from .reports import parameter_table
@@ -94,6 +95,11 @@ class SummarizationTrainer(Seq2SeqTrainer):
         self.model_accepts_loss_kwargs = False
         self.summarizer = summarizer
         self.artifact_info = artifact_info
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
+        loss, outputs = label_position_loss(model, inputs, self.summarizer.model)
+        return (loss, outputs) if return_outputs else loss
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         output_dir = Path(output_dir or self.args.output_dir)

@@ -1,0 +1,55 @@
+"""The label-position loss equals EncoderDecoderModel's own loss, value and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seq2seq_adapters.config import ModelArgs
+from seq2seq_adapters.loss import label_position_loss
+from seq2seq_adapters.modeling import build_summarizer
+
+
+def padded_batch(tokenizer) -> dict[str, torch.Tensor]:
+    """Two documents and two summaries of different lengths: padded sources, -100 label padding."""
+    sources = tokenizer(["#Person1#: Hi, how are you today?\n#Person2#: Fine, thanks.", "A short one."],
+                        padding=True, return_tensors="pt")
+    targets = tokenizer(["Person1 greets Person2 who is fine.", "Short."], padding=True, return_tensors="pt")
+    labels = targets["input_ids"].masked_fill(targets["attention_mask"] == 0, -100)
+    return {"input_ids": sources["input_ids"], "attention_mask": sources["attention_mask"], "labels": labels}
+
+
+def trainable_grads(model) -> dict[str, torch.Tensor]:
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad and p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    return grads
+
+
+@pytest.mark.parametrize("overrides", [{"adapter_config": "seq_bn", "leave_out": [0, 1]}, {"full_finetune": True}])
+def test_label_position_loss_matches_model_loss_and_gradients(tiny_bert, overrides):
+    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), **overrides))
+    model = summarizer.model.eval()  # no dropout: both passes see the same network
+    batch = padded_batch(summarizer.tokenizer)
+    assert (batch["labels"] == -100).any(), "the batch must contain label padding"
+
+    reference = model(**batch).loss
+    reference.backward()
+    expected = trainable_grads(model)
+    loss, outputs = label_position_loss(model, batch, model)
+    loss.backward()
+    got = trainable_grads(model)
+
+    torch.testing.assert_close(loss, reference)
+    assert outputs.logits.shape == ((batch["labels"] != -100).sum().item(), model.config.decoder.vocab_size)
+    assert expected.keys() == got.keys() and expected
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_label_position_loss_leaves_no_hook_behind(tiny_bert):
+    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert)))
+    model = summarizer.model.eval()
+    batch = padded_batch(summarizer.tokenizer)
+    label_position_loss(model, batch, model)
+    full = model(**batch)
+    assert full.logits.shape[:2] == batch["labels"].shape
