@@ -159,6 +159,12 @@ NoRepeatNgramSize = Annotated[Optional[int], Opt(help="Never repeat n-grams of t
 GenBatchSize = Annotated[Optional[int], Opt(help="Documents generated per batch (default: the run's).", show_default=False)]
 BaseEncoder = Annotated[Optional[str], Opt(help="Base encoder checkpoint (default: the one recorded with the weights).", show_default=False)]
 BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (default: the one recorded with the weights).", show_default=False)]
+DECODING_FLAGS = ("num_beams", "max_new_tokens", "min_new_tokens", "length_penalty", "no_repeat_ngram_size", "batch_size")
+
+
+def decoding_overrides(flags: dict[str, object]) -> dict[str, object]:
+    """The decoding flags of `eval`/`summarize` (None: keep the run's setting)."""
+    return {name: flags[name] for name in DECODING_FLAGS}
 
 
 @app.command("eval")
@@ -186,7 +192,7 @@ def eval_command(
     flags = dict(locals())
     from .inference import compare_runs, evaluate_run
 
-    generation = {k: flags[k] for k in ("num_beams", "max_new_tokens", "min_new_tokens", "length_penalty", "no_repeat_ngram_size", "batch_size")}
+    generation = decoding_overrides(flags)
     with user_errors():
         if compare:
             ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "compare") and v not in (None, False)]
@@ -221,10 +227,9 @@ def summarize(
     batch_size: GenBatchSize = None,
 ) -> None:
     """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
+    generation = decoding_overrides(dict(locals()))
     from .inference import read_documents, summarize_documents, write_summaries
 
-    generation = dict(num_beams=num_beams, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
-                      length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size, batch_size=batch_size)  # fmt: skip
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation, console=console)

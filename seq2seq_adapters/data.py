@@ -220,18 +220,24 @@ def _is_blank(path: Path) -> bool:
     return True
 
 
+def parse_jsonl_object(line: str | bytes, where: str) -> dict:
+    """One JSON Lines line as a dict, or one clear error naming `where` (e.g. "file.jsonl line 3")."""
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        raise S2SAError(f"{where}: malformed JSON ({_first_line(exc)})") from None
+    if not isinstance(value, dict):
+        raise S2SAError(f"{where}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def _check_jsonl(path: Path) -> None:
     """Every line must be one JSON object; report the first bad line by number."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 raise S2SAError(f"{path} line {number}: blank line (JSON Lines needs one object per line)")
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                raise S2SAError(f"{path} line {number}: malformed JSON ({_first_line(exc)})") from None
-            if not isinstance(value, dict):
-                raise S2SAError(f"{path} line {number}: expected a JSON object, got {type(value).__name__}")
+            parse_jsonl_object(line, f"{path} line {number}")
 
 
 def _read_error(path: Path, exc: BaseException) -> str:

@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from .artifacts import ArtifactInfo, load_artifact, read_info, resolve_artifact_dir
 from .config import DataArgs, GenerationArgs, RunConfig
-from .data import ID_CANDIDATES, SPLIT_NAMES, TEXT_CANDIDATES, load_summarization_data
+from .data import ID_CANDIDATES, SPLIT_NAMES, TEXT_CANDIDATES, load_summarization_data, parse_jsonl_object
 from .errors import S2SAError
 from .evaluation import evaluate_split
 from .generation import generate_summaries
@@ -320,12 +320,7 @@ def jsonl_documents(lines: Iterable[str], origin: str, text_column: str | None =
         if not line.strip():
             continue
         where = f"{origin} line {number}"
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise S2SAError(f"{where}: malformed JSON ({str(exc).splitlines()[0]})") from None
-        if not isinstance(row, dict):
-            raise S2SAError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        row = parse_jsonl_object(line, where)
         column = text_column or next((c for c in TEXT_CANDIDATES if c in row), None)
         if column is None or column not in row:
             looked = f"'{text_column}'" if text_column else ", ".join(TEXT_CANDIDATES)
