@@ -6,6 +6,7 @@ so partial tables are kept when the study is stopped.
 
     python scripts/study.py --steps 100 --test-samples 200              # all variants
     python scripts/study.py --only full seq_bn lora --steps 100          # a subset
+    python scripts/study.py --steps 100 --decoding "seq_bn + new weights"   # decoding settings of one trained variant
 
 Several workers may share one --work folder (each with its own --only list, e.g. one per core): rows
 are appended to rows.jsonl and every worker rewrites the results from all rows found there.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +50,10 @@ VARIANTS = [
     *(Variant(f"seq_bn lr={lr:g}", {"adapter_config": "seq_bn"}, {"learning_rate": lr}) for lr in (2e-4, 1e-3)),
     *(Variant(f"lora lr={lr:g}", {"adapter_config": "lora"}, {"learning_rate": lr}) for lr in (2e-4, 1e-3)),
 ]
+
+
+BATCH = 16
+"""configs/dialogsum.yaml's batch size: every variant trains on args.steps x BATCH dialogues."""
 
 
 def slug(name: str) -> str:
@@ -84,6 +90,38 @@ def run_variant(variant: Variant, args, console: Console) -> dict:
     }
 
 
+DECODING = [
+    {"num_beams": 1},
+    {"num_beams": 4},
+    {"num_beams": 4, "length_penalty": 2.0},
+    {"num_beams": 4, "min_new_tokens": 15},
+    {"num_beams": 4, "min_new_tokens": 15, "length_penalty": 2.0},
+]
+"""Decoding settings tried on one trained variant (the rest as in configs/dialogsum.yaml)."""
+
+
+def decoding_name(variant_name: str, settings: dict) -> str:
+    """'variant: num_beams 4, length_penalty 2.0' (without the variant when it is empty)."""
+    label = ", ".join(f"{k} {v}" for k, v in settings.items())
+    return f"{variant_name}: {label}" if variant_name else label
+
+
+def run_decoding(variant_name: str, settings: dict, args, console: Console) -> dict:
+    """Re-score one trained variant's test summaries under other decoding settings."""
+    run_dir = args.work / slug(variant_name)
+    label = decoding_name("", settings)
+    start = time.perf_counter()
+    outcome = evaluate_run(run_dir, split="test", max_samples=args.test_samples, output_dir=run_dir / f"decoding-{slug(label)}",
+                           overwrite=True, generation=settings, console=console)
+    report = json.loads((outcome.output_dir / "rouge_test.json").read_text())
+    return {
+        "name": decoding_name(variant_name, settings),
+        "rouge": {kind: stats["fmeasure"] for kind, stats in report["systems"]["model"]["aggregate"].items()},
+        "avg_words": report["avg_words_prediction"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
 def longest_utterance(dialogue: str) -> str:
     """The dialogue's longest turn (by words), without its `#PersonN#:` speaker tag."""
     turn = max(dialogue.splitlines() or [dialogue], key=lambda line: len(line.split()))
@@ -96,12 +134,24 @@ def longest_utterance_rouge(predictions: list[dict]) -> dict:
     return {kind: stats["fmeasure"] for kind, stats in result.aggregate.items()}
 
 
+def ratio(row: dict, full: dict) -> float:
+    """ROUGE-L of a row relative to full fine-tuning's."""
+    return row["rouge"]["rougeL"]["mean"] / full["rouge"]["rougeL"]["mean"]
+
+
 def cell(stats: dict) -> str:
     return f"{100 * stats['mean']:.2f} [{100 * stats['low']:.2f}, {100 * stats['high']:.2f}]"
 
 
-def write_results(rows: list[dict], args) -> None:
-    """docs/results.md: the table, the ratios against full fine-tuning, and the plot."""
+READING = "## Reading"
+"""Heading of the hand-written part of the results file, which rewrites keep."""
+
+
+def write_results(args) -> None:
+    """docs/results.md from every worker's rows: the table, ratios against full fine-tuning, decoding, plot."""
+    done = finished_rows(args.work / "rows.jsonl")
+    rows = [done[v.name] for v in VARIANTS if v.name in done]
+    decoding = list(finished_rows(args.work / "decoding.jsonl").values())
     lines = [
         "# Summary quality: adapters against full fine-tuning on DialogSum",
         "",
@@ -118,7 +168,7 @@ def write_results(rows: list[dict], args) -> None:
     for row in rows:
         r = row["rouge"]
         lines.append(
-            f"| {row['name']} | {row['trainable']:,} | {row['trainable_pct']:.2f} | {row['train_s']:.0f} | "
+            f"| {row['name']} | {row['trainable']:,} | {row['trainable_pct']:.2f} | {args.steps * BATCH / row['samples_per_s']:.0f} | "
             f"{row['samples_per_s']:.2f} | {row['avg_words']:.1f} | {cell(r['rouge1'])} | {cell(r['rouge2'])} | "
             f"{cell(r['rougeL'])} | {cell(r['rougeLsum'])} |"
         )
@@ -130,11 +180,28 @@ def write_results(rows: list[dict], args) -> None:
     if full:
         lines += ["", "ROUGE-L relative to full fine-tuning:", ""]
         for row in rows:
-            ratio = row["rouge"]["rougeL"]["mean"] / full["rouge"]["rougeL"]["mean"]
-            lines.append(f"- {row['name']}: {ratio:.1%} of full fine-tuning's ROUGE-L with {row['trainable_pct']:.2f}% of the parameters")
+            lines.append(f"- {row['name']}: {ratio(row, full):.1%} of full fine-tuning's ROUGE-L with {row['trainable_pct']:.2f}% of the parameters")
+        lines += ["", "Targets:", ""]
+        for label, limit, target in (("at most 10%", 10.0, 0.95), ("under 2%", 2.0, None)):
+            candidates = [row for row in rows if row is not full and row["trainable_pct"] <= limit]
+            if candidates:
+                best = max(candidates, key=lambda row: row["rouge"]["rougeL"]["mean"])
+                verdict = "" if target is None else (" (target 95%: met)" if ratio(best, full) >= target else " (target 95%: missed)")
+                lines.append(f"- best variant training {label} of the parameters: {best['name']}, "
+                             f"{ratio(best, full):.1%} of full fine-tuning's ROUGE-L{verdict}")
+    if decoding:
+        lines += ["", "Decoding settings on one trained variant (same test dialogues; `--decoding`):", "",
+                  "| variant: decoding | words | seconds | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |",
+                  "| --- | ---: | ---: | --- | --- | --- | --- |"]
+        for row in decoding:
+            r = row["rouge"]
+            lines.append(f"| {row['name']} | {row['avg_words']:.1f} | {row['seconds']:.0f} | {cell(r['rouge1'])} | "
+                         f"{cell(r['rouge2'])} | {cell(r['rougeL'])} | {cell(r['rougeLsum'])} |")
     lines += ["", "![ROUGE-L against trainable fraction](results_rougeL.png)", ""]
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text("\n".join(lines) + "\n")
+    previous = args.results.read_text() if args.results.exists() else ""
+    reading = previous[previous.index(READING):] if READING in previous else ""  # hand-written, kept
+    args.results.write_text("\n".join(lines) + "\n" + reading)
     plot(rows, args.results.with_name("results_rougeL.png"))
 
 
@@ -166,18 +233,23 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "study")
     parser.add_argument("--only", nargs="*", help="variant names (prefix match)")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
     args = parser.parse_args()
     console = Console(stderr=True)
-    variants = [v for v in VARIANTS if not args.only or any(v.name.startswith(p) for p in args.only)]
-    rows_path = args.work / "rows.jsonl"
     args.work.mkdir(parents=True, exist_ok=True)
-    for variant in variants:
-        if variant.name not in finished_rows(rows_path):
-            row = run_variant(variant, args, console)
+    if args.decoding:
+        rows_path = args.work / "decoding.jsonl"
+        jobs = {decoding_name(args.decoding, settings): lambda settings=settings: run_decoding(args.decoding, settings, args, console)
+                for settings in DECODING}
+    else:
+        rows_path = args.work / "rows.jsonl"
+        jobs = {v.name: lambda v=v: run_variant(v, args, console)
+                for v in VARIANTS if not args.only or any(v.name.startswith(p) for p in args.only)}
+    for name, job in jobs.items():
+        if name not in finished_rows(rows_path):  # another worker's rows count too
             with rows_path.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-        done = finished_rows(rows_path)  # other workers' rows too
-        write_results([done[v.name] for v in VARIANTS if v.name in done], args)
+                handle.write(json.dumps(job()) + "\n")
+        write_results(args)
 
 
 def finished_rows(path: Path) -> dict[str, dict]:
