@@ -1,0 +1,77 @@
+"""Where a training step's time goes: torch profiler over forward+backward on one fixed DialogSum batch.
+
+Profiles the same batch (16 random training dialogues, 256/64 tokens, padded to the longest) twice:
+as the AdapterHub reference trains it (the checkpoint's attention dropout 0.1, the model's own loss
+over every decoder position) and as `s2sa train` does (attention dropout 0, vocabulary logits only at
+label positions). Prints step times and the top operators of each.
+
+    python scripts/profile_train_step.py --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from transformers import DataCollatorForSeq2Seq
+
+from seq2seq_adapters.config import DataArgs, ModelArgs
+from seq2seq_adapters.data import load_summarization_data, tokenize_splits
+from seq2seq_adapters.loss import label_position_loss
+from seq2seq_adapters.modeling import build_summarizer
+
+DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
+
+
+def fixed_batch(args, tokenizer) -> dict[str, torch.Tensor]:
+    """`--batch-size` random training dialogues (seeded), collated as DataCollatorForSeq2Seq does."""
+    data = load_summarization_data(DataArgs(data=str(args.data), max_train_samples=2000), seed=args.seed)
+    tokenized = tokenize_splits({"train": data.splits["train"]}, tokenizer, 256, 64)["train"]
+    rows = tokenized.select_columns(["input_ids", "attention_mask", "labels"])
+    picked = random.Random(args.seed).sample(range(len(rows)), args.batch_size)
+    return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)([rows[i] for i in picked])
+
+
+def profile_steps(name: str, model, step, repeats: int, top: int) -> None:
+    """Warm up, time `repeats` steps, then profile one and print its top operators by self CPU time."""
+    model.train()
+    step()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - start)
+    print(f"\n{name}: {min(seconds):.2f} s per step (best of {repeats})")
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        step()
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DIALOGSUM)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    reference = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=[0, 1], attention_dropout=0.1))
+    batch = fixed_batch(args, reference.tokenizer)
+    print(f"batch: {args.batch_size} dialogues, source {tuple(batch['input_ids'].shape)}, labels {tuple(batch['labels'].shape)}, "
+          f"{(batch['labels'] != -100).float().mean():.0%} of label positions real")
+    profile_steps("reference (attention dropout 0.1, logits at every position)", reference.model,
+                  lambda: reference.model(**batch).loss.backward(), args.repeats, args.top)
+    ours = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=[0, 1]))
+    profile_steps("s2sa (attention dropout 0, logits at label positions)", ours.model,
+                  lambda: label_position_loss(ours.model, batch, ours.model)[0].backward(), args.repeats, args.top)
+
+
+if __name__ == "__main__":
+    main()
