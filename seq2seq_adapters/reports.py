@@ -14,7 +14,7 @@ from .errors import S2SAError
 from .io_utils import atomic_write_json, atomic_write_text
 from .metrics import MEASURES, ROUGE_TYPES, RougeResult
 
-_TYPE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
+TYPE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 _MEASURE_NAMES = {"precision": "Precision", "recall": "Recall", "fmeasure": "F1"}
 SETTINGS_NOTE = (
     "rouge_score, use_stemmer=True, rougeLsum on newline-separated sentences "
@@ -27,7 +27,7 @@ def _cell(stats: dict[str, float]) -> str:
     return f"{100 * stats['mean']:.2f} [{100 * stats['low']:.2f}, {100 * stats['high']:.2f}]"
 
 
-def _f1_cells(result: dict) -> list[str]:
+def f1_cells(result: dict) -> list[str]:
     """F1 cells of one result dict (RougeResult.to_dict() form), in ROUGE_TYPES order."""
     return [_cell(result["aggregate"][t]["fmeasure"]) for t in ROUGE_TYPES]
 
@@ -38,7 +38,7 @@ def _ci_label(systems: Sequence[dict]) -> str:
     return f"{levels.pop():.0%} CI" if len(levels) == 1 else "CI"
 
 
-def _markdown_table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
+def markdown_table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
     """A GitHub Markdown table; columns from `numeric_from` on are right-aligned."""
     align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
     return "\n".join(
@@ -77,11 +77,11 @@ def rouge_markdown(results: dict[str, RougeResult], title: str, notes: Sequence[
     """
     systems = {name: r.to_dict() for name, r in results.items()}
     ci = _ci_label(list(systems.values()))
-    f1_header = ["System", "N", *(f"{_TYPE_NAMES[t]} F1 [{ci}]" for t in ROUGE_TYPES)]
-    f1_rows = [[name, str(s["n_examples"]), *_f1_cells(s)] for name, s in systems.items()]
+    f1_header = ["System", "N", *(f"{TYPE_NAMES[t]} F1 [{ci}]" for t in ROUGE_TYPES)]
+    f1_rows = [[name, str(s["n_examples"]), *f1_cells(s)] for name, s in systems.items()]
     prf_header = ["System", "Metric", *(f"{_MEASURE_NAMES[m]} [{ci}]" for m in MEASURES)]
     prf_rows = [
-        [name, _TYPE_NAMES[t], *(_cell(s["aggregate"][t][m]) for m in MEASURES)]
+        [name, TYPE_NAMES[t], *(_cell(s["aggregate"][t][m]) for m in MEASURES)]
         for name, s in systems.items()
         for t in ROUGE_TYPES
     ]
@@ -90,11 +90,11 @@ def rouge_markdown(results: dict[str, RougeResult], title: str, notes: Sequence[
         [
             f"# {title}",
             "",
-            _markdown_table(f1_header, f1_rows, numeric_from=1),
+            markdown_table(f1_header, f1_rows, numeric_from=1),
             "",
             "## Precision / recall / F1",
             "",
-            _markdown_table(prf_header, prf_rows, numeric_from=2),
+            markdown_table(prf_header, prf_rows, numeric_from=2),
             "",
             "Notes:",
             "",
@@ -112,9 +112,9 @@ def rouge_table(results: dict[str, RougeResult], title: str) -> Table:
     table.add_column("System")
     table.add_column("N", justify="right")
     for t in ROUGE_TYPES:
-        table.add_column(f"{_TYPE_NAMES[t]} F1 [{ci}]", justify="right")
+        table.add_column(f"{TYPE_NAMES[t]} F1 [{ci}]", justify="right")
     for name, s in systems.items():
-        table.add_row(name, str(s["n_examples"]), *_f1_cells(s))
+        table.add_row(name, str(s["n_examples"]), *f1_cells(s))
     return table
 
 
@@ -153,7 +153,7 @@ def _compare_rows(reports: dict[str, dict]) -> tuple[str, list[list[str]]]:
             for run, r in reports.items()
             for name, s in r["systems"].items()
         ]
-        rows = [[run, name, split, str(s["n_examples"]), *_f1_cells(s)] for run, name, split, s in systems]
+        rows = [[run, name, split, str(s["n_examples"]), *f1_cells(s)] for run, name, split, s in systems]
         ci = _ci_label([s for *_, s in systems])
     except (KeyError, TypeError, AttributeError) as e:
         raise S2SAError(f"not a rouge report written by `s2sa eval` (missing {e})") from e
@@ -164,14 +164,14 @@ def _compare_rows(reports: dict[str, dict]) -> tuple[str, list[list[str]]]:
 
 def _compare_header(ci: str) -> list[str]:
     """Column names of the comparison table."""
-    return ["Run", "System", "Split", "N", *(f"{_TYPE_NAMES[t]} F1 [{ci}]" for t in ROUGE_TYPES)]
+    return ["Run", "System", "Split", "N", *(f"{TYPE_NAMES[t]} F1 [{ci}]" for t in ROUGE_TYPES)]
 
 
 def compare_markdown(reports: dict[str, dict]) -> str:
     """A Markdown table of F1 (x100, mean [CI]) per rouge type for several loaded reports."""
     ci, rows = _compare_rows(reports)
     return "\n".join(
-        ["# ROUGE comparison", "", _markdown_table(_compare_header(ci), rows, numeric_from=3), ""]
+        ["# ROUGE comparison", "", markdown_table(_compare_header(ci), rows, numeric_from=3), ""]
     )
 
 
