@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +48,8 @@ VARIANTS = [
     Variant("seq_bn, cross-attn=self, trained", {"adapter_config": "seq_bn", "cross_attention_init": "self"}),
     Variant("seq_bn, leave_out none", {"adapter_config": "seq_bn", "leave_out": []}),
     Variant("seq_bn, leave_out 0,1,2", {"adapter_config": "seq_bn", "leave_out": [0, 1, 2]}),
-    *(Variant(f"seq_bn lr={lr:g}", {"adapter_config": "seq_bn"}, {"learning_rate": lr}) for lr in (2e-4, 1e-3)),
-    *(Variant(f"lora lr={lr:g}", {"adapter_config": "lora"}, {"learning_rate": lr}) for lr in (2e-4, 1e-3)),
+    *(Variant(f"seq_bn lr={lr:g}", {"adapter_config": "seq_bn"}, {"learning_rate": lr}) for lr in (1e-3, 2e-3)),
+    *(Variant(f"lora lr={lr:g}", {"adapter_config": "lora"}, {"learning_rate": lr}) for lr in (1e-3, 2e-3)),
 ]
 
 
@@ -134,6 +135,24 @@ def longest_utterance_rouge(predictions: list[dict]) -> dict:
     return {kind: stats["fmeasure"] for kind, stats in result.aggregate.items()}
 
 
+def test_predictions(run_dir: Path) -> list[str]:
+    """The variant's test summaries ([] when they are gone)."""
+    path = run_dir / "eval-test" / "predictions_test.jsonl"
+    return [json.loads(line)["prediction"] for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def distinct_summaries(run_dir: Path) -> str:
+    """'N/M': different test summaries N among M dialogues ('-' when the predictions are gone)."""
+    predictions = test_predictions(run_dir)
+    return f"{len(set(predictions))}/{len(predictions)}" if predictions else "-"
+
+
+def reads_input(run_dir: Path) -> bool:
+    """Different summaries for at least half the dialogues: the model conditions on its input."""
+    predictions = test_predictions(run_dir)
+    return bool(predictions) and 2 * len(set(predictions)) >= len(predictions)
+
+
 def ratio(row: dict, full: dict) -> float:
     """ROUGE-L of a row relative to full fine-tuning's."""
     return row["rouge"]["rougeL"]["mean"] / full["rouge"]["rougeL"]["mean"]
@@ -162,29 +181,34 @@ def write_results(args) -> None:
         "",
         f"Regenerate: `python scripts/study.py --steps {args.steps} --test-samples {args.test_samples} --num-beams {args.num_beams}`",
         "",
-        "| variant | trainable | % | train s | samples/s | words | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
+        "`distinct` counts the different summaries among the test dialogues: a model that ignores its input "
+        "writes the same summary for every dialogue.",
+        "",
+        "| variant | trainable | % | train s | samples/s | words | distinct | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
     ]
     for row in rows:
         r = row["rouge"]
         lines.append(
             f"| {row['name']} | {row['trainable']:,} | {row['trainable_pct']:.2f} | {args.steps * BATCH / row['samples_per_s']:.0f} | "
-            f"{row['samples_per_s']:.2f} | {row['avg_words']:.1f} | {cell(r['rouge1'])} | {cell(r['rouge2'])} | "
-            f"{cell(r['rougeL'])} | {cell(r['rougeLsum'])} |"
+            f"{row['samples_per_s']:.2f} | {row['avg_words']:.1f} | {distinct_summaries(args.work / slug(row['name']))} | "
+            f"{cell(r['rouge1'])} | {cell(r['rouge2'])} | {cell(r['rougeL'])} | {cell(r['rougeLsum'])} |"
         )
     for label, key in (("Lead-k baseline", "lead"), ("longest utterance baseline", "longest_utterance")):
         if rows:
             b = rows[0][key]
-            lines.append(f"| {label} | 0 | 0 | - | - | - | {cell(b['rouge1'])} | {cell(b['rouge2'])} | {cell(b['rougeL'])} | {cell(b['rougeLsum'])} |")
+            lines.append(f"| {label} | 0 | 0 | - | - | - | - | {cell(b['rouge1'])} | {cell(b['rouge2'])} | {cell(b['rougeL'])} | {cell(b['rougeLsum'])} |")
     full = next((row for row in rows if row["name"] == "full"), None)
     if full:
         lines += ["", "ROUGE-L relative to full fine-tuning:", ""]
         for row in rows:
             lines.append(f"- {row['name']}: {ratio(row, full):.1%} of full fine-tuning's ROUGE-L with {row['trainable_pct']:.2f}% of the parameters")
-        lines += ["", "Targets:", ""]
+        lines += ["", "Targets (among variants whose summaries depend on the input: distinct for at least half the dialogues):", ""]
         for label, limit, target in (("at most 10%", 10.0, 0.95), ("under 2%", 2.0, None)):
-            candidates = [row for row in rows if row is not full and row["trainable_pct"] <= limit]
-            if candidates:
+            candidates = [row for row in rows if row is not full and row["trainable_pct"] <= limit and reads_input(args.work / slug(row["name"]))]
+            if not candidates:
+                lines.append(f"- no variant training {label} of the parameters writes input-dependent summaries at this budget")
+            else:
                 best = max(candidates, key=lambda row: row["rouge"]["rougeL"]["mean"])
                 verdict = "" if target is None else (" (target 95%: met)" if ratio(best, full) >= target else " (target 95%: missed)")
                 lines.append(f"- best variant training {label} of the parameters: {best['name']}, "
@@ -231,7 +255,7 @@ def main() -> None:
     parser.add_argument("--test-samples", type=int, default=200)
     parser.add_argument("--num-beams", type=int, default=4)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "study")
-    parser.add_argument("--only", nargs="*", help="variant names (prefix match)")
+    parser.add_argument("--only", nargs="*", help="variant names (prefix match), run in this order")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
     parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
     args = parser.parse_args()
@@ -243,13 +267,24 @@ def main() -> None:
                 for settings in DECODING}
     else:
         rows_path = args.work / "rows.jsonl"
-        jobs = {v.name: lambda v=v: run_variant(v, args, console)
-                for v in VARIANTS if not args.only or any(v.name.startswith(p) for p in args.only)}
+        chosen = [v for prefix in args.only for v in VARIANTS if v.name.startswith(prefix)] if args.only else VARIANTS
+        jobs = {v.name: lambda v=v: run_variant(v, args, console) for v in chosen}  # in --only order
     for name, job in jobs.items():
-        if name not in finished_rows(rows_path):  # another worker's rows count too
+        if name not in finished_rows(rows_path) and claim(args.work, name):  # other workers' rows and claims count too
             with rows_path.open("a") as handle:
                 handle.write(json.dumps(job()) + "\n")
         write_results(args)
+
+
+def claim(work: Path, name: str) -> bool:
+    """Take a job for this worker; False when another worker took it (delete work/claims/ to retry)."""
+    folder = work / "claims"
+    folder.mkdir(exist_ok=True)
+    try:
+        os.close(os.open(folder / slug(name), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
 
 
 def finished_rows(path: Path) -> dict[str, dict]:
