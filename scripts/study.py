@@ -38,11 +38,12 @@ class Variant:
     name: str
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
+    control: bool = False  # a known-bad setting shown for contrast, never a candidate for the targets
 
 
 VARIANTS = [
     Variant("full", {"full_finetune": True, "leave_out": []}, {"learning_rate": 1e-4}),
-    Variant("seq_bn, new weights frozen (trap)", {"adapter_config": "seq_bn", "freeze_new_weights": True}),
+    Variant("seq_bn, new weights frozen (trap)", {"adapter_config": "seq_bn", "freeze_new_weights": True}, control=True),
     *(Variant(f"{c} + new weights", {"adapter_config": c}) for c in ("seq_bn", "double_seq_bn", "par_bn", "lora", "ia3", "prefix_tuning", "mam")),
     Variant("seq_bn, cross-attn=self, frozen", {"adapter_config": "seq_bn", "cross_attention_init": "self", "freeze_new_weights": True}),
     Variant("seq_bn, cross-attn=self, trained", {"adapter_config": "seq_bn", "cross_attention_init": "self"}),
@@ -52,6 +53,8 @@ VARIANTS = [
     *(Variant(f"lora lr={lr:g}", {"adapter_config": "lora"}, {"learning_rate": lr}) for lr in (1e-3, 2e-3)),
 ]
 
+
+CONTROLS = {v.name for v in VARIANTS if v.control}
 
 BATCH = 16
 """configs/dialogsum.yaml's batch size: every variant trains on args.steps x BATCH dialogues."""
@@ -197,9 +200,9 @@ def write_results(args) -> None:
         lines += ["", "ROUGE-L relative to full fine-tuning:", ""]
         for row in rows:
             lines.append(f"- {row['name']}: {ratio(row, full):.1%} of full fine-tuning's ROUGE-L with {row['trainable_pct']:.2f}% of the parameters")
-        lines += ["", "Targets:", ""]
+        lines += ["", "Targets (the trap is a control, not a candidate):", ""]
         for label, limit, target in (("at most 10%", 10.0, 0.95), ("under 2%", 2.0, None)):
-            candidates = [row for row in rows if row is not full and row["trainable_pct"] <= limit]
+            candidates = [row for row in rows if row is not full and row["name"] not in CONTROLS and row["trainable_pct"] <= limit]
             if candidates:
                 best = max(candidates, key=lambda row: row["rouge"]["rougeL"]["mean"])
                 verdict = "" if target is None else (" (target 95%: met)" if ratio(best, full) >= target else " (target 95%: missed)")
