@@ -6,6 +6,7 @@ over every decoder position) and as `s2sa train` does (attention dropout 0, voca
 label positions). Prints step times and the top operators of each.
 
     python scripts/profile_train_step.py --threads 1
+    python scripts/profile_train_step.py --threads 1 --leave-out-sweep   # step time for leave_out none / 0,1 / 0,1,2
 """
 
 from __future__ import annotations
@@ -37,18 +38,31 @@ def fixed_batch(args, tokenizer) -> dict[str, torch.Tensor]:
 
 
 def profile_steps(name: str, model, step, repeats: int, top: int) -> None:
-    """Warm up, time `repeats` steps, then profile one and print its top operators by self CPU time."""
+    """Time `repeats` steps, then profile one and print its top operators by self CPU time."""
     model.train()
-    step()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - start)
-    print(f"\n{name}: {min(seconds):.2f} s per step (best of {repeats})")
+    print(f"\n{name}: {time_steps(step, repeats):.2f} s per step (best of {repeats})")
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         step()
     print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
+
+
+def time_steps(step, repeats: int) -> float:
+    """Best wall time of `repeats` calls after one warm-up call."""
+    step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def leave_out_sweep(batch, repeats: int) -> None:
+    """The AdapterDrop trade-off in time: s2sa's training step with no, two and three bottom layers left out."""
+    for leave_out in ([], [0, 1], [0, 1, 2]):
+        model = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=leave_out)).model.train()
+        seconds = time_steps(lambda: label_position_loss(model, batch, model)[0].backward(), repeats)
+        print(f"leave_out {','.join(map(str, leave_out)) or 'none':6s} {seconds:.2f} s per step (best of {repeats})")
 
 
 def main() -> None:
@@ -59,8 +73,13 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--leave-out-sweep", action="store_true", help="only time leave_out none / 0,1 / 0,1,2")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.leave_out_sweep:
+        tokenizer = build_summarizer(ModelArgs(adapter_config="seq_bn")).tokenizer
+        leave_out_sweep(fixed_batch(args, tokenizer), args.repeats)
+        return
 
     reference = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=[0, 1], attention_dropout=0.1))
     batch = fixed_batch(args, reference.tokenizer)

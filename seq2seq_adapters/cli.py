@@ -74,7 +74,7 @@ def train(
     freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Freeze newly initialized weights (cross-attention, LM-head parts).")] = None,
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune/--adapter", help="Train every weight, no adapter (the baseline).")] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="Allow custom code from checkpoints.")] = None,
-    cross_attention_init: Annotated[Optional[str], Opt(help="random, or self: copy each decoder layer's self-attention weights.")] = None,
+    cross_attention_init: Annotated[Optional[str], Opt(help="self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init.")] = None,
     attention_dropout: Annotated[Optional[float], Opt(help="Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).")] = None,
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files, or hub dataset id (default: bundled ACLSum).")] = None,
     text_column: Annotated[Optional[str], Opt(help="Column with the documents (default: detected).")] = None,
