@@ -46,14 +46,14 @@ def new_cache(model: EncoderDecoderModel, gen: GenerationArgs) -> EncoderDecoder
 
 
 def encode(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor):
-    """The encoder outputs exactly as `generate()` computes them (adapters' forward context included).
+    """The encoder outputs, computed as in training: the encoder opens its own adapters forward context.
 
     Computed up front because `generate()` hands a caller's `past_key_values` to the encoder too,
     which would fill the decoder's cache with encoder states; with `encoder_outputs` given it skips that.
+    Not through `_prepare_encoder_decoder_kwargs_for_generation`: adapters 1.3.0 opens that context on
+    the EncoderDecoderModel, which holds no prefix-tuning pool, so prefix tuning (and mam) fail there.
     """
-    kwargs = {"attention_mask": attention_mask}
-    prepared = model._prepare_encoder_decoder_kwargs_for_generation(input_ids, kwargs, "input_ids", model.generation_config)
-    return prepared["encoder_outputs"]
+    return model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

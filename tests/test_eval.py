@@ -113,6 +113,28 @@ def test_generation_matches_stock_generate(runs, varied_jsonl):
     assert len(set(fast)) > 1  # the summaries depend on the documents: the comparison is not vacuous
 
 
+@pytest.mark.parametrize("adapter_config", ["prefix_tuning", "mam"])
+def test_prefix_tuning_generates_with_the_encoder_states_of_training(tiny_bert, adapter_config):
+    """adapters 1.3.0's own generate() fails on EncoderDecoderModel + prefix tuning; ours encodes as training does."""
+    from seq2seq_adapters.config import ModelArgs
+    from seq2seq_adapters.generation import encode
+    from seq2seq_adapters.modeling import build_summarizer
+
+    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config=adapter_config))
+    model, tokenizer = summarizer.model.eval(), summarizer.tokenizer
+    batch = tokenizer(["#Person1#: Where is the station?", "Hi."], padding=True, return_tensors="pt", return_token_type_ids=False)
+    seen = []
+    hook = model.get_encoder().register_forward_hook(lambda module, args, output: seen.append(output.last_hidden_state))
+    with torch.no_grad():
+        model(**batch, labels=batch["input_ids"])  # the training forward path
+    hook.remove()
+    with torch.inference_mode():
+        states = encode(model, batch["input_ids"], batch["attention_mask"]).last_hidden_state
+    torch.testing.assert_close(states, seen[0])
+    summaries = generate_summaries(model, tokenizer, ["#Person1#: Where is the station?"], GenerationArgs(num_beams=2, max_new_tokens=4), 32)
+    assert len(summaries) == 1 and summaries[0]
+
+
 def test_eval_reproduces_the_runs_validation_predictions(runs):
     """Without --data the run's own data and carving are reused: the same examples, the same summaries."""
     result = runner.invoke(app, ["eval", str(runs[0]), "--split", "validation", "--max-samples", "6"])
