@@ -37,7 +37,7 @@ from .artifacts import (
     staged_directory,
     verify_weight_files,
 )
-from .checkpoints import checkpoint_step
+from .checkpoints import checkpoint_folders, checkpoint_step, is_complete
 from .errors import S2SAError
 from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
@@ -57,14 +57,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _complete_checkpoint(run_dir: Path, name: str) -> Path:
     """checkpoints/<name>/adapter, checked to exist and to have finished writing."""
-    from .training import CHECKPOINT_COMPLETE
-
     folder = run_dir / "checkpoints" / name
-    available = sorted(
-        (p.name for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / CHECKPOINT_COMPLETE).is_file()),
-        key=lambda name: checkpoint_step(Path(name)),
-    )
-    if not (folder / CHECKPOINT_COMPLETE).is_file() or not (folder / "adapter" / METADATA).is_file():
+    available = [p.name for p in checkpoint_folders(run_dir / "checkpoints") if is_complete(p)]
+    if not is_complete(folder) or not (folder / "adapter" / METADATA).is_file():
         state = "is incomplete (interrupted while saving)" if folder.is_dir() else "does not exist"
         raise S2SAError(
             f"--checkpoint: {folder} {state}; complete checkpoints: {', '.join(available) or 'none'}"
