@@ -166,6 +166,17 @@ READING = "## Reading"
 """Heading of the hand-written part of the results file, which rewrites keep."""
 
 
+def regenerate_command(args, rows: list[dict]) -> str:
+    """The study.py command line that rebuilds args.results: defaults left out, --only when rows are a subset."""
+    command = f"python scripts/study.py --steps {args.steps} --test-samples {args.test_samples} --num-beams {args.num_beams}"
+    for flag, value, default in (("--work", args.work, ROOT / "runs" / "study"), ("--results", args.results, ROOT / "docs" / "results.md")):
+        if value.resolve() != default:
+            command += f" {flag} {value.resolve().relative_to(ROOT) if value.resolve().is_relative_to(ROOT) else value}"
+    if len(rows) < len(VARIANTS):
+        command += " --only " + " ".join(f'"{row["name"]}"' for row in rows)
+    return command
+
+
 def write_results(args) -> None:
     """docs/results.md from every worker's rows: the table, ratios against full fine-tuning, decoding, plot."""
     done = finished_rows(args.work / "rows.jsonl")
@@ -181,7 +192,7 @@ def write_results(args) -> None:
         f"references (best per example), beam {args.num_beams}. ROUGE F1 x100, mean [95% bootstrap CI]. "
         "2 CPU cores, one torch thread per worker, two workers side by side.",
         "",
-        f"Regenerate: `python scripts/study.py --steps {args.steps} --test-samples {args.test_samples} --num-beams {args.num_beams}`",
+        f"Regenerate: `{regenerate_command(args, rows)}`",
         "",
         "`distinct` counts the different summaries among the test dialogues: a model that ignores its input "
         "writes the same summary for every dialogue.",
@@ -222,12 +233,13 @@ def write_results(args) -> None:
             r = row["rouge"]
             lines.append(f"| {row['name']} | {row['avg_words']:.1f} | {row['seconds']:.0f} | {cell(r['rouge1'])} | "
                          f"{cell(r['rouge2'])} | {cell(r['rougeL'])} | {cell(r['rougeLsum'])} |")
-    lines += ["", "![ROUGE-L against trainable fraction](results_rougeL.png)", ""]
+    figure = args.results.with_name(f"{args.results.stem}_rougeL.png")
+    lines += ["", f"![ROUGE-L against trainable fraction]({figure.name})", ""]
     args.results.parent.mkdir(parents=True, exist_ok=True)
     previous = args.results.read_text() if args.results.exists() else ""
     reading = previous[previous.index(READING):] if READING in previous else ""  # hand-written, kept
     args.results.write_text("\n".join(lines) + "\n" + reading)
-    plot(rows, args.results.with_name("results_rougeL.png"))
+    plot(rows, figure)
 
 
 def plot(rows: list[dict], path: Path) -> None:
