@@ -70,7 +70,7 @@ def train(
     tie_encoder_decoder: Annotated[Optional[bool], Opt("--tie-encoder-decoder/--no-tie-encoder-decoder", help="Share encoder and decoder weights (BERTShare).")] = None,
     adapter_config: Annotated[Optional[str], Opt(help="adapters config string, e.g. seq_bn, lora[r=8,alpha=16].")] = None,
     adapter_name: Annotated[Optional[str], Opt(help="Name of the adapter.")] = None,
-    leave_out: Annotated[Optional[str], Opt(help="Layer ids without adapters, counted in encoder and decoder from 0, e.g. 0,1.")] = None,
+    leave_out: Annotated[Optional[str], Opt(help="Layer ids without adapters, counted in encoder and decoder from 0, e.g. 0,1; '' for none (default: 0,1 where both stacks have 6+ layers).")] = None,
     freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Freeze newly initialized weights (cross-attention, LM-head parts).")] = None,
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune/--adapter", help="Train every weight, no adapter (the baseline).")] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="Allow custom code from checkpoints.")] = None,

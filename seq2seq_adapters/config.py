@@ -26,7 +26,9 @@ class ModelArgs:
     tie_encoder_decoder: bool = False
     adapter_config: str = "seq_bn"
     adapter_name: str = "summarization"
-    leave_out: list[int] = field(default_factory=list)
+    leave_out: list[int] | None = None
+    """Layer ids without adapters, in the encoder and in the decoder. None: layers 0,1 where both stacks
+    have at least 6 layers and the adapter honours leave_out (the study's choice), else none; []: none."""
     freeze_new_weights: bool = False
     full_finetune: bool = False
     trust_remote_code: bool = False
@@ -120,12 +122,13 @@ class RunConfig:
             problems.append("choose one of bf16 and fp16")
         if self.generation.num_beams < 1 or self.generation.max_new_tokens < 1:
             problems.append("num_beams and max_new_tokens must be at least 1")
-        if self.model.full_finetune and self.model.leave_out:
+        leave_out = self.model.leave_out or []
+        if self.model.full_finetune and leave_out:
             problems.append("leave_out has no meaning with full_finetune (no adapter is added)")
-        if len(set(self.model.leave_out)) != len(self.model.leave_out):
-            problems.append(f"leave_out has duplicate layer ids: {self.model.leave_out}")
-        if any(i < 0 for i in self.model.leave_out):
-            problems.append(f"leave_out layer ids must be >= 0, got {self.model.leave_out}")
+        if len(set(leave_out)) != len(leave_out):
+            problems.append(f"leave_out has duplicate layer ids: {leave_out}")
+        if any(i < 0 for i in leave_out):
+            problems.append(f"leave_out layer ids must be >= 0, got {leave_out}")
         for name in ("max_train_samples", "max_eval_samples"):
             if getattr(self.data, name) is not None and getattr(self.data, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self.data, name)}")
@@ -178,7 +181,7 @@ def _type_problems(config: RunConfig) -> list[str]:
             if origin is Literal:
                 allowed: tuple[type, ...] = (str,)
             elif origin in (typing.Union, types.UnionType):
-                allowed = typing.get_args(hint)
+                allowed = tuple(typing.get_origin(arg) or arg for arg in typing.get_args(hint))
             else:
                 allowed = (origin or hint,)
             ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
@@ -188,7 +191,8 @@ def _type_problems(config: RunConfig) -> list[str]:
                 ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
             if not ok:
                 expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-                expected = "a list of integers" if origin is list else expected
+                if list in allowed:
+                    expected = "a list of integers" + (" or null" if type(None) in allowed else "")
                 problems.append(f"{section.name}.{f.name} must be {expected}, got {value!r}")
     return problems
 

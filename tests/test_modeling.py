@@ -12,6 +12,7 @@ from seq2seq_adapters.config import ModelArgs
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.modeling import (
     build_summarizer,
+    configured_leave_out,
     is_adapter_parameter,
     layer_counts,
     parameter_groups,
@@ -92,13 +93,20 @@ def loss_with_labels(summarizer) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def minilm():
-    """The default recipe on the bundled MiniLM with leave_out [0, 1] (built once: ~5 s)."""
-    return build_summarizer(ModelArgs(leave_out=[0, 1]))
+def minilm_args():
+    """The default recipe's arguments: leave_out not given."""
+    return ModelArgs()
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_args):
+    """The default recipe on the bundled MiniLM (built once: ~5 s)."""
+    return build_summarizer(minilm_args)
 
 
 @pytest.mark.slow
-def test_minilm_leave_out_skips_layers_0_1_of_encoder_and_decoder(minilm):
+def test_minilm_default_leave_out_skips_layers_0_1_of_encoder_and_decoder(minilm, minilm_args):
+    assert minilm_args.leave_out == [0, 1]  # the default resolved, as the run config will record it
     model = minilm.model
     assert layer_counts(model) == (6, 6)
     encoder, decoder = adapter_layers(model)
@@ -312,6 +320,30 @@ def test_leave_out_beyond_both_stacks_names_layer_counts():
         parse_adapter_config("seq_bn", [0, 6, 9], (6, 3))
     message = str(error.value)
     assert "[6, 9]" in message and "encoder has 6 layers" in message and "decoder has 3" in message
+
+
+@pytest.mark.parametrize(
+    "spec,counts,expected",
+    [
+        ("seq_bn", (6, 6), [0, 1]),  # the measured setting: 4 of 6 layers keep their adapter
+        ("lora", (12, 6), [0, 1]),
+        ("mam", (6, 12), [0, 1]),
+        ("seq_bn", (4, 6), []),  # a shallower stack gets adapters everywhere
+        ("loreft", (6, 6), []),  # ReFT ignores leave_out: the default must not turn into an error
+    ],
+)
+def test_default_leave_out(spec, counts, expected):
+    config = parse_adapter_config(spec, None, counts)
+    assert configured_leave_out(config) == expected
+    assert configured_leave_out(parse_adapter_config(spec, [], counts)) == []  # [] always means none
+
+
+def test_default_leave_out_on_a_shallow_model_keeps_every_layer(tiny_bert):
+    margs = tiny_args(tiny_bert)
+    assert margs.leave_out is None
+    summarizer = build_summarizer(margs)
+    assert margs.leave_out == []
+    assert adapter_layers(summarizer.model) == ({0, 1, 2, 3}, {0, 1, 2, 3})
 
 
 def test_reft_config_rejects_leave_out():
