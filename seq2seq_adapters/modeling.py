@@ -221,7 +221,7 @@ def parse_adapter_config(spec: str, leave_out: list[int] | None, counts: tuple[i
         raise S2SAError(f"--adapter-config {spec!r} is not a valid adapters config: {message}") from None
     if config is None:
         raise S2SAError("--adapter-config is empty")
-    parts = config.configs if isinstance(config, ConfigUnion) else [config]
+    parts = config_parts(config)
     for part in parts:  # sizes adapters accepts but then divides by, or builds negative layers from
         for key, value in part.to_dict().items():
             values = value.values() if isinstance(value, dict) else [value]
@@ -245,10 +245,14 @@ def parse_adapter_config(spec: str, leave_out: list[int] | None, counts: tuple[i
     return config.replace(leave_out=list(leave_out))
 
 
+def config_parts(config: AdapterConfig) -> list[AdapterConfig]:
+    """The single configs of an adapter config (the members of a ConfigUnion such as mam)."""
+    return list(config.configs) if isinstance(config, ConfigUnion) else [config]
+
+
 def configured_leave_out(config: AdapterConfig) -> list[int]:
     """The layer ids an adapter config leaves out ([] for configs without leave_out, such as ReFT)."""
-    parts = config.configs if isinstance(config, ConfigUnion) else [config]
-    return list(getattr(parts[0], "leave_out", None) or [])
+    return list(getattr(config_parts(config)[0], "leave_out", None) or [])
 
 
 def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
