@@ -48,6 +48,7 @@ changes only what its name says."""
 VARIANTS = [
     Variant("full", {"full_finetune": True, "leave_out": []}, {"learning_rate": 1e-4}),
     Variant("full, cross-attn=self", {"full_finetune": True, "leave_out": [], "cross_attention_init": "self"}, {"learning_rate": 1e-4}),
+    *(Variant(f"full lr={lr:g}", {"full_finetune": True, "leave_out": []}, {"learning_rate": lr}) for lr in (5e-5, 3e-4)),
     Variant("seq_bn, new weights frozen (trap)", {"adapter_config": "seq_bn", "freeze_new_weights": True}, control=True),
     *(Variant(f"{c} + new weights", {"adapter_config": c}) for c in ("seq_bn", "double_seq_bn", "par_bn", "lora", "ia3", "prefix_tuning", "mam")),
     Variant("seq_bn, cross-attn=self, frozen", {"adapter_config": "seq_bn", "cross_attention_init": "self", "freeze_new_weights": True}),
@@ -75,7 +76,7 @@ def run_variant(variant: Variant, args, console: Console) -> dict:
     run_dir = args.work / slug(variant.name)
     overrides = {
         "model": {**STUDY_BASE["model"], **variant.model},
-        "train": {"max_steps": args.steps, "output_dir": str(run_dir), "save_total_limit": 1, **variant.train},
+        "train": {"max_steps": args.steps, "output_dir": str(run_dir), "save_total_limit": 1, "bf16": args.bf16, **variant.train},
         "data": {"data": str(args.data), "max_eval_samples": 16},  # the test split below is what counts
         "generation": {**STUDY_BASE["generation"], "num_beams": args.num_beams},
     }
@@ -164,6 +165,9 @@ def cell(stats: dict) -> str:
     return f"{100 * stats['mean']:.2f} [{100 * stats['low']:.2f}, {100 * stats['high']:.2f}]"
 
 
+SETUP = "2 CPU cores, one torch thread per worker, two workers side by side."
+"""Where the study ran (the results header says it; --setup changes it)."""
+
 READING = "## Reading"
 """Heading of the hand-written part of the results file, which rewrites keep."""
 
@@ -171,6 +175,10 @@ READING = "## Reading"
 def regenerate_command(args, rows: list[dict]) -> str:
     """The study.py command line that rebuilds args.results: defaults left out, --only when rows are a subset."""
     command = f"python scripts/study.py --steps {args.steps} --test-samples {args.test_samples} --num-beams {args.num_beams}"
+    if args.bf16:
+        command += " --bf16"
+    if args.setup != SETUP:
+        command += f' --setup "{args.setup}"'
     for flag, value, default in (("--work", args.work, ROOT / "runs" / "study"), ("--results", args.results, ROOT / "docs" / "results.md")):
         if value.resolve() != default:
             command += f" {flag} {value.resolve().relative_to(ROOT) if value.resolve().is_relative_to(ROOT) else value}"
@@ -192,7 +200,7 @@ def write_results(args) -> None:
         "variant starts from random cross-attention and decodes with length penalty 1.0 unless its name says "
         f"otherwise), first {args.test_samples} DialogSum test dialogues scored against all three "
         f"references (best per example), beam {args.num_beams}. ROUGE F1 x100, mean [95% bootstrap CI]. "
-        "2 CPU cores, one torch thread per worker, two workers side by side.",
+        f"{'bf16 mixed precision. ' if args.bf16 else ''}{args.setup}",
         "",
         f"Regenerate: `{regenerate_command(args, rows)}`",
         "",
@@ -273,6 +281,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="variant names (prefix match), run in this order")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
     parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
+    parser.add_argument("--bf16", action="store_true", help="train with bf16 mixed precision (GPU)")
+    parser.add_argument("--setup", default=SETUP, help="the hardware and worker layout, for the results header")
     args = parser.parse_args()
     console = Console(stderr=True)
     args.work.mkdir(parents=True, exist_ok=True)
