@@ -8,8 +8,11 @@ so partial tables are kept when the study is stopped.
     python scripts/study.py --only full seq_bn lora --steps 100          # a subset
     python scripts/study.py --steps 100 --decoding "seq_bn + new weights"   # decoding settings of one trained variant
 
-Several workers may share one --work folder (each with its own --only list, e.g. one per core): rows
-are appended to rows.jsonl and every worker rewrites the results from all rows found there.
+Several workers may share one --work folder (`--workers N` starts N-1 more with the same arguments, or
+start them by hand, each with its own --only list): each variant is claimed by one worker, rows are
+appended to rows.jsonl, and every worker rewrites the results from all rows found there. On a GPU:
+
+    python scripts/study.py --steps 1000 --bf16 --workers 8 --work runs/gpu --results docs/results-gpu.md
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +58,8 @@ VARIANTS = [
     *(Variant(f"{c} + new weights", {"adapter_config": c}) for c in ("seq_bn", "double_seq_bn", "par_bn", "lora", "ia3", "prefix_tuning", "mam")),
     Variant("seq_bn, cross-attn=self, frozen", {"adapter_config": "seq_bn", "cross_attention_init": "self", "freeze_new_weights": True}),
     Variant("seq_bn, cross-attn=self, trained", {"adapter_config": "seq_bn", "cross_attention_init": "self"}),
+    *(Variant(f"seq_bn, cross-attn=self, lr={lr:g}", {"adapter_config": "seq_bn", "cross_attention_init": "self"}, {"learning_rate": lr})
+      for lr in (1e-3, 2e-3)),
     Variant("seq_bn, leave_out none", {"adapter_config": "seq_bn", "leave_out": []}),
     Variant("seq_bn, leave_out 0,1,2", {"adapter_config": "seq_bn", "leave_out": [0, 1, 2]}),
     *(Variant(f"seq_bn lr={lr:g}", {"adapter_config": "seq_bn"}, {"learning_rate": lr}) for lr in (1e-3, 2e-3)),
@@ -282,10 +289,13 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
     parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
     parser.add_argument("--bf16", action="store_true", help="train with bf16 mixed precision (GPU)")
+    parser.add_argument("--workers", type=int, default=1, help="study processes side by side, sharing --work (logs: work/workerN.log)")
     parser.add_argument("--setup", default=SETUP, help="the hardware and worker layout, for the results header")
     args = parser.parse_args()
     console = Console(stderr=True)
     args.work.mkdir(parents=True, exist_ok=True)
+    helpers = [subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+               for log in (open(args.work / f"worker{n}.log", "w") for n in range(2, args.workers + 1))]
     if args.decoding:
         rows_path = args.work / "decoding.jsonl"
         jobs = {decoding_name(args.decoding, settings): lambda settings=settings: run_decoding(args.decoding, settings, args, console)
@@ -299,6 +309,9 @@ def main() -> None:
             with rows_path.open("a") as handle:
                 handle.write(json.dumps(job()) + "\n")
         write_results(args)
+    for helper in helpers:
+        helper.wait()
+    write_results(args)
 
 
 def claim(work: Path, name: str) -> bool:
