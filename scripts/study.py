@@ -57,6 +57,7 @@ VARIANTS = [
     Variant("seq_bn, new weights frozen (trap)", {"adapter_config": "seq_bn", "freeze_new_weights": True}, control=True),
     *(Variant(f"{c} + new weights", {"adapter_config": c}) for c in ("seq_bn", "double_seq_bn", "par_bn", "lora", "ia3", "prefix_tuning", "mam")),
     Variant("seq_bn, cross-attn=self, frozen", {"adapter_config": "seq_bn", "cross_attention_init": "self", "freeze_new_weights": True}),
+    Variant("lora, cross-attn=self, frozen", {"adapter_config": "lora", "cross_attention_init": "self", "freeze_new_weights": True}),
     Variant("seq_bn, cross-attn=self, trained", {"adapter_config": "seq_bn", "cross_attention_init": "self"}),
     *(Variant(f"seq_bn, cross-attn=self, lr={lr:g}", {"adapter_config": "seq_bn", "cross_attention_init": "self"}, {"learning_rate": lr})
       for lr in (1e-3, 2e-3)),
