@@ -59,7 +59,7 @@ class DataArgs:
 class TrainArgs:
     """Optimisation and checkpointing."""
 
-    learning_rate: float = 2e-3  # best of 5e-4/1e-3/2e-3 for the default adapter (docs/results-300-steps.md)
+    learning_rate: float = 2e-3  # best of 5e-4/1e-3/2e-3/4e-3 for the default adapter (docs/results-300-steps.md)
     epochs: float = 3.0
     max_steps: int = -1
     batch_size: int = 8
