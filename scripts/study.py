@@ -50,9 +50,12 @@ STUDY_BASE = {"model": {"cross_attention_init": "random"}, "train": {"learning_r
 """Settings every variant starts from, whatever today's defaults are (the study chose them): a variant
 changes only what its name says."""
 
+FULL_LR = 1e-4
+"""Learning rate of the full fine-tuning rows whose name gives none (best of 5e-5/1e-4/3e-4 at 1000 steps)."""
+
 VARIANTS = [
-    Variant("full", {"full_finetune": True, "leave_out": []}, {"learning_rate": 1e-4}),
-    Variant("full, cross-attn=self", {"full_finetune": True, "leave_out": [], "cross_attention_init": "self"}, {"learning_rate": 1e-4}),
+    Variant("full", {"full_finetune": True, "leave_out": []}, {"learning_rate": FULL_LR}),
+    Variant("full, cross-attn=self", {"full_finetune": True, "leave_out": [], "cross_attention_init": "self"}, {"learning_rate": FULL_LR}),
     *(Variant(f"full lr={lr:g}", {"full_finetune": True, "leave_out": []}, {"learning_rate": lr}) for lr in (5e-5, 3e-4)),
     Variant("seq_bn, new weights frozen (trap)", {"adapter_config": "seq_bn", "freeze_new_weights": True}, control=True),
     *(Variant(f"{c} + new weights", {"adapter_config": c}) for c in ("seq_bn", "double_seq_bn", "par_bn", "lora", "ia3", "prefix_tuning", "mam")),
@@ -206,7 +209,8 @@ def write_results(args) -> None:
         "",
         f"Bundled MiniLM encoder and decoder, {args.steps} optimizer steps of batch 16 per variant "
         "(configs/dialogsum.yaml: seq_bn, leave_out 0,1, 256/64 tokens, attention dropout 0; every variant "
-        "starts from random cross-attention and lr 5e-4 and decodes with length penalty 1.0 unless its name says "
+        f"starts from random cross-attention and lr {STUDY_BASE['train']['learning_rate']} (full fine-tuning {FULL_LR}) and "
+        f"decodes with length penalty {STUDY_BASE['generation']['length_penalty']} unless its name says "
         f"otherwise), first {args.test_samples} DialogSum test dialogues scored against all three "
         f"references (best per example), beam {args.num_beams}. ROUGE F1 x100, mean [95% bootstrap CI]. "
         f"{'bf16 mixed precision. ' if args.bf16 else ''}{args.setup}",
@@ -287,7 +291,7 @@ def main() -> None:
     parser.add_argument("--test-samples", type=int, default=200)
     parser.add_argument("--num-beams", type=int, default=4)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "study")
-    parser.add_argument("--only", nargs="*", help="variant names (prefix match), run in this order")
+    parser.add_argument("--only", nargs="*", help="variant names (exact, else prefix match), run in this order")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
     parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
     parser.add_argument("--bf16", action="store_true", help="train with bf16 mixed precision (GPU)")
@@ -296,24 +300,39 @@ def main() -> None:
     args = parser.parse_args()
     console = Console(stderr=True)
     args.work.mkdir(parents=True, exist_ok=True)
-    helpers = [subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
-               for log in (open(args.work / f"worker{n}.log", "w") for n in range(2, args.workers + 1))]
+    helpers = start_helpers(args)
     if args.decoding:
         rows_path = args.work / "decoding.jsonl"
         jobs = {decoding_name(args.decoding, settings): lambda settings=settings: run_decoding(args.decoding, settings, args, console)
                 for settings in DECODING}
     else:
         rows_path = args.work / "rows.jsonl"
-        chosen = [v for prefix in args.only for v in VARIANTS if v.name.startswith(prefix)] if args.only else VARIANTS
+        chosen = [v for name in args.only for v in selected(name)] if args.only else VARIANTS
         jobs = {v.name: lambda v=v: run_variant(v, args, console) for v in chosen}  # in --only order
     for name, job in jobs.items():
         if name not in finished_rows(rows_path) and claim(args.work, name):  # other workers' rows and claims count too
             with rows_path.open("a") as handle:
                 handle.write(json.dumps(job()) + "\n")
         write_results(args)
-    for helper in helpers:
-        helper.wait()
-    write_results(args)
+    if helpers:
+        for helper in helpers:
+            helper.wait()
+        write_results(args)  # with the rows the helpers finished last
+
+
+def selected(name: str) -> list[Variant]:
+    """The variant called `name`, or else every variant whose name starts with it ("full" is one row, "lora" all LoRA rows)."""
+    return [v for v in VARIANTS if v.name == name] or [v for v in VARIANTS if v.name.startswith(name)]
+
+
+def start_helpers(args) -> list[subprocess.Popen]:
+    """args.workers - 1 more study processes with this one's arguments, each logging to work/workerN.log."""
+    helpers = []
+    for n in range(2, args.workers + 1):
+        with open(args.work / f"worker{n}.log", "w") as log:  # the child keeps its own copy of the file
+            helpers.append(subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--workers", "1"],
+                                            stdout=log, stderr=subprocess.STDOUT))
+    return helpers
 
 
 def claim(work: Path, name: str) -> bool:
