@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         max_source_length = args.max_source_length or source.info.max_source_length
         model_name = f"{args.run} ({source.info.model_args.encoder}, {source.info.model_args.adapter_config})"
     else:
-        summarizer = build_summarizer(ModelArgs(leave_out=[0, 1]))
+        summarizer = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1]))
         summarizer.model.eval()
         stored = {**vars(GenerationArgs()), "num_beams": 4, "max_new_tokens": 40, "min_new_tokens": 8, "batch_size": 32}
         gen = GenerationArgs(**{**stored, **{k: v for k, v in overrides.items() if v is not None}})

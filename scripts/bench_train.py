@@ -73,7 +73,7 @@ CHECKPOINT_ATTENTION_DROPOUT = 0.1
 
 
 def run_config(args, output_dir: Path, reference: bool) -> RunConfig:
-    model = ModelArgs(adapter_config="seq_bn", leave_out=[0, 1])
+    model = ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1])
     if reference:
         model.attention_dropout = CHECKPOINT_ATTENTION_DROPOUT
     return RunConfig(

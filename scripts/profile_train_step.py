@@ -60,7 +60,7 @@ def time_steps(step, repeats: int) -> float:
 def leave_out_sweep(batch, repeats: int) -> None:
     """The AdapterDrop trade-off in time: s2sa's training step with no, two and three bottom layers left out."""
     for leave_out in ([], [0, 1], [0, 1, 2]):
-        model = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=leave_out)).model.train()
+        model = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=leave_out)).model.train()
         seconds = time_steps(lambda: label_position_loss(model, batch, model)[0].backward(), repeats)
         print(f"leave_out {','.join(map(str, leave_out)) or 'none':6s} {seconds:.2f} s per step (best of {repeats})")
 
@@ -77,17 +77,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.leave_out_sweep:
-        tokenizer = build_summarizer(ModelArgs(adapter_config="seq_bn")).tokenizer
+        tokenizer = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new")).tokenizer
         leave_out_sweep(fixed_batch(args, tokenizer), args.repeats)
         return
 
-    reference = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=[0, 1], attention_dropout=0.1))
+    reference = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1], attention_dropout=0.1))
     batch = fixed_batch(args, reference.tokenizer)
     print(f"batch: {args.batch_size} dialogues, source {tuple(batch['input_ids'].shape)}, labels {tuple(batch['labels'].shape)}, "
           f"{(batch['labels'] != -100).float().mean():.0%} of label positions real")
     profile_steps("reference (attention dropout 0.1, logits at every position)", reference.model,
                   lambda: reference.model(**batch).loss.backward(), args.repeats, args.top)
-    ours = build_summarizer(ModelArgs(adapter_config="seq_bn", leave_out=[0, 1]))
+    ours = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1]))
     profile_steps("s2sa (attention dropout 0, logits at label positions)", ours.model,
                   lambda: label_position_loss(ours.model, batch, ours.model)[0].backward(), args.repeats, args.top)
 

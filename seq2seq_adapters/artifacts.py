@@ -31,7 +31,7 @@ from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokeni
 
 from .config import GenerationArgs, ModelArgs
 from .errors import S2SAError
-from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, trainable_state
+from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
 
 NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
 METADATA = "s2sa.json"
@@ -52,7 +52,7 @@ class ArtifactInfo:
 
     @property
     def model_args(self) -> ModelArgs:
-        return ModelArgs(**self.model)
+        return ModelArgs.from_dict(self.model)
 
     @property
     def generation_args(self) -> GenerationArgs:
@@ -80,7 +80,7 @@ def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> 
     if summarizer.adapter_name is not None:
         with _copies_for_shared_tensors():
             summarizer.model.save_adapter(str(directory), summarizer.adapter_name, use_safetensors=True)
-    tensors = {name: tensor.contiguous().cpu() for name, tensor in trainable_state(summarizer).items()}
+    tensors = {name: tensor.contiguous().cpu() for name, tensor in saved_state(summarizer).items()}
     save_file(tensors, str(directory / NON_ADAPTER_WEIGHTS), metadata={"format": "pt"})
     (directory / METADATA).write_text(json.dumps(dataclasses.asdict(info), indent=2))
 

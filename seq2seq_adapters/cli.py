@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from .config import DataArgs, GenerationArgs, ModelArgs, TrainArgs, load_config, parse_leave_out
 from .errors import S2SAError
+from .trainable import policy_from_flags
 from .io_utils import check_output_dir
 
 app = typer.Typer(
@@ -71,8 +72,9 @@ def train(
     adapter_config: Annotated[Optional[str], Opt(help="adapters config string, e.g. seq_bn, lora[r=8,alpha=16].")] = None,
     adapter_name: Annotated[Optional[str], Opt(help="Name of the adapter.")] = None,
     leave_out: Annotated[Optional[str], Opt(help="Layer ids without adapters, counted in encoder and decoder from 0, e.g. 0,1; '' for none (default: 0,1 where both stacks have 6+ layers).")] = None,
-    freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Freeze newly initialized weights (cross-attention, LM-head parts).")] = None,
-    full_finetune: Annotated[Optional[bool], Opt("--full-finetune/--adapter", help="Train every weight, no adapter (the baseline).")] = None,
+    train: Annotated[Optional[str], Opt("--train", help="Weights that train: adapter, head (LM-head transform), cross-attention, new (= head,cross-attention), or all (full fine-tuning), comma-separated.", show_default=False)] = None,
+    freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Alias of --train adapter (/ --train adapter,new).", show_default=False)] = None,
+    full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", show_default=False)] = None,
     trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="Allow custom code from checkpoints.")] = None,
     cross_attention_init: Annotated[Optional[str], Opt(help="self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init.")] = None,
     attention_dropout: Annotated[Optional[float], Opt(help="Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).")] = None,
@@ -85,7 +87,7 @@ def train(
     max_source_length: Annotated[Optional[int], Opt(help="Source tokens kept (default: min(512, encoder limit)).")] = None,
     max_target_length: Annotated[Optional[int], Opt(help="Summary tokens kept for training.")] = None,
     on_bad_rows: Annotated[Optional[str], Opt(help="skip or fail on empty / non-text cells.")] = None,
-    learning_rate: Annotated[Optional[float], Opt(help="Peak learning rate.")] = None,
+    learning_rate: Annotated[Optional[float], Opt(help="Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).", show_default=False)] = None,
     epochs: Annotated[Optional[float], Opt(help="Training epochs.")] = None,
     max_steps: Annotated[Optional[int], Opt(help="Optimizer steps; overrides --epochs when > 0.")] = None,
     batch_size: Annotated[Optional[int], Opt(help="Training batch size per device.")] = None,
@@ -110,6 +112,7 @@ def train(
     flags = dict(locals())
     with user_errors():
         flags["leave_out"] = parse_leave_out(leave_out) if leave_out is not None else None
+        flags["train"] = policy_from_flags(train, flags.pop("full_finetune"), flags.pop("freeze_new_weights"))
         if resume is not None:
             config_file = resume / "config.json"
             if not resume.is_dir():

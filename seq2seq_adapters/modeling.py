@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from transformers.utils import logging as hf_logging
 
 from .config import DEFAULT_CHECKPOINT, ModelArgs
 from .errors import S2SAError
+from .trainable import GROUPS, LEGACY_DEFAULT, TrainPolicy, parameter_group
 
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
 """Model types that can serve as both encoder and (with cross-attention) decoder here."""
@@ -36,6 +38,9 @@ class Summarizer:
     tokenizer: PreTrainedTokenizerBase
     new_weight_names: list[str] = field(default_factory=list)
     adapter_name: str | None = None
+    copied_weight_names: list[str] = field(default_factory=list)
+    """New weights set from pretrained ones (cross-attention copied from self-attention): rebuildable."""
+    policy: TrainPolicy = field(default_factory=lambda: TrainPolicy.parse(LEGACY_DEFAULT))
 
 
 def resolve_checkpoint(name: str) -> str:
@@ -172,19 +177,22 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
     missing += [f"decoder.{k}" for k in decoder_info["missing_keys"]]
     parameter_names = {name for name, _ in model.named_parameters()}
     new_weights = sorted(name for name in missing if name in parameter_names)
-    if margs.cross_attention_init == "self":
-        init_cross_attention_from_self(model)
-    return Summarizer(model=model, tokenizer=tokenizer, new_weight_names=new_weights)
+    copied = init_cross_attention_from_self(model) if margs.cross_attention_init == "self" else []
+    return Summarizer(
+        model=model, tokenizer=tokenizer, new_weight_names=new_weights, copied_weight_names=copied, policy=margs.policy
+    )
 
 
-def init_cross_attention_from_self(model: EncoderDecoderModel) -> None:
-    """Start each decoder layer's cross-attention as a copy of the same layer's pretrained self-attention."""
+def init_cross_attention_from_self(model: EncoderDecoderModel) -> list[str]:
+    """Start each decoder layer's cross-attention as a copy of the same layer's pretrained self-attention;
+    returns the names of the parameters set."""
     with torch.no_grad():
         for layer in model.decoder.base_model.encoder.layer:
             cross, own = layer.crossattention.state_dict(), layer.attention.state_dict()
             if cross.keys() != own.keys() or any(cross[k].shape != own[k].shape for k in cross):
                 raise S2SAError("--cross-attention-init self needs cross-attention shaped like self-attention")
             layer.crossattention.load_state_dict(own)
+    return [name for name, _ in model.named_parameters() if name.startswith("decoder.") and ".crossattention." in name]
 
 
 def layer_counts(model: EncoderDecoderModel) -> tuple[int, int]:
@@ -272,19 +280,19 @@ def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
 
 
 def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:
-    """Freeze everything but the adapter and (unless told not to) the newly initialised weights."""
-    model = summarizer.model
-    if margs.full_finetune:
+    """Freeze everything but the groups the `train` policy names (see trainable.py)."""
+    model, policy = summarizer.model, margs.policy
+    summarizer.policy = policy
+    if policy.full:
         for parameter in model.parameters():
             parameter.requires_grad = True
         model.train()
         return
     model.train_adapter(summarizer.adapter_name)
-    if not margs.freeze_new_weights:
-        new = set(summarizer.new_weight_names)
-        for name, parameter in model.named_parameters():
-            if name in new:
-                parameter.requires_grad = True
+    for name, parameter in model.named_parameters():
+        group = parameter_group(name, is_adapter_parameter(name, summarizer.adapter_name))
+        if group != "adapter":
+            parameter.requires_grad = policy.trains(group)
 
 
 def is_adapter_parameter(name: str, adapter_name: str | None) -> bool:
@@ -292,20 +300,18 @@ def is_adapter_parameter(name: str, adapter_name: str | None) -> bool:
     return adapter_name is not None and adapter_name in name.split(".")
 
 
-def parameter_groups(summarizer: Summarizer) -> dict[str, int]:
-    """Count parameters (tied ones once) as adapter / newly initialized / other trainable / frozen."""
-    new = set(summarizer.new_weight_names)
-    groups = {"adapter": 0, "newly initialized (trainable)": 0, "pretrained (trainable)": 0, "frozen": 0}
+def named_groups(summarizer: Summarizer) -> Iterator[tuple[str, str, torch.nn.Parameter]]:
+    """(name, group, parameter) for every parameter (tied ones once)."""
     for name, parameter in summarizer.model.named_parameters():
-        if is_adapter_parameter(name, summarizer.adapter_name):
-            key = "adapter"
-        elif not parameter.requires_grad:
-            key = "frozen"
-        elif name in new:
-            key = "newly initialized (trainable)"
-        else:
-            key = "pretrained (trainable)"
-        groups[key] += parameter.numel()
+        yield name, parameter_group(name, is_adapter_parameter(name, summarizer.adapter_name)), parameter
+
+
+def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]:
+    """Per group (adapter, head, cross-attention, base): parameter count and whether it trains."""
+    groups: dict[str, dict[str, int | bool]] = {group: {"count": 0, "trained": False} for group in GROUPS}
+    for _, group, parameter in named_groups(summarizer):
+        groups[group]["count"] += parameter.numel()
+        groups[group]["trained"] = bool(groups[group]["trained"] or parameter.requires_grad)
     return groups
 
 
@@ -318,13 +324,15 @@ def build_summarizer(margs: ModelArgs) -> Summarizer:
     return summarizer
 
 
-def trainable_state(summarizer: Summarizer) -> dict[str, torch.Tensor]:
-    """Non-adapter weights a run must save: every newly initialized weight plus any other trainable one."""
-    new = set(summarizer.new_weight_names)
+def saved_state(summarizer: Summarizer) -> dict[str, torch.Tensor]:
+    """Non-adapter weights an artifact must hold: those of the groups the policy trains, plus frozen new
+    weights that a rebuild cannot reproduce (random init; cross-attention copied from self-attention is
+    rebuilt by `build_base_model`). Decided by the policy, not `requires_grad`, so a loaded model saves the same."""
+    random_new = set(summarizer.new_weight_names) - set(summarizer.copied_weight_names)
     return {
         name: parameter.detach()
-        for name, parameter in summarizer.model.named_parameters()
-        if not is_adapter_parameter(name, summarizer.adapter_name) and (name in new or parameter.requires_grad)
+        for name, group, parameter in named_groups(summarizer)
+        if group != "adapter" and (summarizer.policy.trains(group) or name in random_new)
     }
 
 

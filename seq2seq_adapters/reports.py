@@ -186,15 +186,27 @@ def compare_table(reports: dict[str, dict]) -> Table:
     return table
 
 
-def parameter_table(groups: dict[str, int]) -> Table:
-    """Parameters by group (adapter / newly initialized / ... / frozen) with counts and percent."""
-    total = sum(groups.values())
+def parameter_summary(groups: dict[str, dict[str, int | bool]]) -> dict:
+    """run.json's `parameters`: per group its count, % of the model and whether it trains; totals."""
+    total = sum(int(g["count"]) for g in groups.values())
+    trained = sum(int(g["count"]) for g in groups.values() if g["trained"])
+    return {
+        "groups": {
+            name: {"count": g["count"], "percent": round(100 * int(g["count"]) / total, 4), "trained": g["trained"]}
+            for name, g in groups.items()
+        },
+        "trained": trained,
+        "trained_percent": round(100 * trained / total, 4),
+        "total": total,
+    }
+
+
+def parameter_table(summary: dict) -> Table:
+    """Parameters by group (adapter / head / cross-attention / base) with counts, percent and whether they train."""
     table = Table(title="Parameters")
-    table.add_column("group")
-    table.add_column("count", justify="right")
-    table.add_column("%", justify="right")
-    for name, count in groups.items():
-        table.add_row(name, f"{count:,}", f"{100 * count / total:.2f}")
-    trainable = total - groups.get("frozen", 0)
-    table.add_row("[bold]trainable", f"[bold]{trainable:,}", f"[bold]{100 * trainable / total:.2f}")
+    for name, justify in (("group", "left"), ("count", "right"), ("%", "right"), ("trains", "left")):
+        table.add_column(name, justify=justify)
+    for name, group in summary["groups"].items():
+        table.add_row(name, f"{group['count']:,}", f"{group['percent']:.2f}", "yes" if group["trained"] else "no")
+    table.add_row("[bold]trained", f"[bold]{summary['trained']:,}", f"[bold]{summary['trained_percent']:.2f}", "")
     return table

@@ -44,7 +44,7 @@ from .io_utils import append_jsonl, atomic_write_json, atomic_write_text, check_
 from .loss import label_position_loss
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .progress import progress_bar, tracked
-from .reports import parameter_table
+from .reports import parameter_summary, parameter_table
 
 class MetricsFileCallback(TrainerCallback):
     """Append one JSON line per logging step (loss, learning rate, step, epoch) to metrics.jsonl."""
@@ -249,7 +249,7 @@ def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
     return data, tokenized, source_length
 
 
-def write_run_record(path: Path, config: RunConfig, data: SummarizationData, groups: dict, extra: dict) -> None:
+def write_run_record(path: Path, config: RunConfig, data: SummarizationData, parameters: dict, extra: dict) -> None:
     """run.json: settings, versions, data fingerprint, trainable counts and timings."""
     atomic_write_json(
         path,
@@ -268,7 +268,7 @@ def write_run_record(path: Path, config: RunConfig, data: SummarizationData, gro
                 "validation_carved": data.validation_carved,
                 "skipped": data.skipped,
             },
-            "parameters": {**groups, "total": sum(groups.values())},
+            "parameters": parameters,
             **extra,
         },
     )
@@ -324,8 +324,8 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
         atomic_write_text(output_dir / "config.json", json.dumps(config.to_dict(), indent=2))
-    groups = parameter_groups(summarizer)
-    console.print(parameter_table(groups))
+    parameters = parameter_summary(parameter_groups(summarizer))
+    console.print(parameter_table(parameters))
     t = config.train
     console.print(
         f"effective batch size {t.batch_size * t.grad_accum * world_size()} "
@@ -387,7 +387,7 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
         output_dir / "run.json",
         config,
         data,
-        groups,
+        parameters,
         {
             "train_samples_per_s": samples_per_s,
             "train_loss": output.training_loss,

@@ -33,7 +33,7 @@ def test_round_trip_restores_every_tensor(tiny_bert, tmp_path, adapter_config):
 
 def test_cross_attention_can_start_from_self_attention(tiny_bert):
     summarizer = build_summarizer(
-        ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), cross_attention_init="self", freeze_new_weights=True)
+        ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), cross_attention_init="self", train="adapter")
     )
     for layer in summarizer.model.decoder.bert.encoder.layer:
         own, cross = layer.attention.state_dict(), layer.crossattention.state_dict()

@@ -140,6 +140,11 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         "adapter-unknown": Case(["--adapter-config", "no_such_adapter"], ["--adapter-config 'no_such_adapter'", "not a valid adapters config"]),
         "adapter-bad-parameter": Case(["--adapter-config", "lora[r=abc]"], ["lora[r=abc]", "not a valid adapters config"]),
         "adapter-zero-size": Case(["--adapter-config", "seq_bn[reduction_factor=0]"], ["reduction_factor must be positive", "got 0"]),
+        # --train
+        "train-unknown-group": Case(["--train", "adapter,heads"], ["--train: unknown 'heads'", "adapter, head, cross-attention, new, all"]),
+        "train-all-mixed": Case(["--train", "all,head"], ["'all' (full fine-tuning, no adapter) stands alone"]),
+        "train-without-adapter": Case(["--train", "head"], ["--train 'head' leaves out the adapter"]),
+        "train-and-alias": Case(["--train", "adapter", "--full-finetune"], ["--full-finetune and --train both say which weights train"]),
         # --encoder / --decoder
         "encoder-not-bert": Case(["--encoder", str(gpt2)], [str(gpt2), "'gpt2' model", "bert"]),
         "encoder-missing-folder": Case(["--encoder", str(tmp / "no-such-model")], ["checkpoint folder not found", "no-such-model"]),
@@ -189,6 +194,7 @@ CASE_NAMES = [
     "data-bad-cell-fail", "data-bad-cell-skip-then-source-length", "data-all-rows-filtered", "on-bad-rows-value",
     "leave-out-not-integer", "leave-out-negative", "leave-out-duplicate", "leave-out-beyond",
     "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size",
+    "train-unknown-group", "train-all-mixed", "train-without-adapter", "train-and-alias",
     "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
     "max-source-length", "config-wrong-type",
     "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",

@@ -29,6 +29,7 @@ from seq2seq_adapters import export as export_module
 from seq2seq_adapters.export import export_adapter, resolve_export_source
 from seq2seq_adapters.model_card import license_id
 from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.trainable import TrainPolicy
 from seq2seq_adapters.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,10 +219,12 @@ def test_model_card_names_the_runs_numbers(lora_run, lora_export, tiny_bert):
     values = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert values == run["rouge_validation"]
 
-    groups = run["parameters"]
-    trainable = groups["total"] - groups["frozen"]
-    for number in (groups["adapter"], groups["newly initialized (trainable)"], groups["frozen"], groups["total"], trainable):
+    summary = run["parameters"]
+    for group in summary["groups"].values():
+        assert f"{group['count']:,} | {group['percent']:.2f} | {'yes' if group['trained'] else 'no'} |" in card
+    for number in (summary["total"], summary["trained"]):
         assert f"{number:,}" in card
+    assert f"| trained weights (`--train`) | {TrainPolicy.parse(run['config']['model']['train'])} |" in card
     for system in rouge["systems"].values():  # model and lead-k, with confidence intervals
         stats = system["aggregate"]["rouge1"]["fmeasure"]
         assert f"{100 * stats['mean']:.2f} [{100 * stats['low']:.2f}, {100 * stats['high']:.2f}]" in card

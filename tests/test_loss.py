@@ -25,7 +25,7 @@ def trainable_grads(model) -> dict[str, torch.Tensor]:
     return grads
 
 
-@pytest.mark.parametrize("overrides", [{"adapter_config": "seq_bn", "leave_out": [0, 1]}, {"full_finetune": True}])
+@pytest.mark.parametrize("overrides", [{"adapter_config": "seq_bn", "leave_out": [0, 1]}, {"train": "all"}])
 def test_label_position_loss_matches_model_loss_and_gradients(tiny_bert, overrides):
     summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), **overrides))
     model = summarizer.model.eval()  # no dropout: both passes see the same network

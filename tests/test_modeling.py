@@ -126,7 +126,7 @@ def test_minilm_default_leave_out_skips_layers_0_1_of_encoder_and_decoder(minilm
 def test_minilm_new_weights_are_decoder_cross_attention_and_lm_head_parts(minilm):
     model = minilm.model
     params = dict(model.named_parameters())
-    cross_attention = {n for n in params if ".crossattention." in n}
+    cross_attention = {n for n in params if ".crossattention." in n and not is_adapter_parameter(n, ADAPTER)}
     lm_head = {n for n in params if n.startswith("decoder.cls.predictions.")}
     assert len({DECODER_LAYER.match(n).group(1) for n in cross_attention}) == 6
     assert all(n.startswith("decoder.bert.encoder.layer.") for n in cross_attention)
@@ -146,13 +146,13 @@ def test_minilm_new_weights_are_decoder_cross_attention_and_lm_head_parts(minilm
     assert torch.equal(enc_q, dec_q)
     assert enc_q.data_ptr() != dec_q.data_ptr()
     assert torch.equal(params["decoder.bert.embeddings.word_embeddings.weight"], params["encoder.embeddings.word_embeddings.weight"])
-    # trainable = adapter + new weights, and nothing else
-    assert trainable_names(model) == adapter_names(model) | set(minilm.new_weight_names)
+    # the default trains the adapter and the LM-head transform (the `head` group), nothing else
+    assert trainable_names(model) == adapter_names(model) | lm_head
     groups = parameter_groups(minilm)
-    assert groups["pretrained (trainable)"] == 0
-    assert groups["newly initialized (trainable)"] == sum(params[n].numel() for n in minilm.new_weight_names)
-    assert groups["adapter"] == sum(params[n].numel() for n in adapter_names(model))
-    assert sum(groups.values()) == sum(p.numel() for p in model.parameters())
+    assert not groups["base"]["trained"] and not groups["cross-attention"]["trained"] and groups["head"]["trained"]
+    assert groups["head"]["count"] + groups["cross-attention"]["count"] == sum(params[n].numel() for n in minilm.new_weight_names)
+    assert groups["adapter"]["count"] == sum(params[n].numel() for n in adapter_names(model))
+    assert sum(g["count"] for g in groups.values()) == sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.slow
@@ -183,35 +183,41 @@ def test_tiny_special_tokens_drive_generation(tiny_bert):
     assert output[0, 0].item() == summarizer.tokenizer.cls_token_id
 
 
-def test_tiny_default_trains_adapter_and_new_weights_only(tiny_bert):
+def test_tiny_default_trains_adapter_and_head_only(tiny_bert):
     summarizer = build_summarizer(tiny_args(tiny_bert, leave_out=[0, 1]))
     model = summarizer.model
     assert adapter_layers(model) == ({2, 3}, {2, 3})
     new = set(summarizer.new_weight_names)
-    assert new == {n for n, _ in model.named_parameters() if ".crossattention." in n or n.startswith("decoder.cls.predictions.")}
+    head = {n for n, _ in model.named_parameters() if n.startswith("decoder.cls.predictions.")}
+    cross_attention = {n for n, _ in model.named_parameters() if ".crossattention." in n and not is_adapter_parameter(n, ADAPTER)}
+    assert new == head | cross_attention
     assert not any(n.startswith("encoder.") for n in new)
-    assert trainable_names(model) == adapter_names(model) | new
+    assert trainable_names(model) == adapter_names(model) | head
+    # the cross-attention is frozen as a copy of the pretrained self-attention
+    layer = model.decoder.bert.encoder.layer[2]
+    assert torch.equal(layer.crossattention.self.key.weight, layer.attention.self.key.weight)
+    assert not layer.crossattention.self.key.weight.requires_grad
 
 
-def test_tiny_freeze_new_weights_leaves_only_the_adapter_trainable(tiny_bert):
-    summarizer = build_summarizer(tiny_args(tiny_bert, freeze_new_weights=True))
+def test_tiny_train_adapter_leaves_only_the_adapter_trainable(tiny_bert):
+    summarizer = build_summarizer(tiny_args(tiny_bert, train="adapter"))
     model = summarizer.model
     assert summarizer.new_weight_names
     assert trainable_names(model) == adapter_names(model)
     assert adapter_layers(model) == ({0, 1, 2, 3}, {0, 1, 2, 3})
     groups = parameter_groups(summarizer)
-    assert groups["newly initialized (trainable)"] == 0 and groups["pretrained (trainable)"] == 0
-    assert groups["adapter"] > 0
+    assert [name for name, g in groups.items() if g["trained"]] == ["adapter"]
+    assert groups["adapter"]["count"] > 0
 
 
 def test_tiny_full_finetune_trains_everything_without_adapter(tiny_bert):
-    summarizer = build_summarizer(tiny_args(tiny_bert, full_finetune=True))
+    summarizer = build_summarizer(tiny_args(tiny_bert, train="all"))
     model = summarizer.model
     assert summarizer.adapter_name is None
     assert not any(".adapters." in n or "lora" in n or "prefix" in n for n, _ in model.named_parameters())
     assert all(p.requires_grad for p in model.parameters())
     groups = parameter_groups(summarizer)
-    assert groups["adapter"] == 0 and groups["frozen"] == 0
+    assert groups["adapter"]["count"] == 0 and all(g["trained"] for name, g in groups.items() if name != "adapter")
     loss = loss_with_labels(summarizer)
     loss.backward()
     assert model.encoder.encoder.layer[0].attention.self.query.weight.grad is not None
@@ -369,7 +375,7 @@ def test_every_valid_config_adds_and_trains_on_tiny_model(tiny_bert, spec):
     uses_prefix = spec in ("prefix_tuning", "mam", "unipelt")
     assert prefix_layers(model) == (({2, 3}, {2, 3}) if uses_prefix else (set(), set()))
     assert (encoder, decoder) == ((set(), set()) if spec == "prefix_tuning" else ({2, 3}, {2, 3}))
-    assert trainable_names(model) == names | set(summarizer.new_weight_names)
+    assert trainable_names(model) == names | {n for n in summarizer.new_weight_names if n.startswith("decoder.cls.")}  # adapter + head
     model.train()
     loss = loss_with_labels(summarizer)
     assert math.isfinite(loss.item()) and loss.item() > 0

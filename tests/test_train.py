@@ -28,7 +28,7 @@ from seq2seq_adapters import modeling
 from seq2seq_adapters import training
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
-from seq2seq_adapters.modeling import is_adapter_parameter, parse_adapter_config
+from seq2seq_adapters.modeling import is_adapter_parameter, parse_adapter_config, saved_state
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTER = "dialog"
@@ -104,7 +104,8 @@ def weight_changes(captured: Captured, adapter_name: str) -> dict[str, dict[str,
 
 def tiny_config(tiny_bert: Path, data: Path, output_dir: Path, **model_overrides) -> RunConfig:
     return RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_name=ADAPTER, leave_out=[0, 1], **model_overrides),
+        model=ModelArgs(**{"encoder": str(tiny_bert), "decoder": str(tiny_bert), "adapter_name": ADAPTER, "leave_out": [0, 1],
+                           "adapter_config": "seq_bn", **model_overrides}),
         data=DataArgs(data=str(data), max_source_length=64, max_target_length=24),
         train=TrainArgs(max_steps=6, batch_size=8, learning_rate=1e-3, logging_steps=2, save_steps=3, output_dir=str(output_dir)),
         generation=GenerationArgs(num_beams=2, max_new_tokens=10, min_new_tokens=2, batch_size=4),
@@ -113,8 +114,8 @@ def tiny_config(tiny_bert: Path, data: Path, output_dir: Path, **model_overrides
 
 @pytest.fixture(scope="module")
 def tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory):
-    """6 steps of the default recipe (seq_bn, leave_out 0,1) on the tiny BERT and 64 dialogues."""
-    config = tiny_config(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("tiny-run") / "run")
+    """6 steps of seq_bn (leave_out 0,1) with the new weights trained, on the tiny BERT and 64 dialogues."""
+    config = tiny_config(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("tiny-run") / "run", train="adapter,new")
     result, captured, console_text = train_capturing(config)
     return config, result, captured, console_text
 
@@ -146,7 +147,7 @@ def test_run_writes_config_and_adapter_folder(tiny_run):
         assert key in params and torch.equal(tensor, params[key].detach()), key
 
     non_adapter = load_file(str(adapter / "non_adapter_weights.safetensors"))
-    assert set(non_adapter) == set(captured.summarizer.new_weight_names)
+    assert set(non_adapter) == set(saved_state(captured.summarizer))  # the trained groups (and random frozen new weights)
     assert not any(k.startswith("encoder.") for k in non_adapter)  # no frozen base weights in the artifact
     for key, tensor in non_adapter.items():
         assert torch.equal(tensor, params[key].detach()), key
@@ -232,11 +233,14 @@ def test_run_json_records_settings_versions_data_and_parameters(tiny_run):
     assert record["data"]["sizes"] == {"train": 57, "validation": 7}
     assert record["data"]["validation_carved"]
     params = dict(captured.summarizer.model.named_parameters())
-    counts = record["parameters"]
-    assert counts["adapter"] == sum(p.numel() for n, p in params.items() if is_adapter_parameter(n, ADAPTER))
-    assert counts["newly initialized (trainable)"] == sum(params[n].numel() for n in captured.summarizer.new_weight_names)
-    assert counts["pretrained (trainable)"] == 0
-    assert counts["total"] == sum(p.numel() for p in params.values())
+    counts = record["parameters"]["groups"]
+    assert counts["adapter"]["count"] == sum(p.numel() for n, p in params.items() if is_adapter_parameter(n, ADAPTER))
+    new = sum(params[n].numel() for n in captured.summarizer.new_weight_names)
+    assert counts["head"]["count"] + counts["cross-attention"]["count"] == new
+    assert {name: g["trained"] for name, g in counts.items()} == {"adapter": True, "head": True, "cross-attention": True, "base": False}
+    assert record["parameters"]["total"] == sum(p.numel() for p in params.values())
+    trained = sum(p.numel() for p in params.values() if p.requires_grad)
+    assert record["parameters"]["trained"] == trained
     assert record["rouge_validation"] == result.rouge
 
 
@@ -257,7 +261,7 @@ def test_only_adapter_and_new_weights_change(tiny_run):
 
 
 def test_freeze_new_weights_keeps_them_at_their_initial_values(tiny_bert, dialog_jsonl, tmp_path):
-    config = tiny_config(tiny_bert, dialog_jsonl, tmp_path / "frozen-new", freeze_new_weights=True)
+    config = tiny_config(tiny_bert, dialog_jsonl, tmp_path / "frozen-new", train="adapter", cross_attention_init="random")
     config.train.max_steps, config.train.save_steps, config.train.logging_steps = 2, None, 1
     config.data.max_eval_samples = 2
     config.generation = GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1, batch_size=2)
@@ -267,8 +271,8 @@ def test_freeze_new_weights_keeps_them_at_their_initial_values(tiny_bert, dialog
     assert not any(changes["frozen"].values())
     assert changes["adapter"] and all(changes["adapter"].values())
     record = json.loads((result.output_dir / "run.json").read_text())
-    assert record["parameters"]["newly initialized (trainable)"] == 0
-    # the (untrained) new weights are still saved, so a reload rebuilds exactly this model
+    assert [name for name, g in record["parameters"]["groups"].items() if g["trained"]] == ["adapter"]
+    # the (untrained, random) new weights are still saved, so a reload rebuilds exactly this model
     saved = load_file(str(result.output_dir / "adapter" / "non_adapter_weights.safetensors"))
     assert set(saved) == set(captured.summarizer.new_weight_names)
 
