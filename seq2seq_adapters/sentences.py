@@ -35,7 +35,7 @@ def english_punkt_parameters() -> PunktParameters:
 
 @cache
 def _tokenizer() -> PunktSentenceTokenizer:
-    """One tokenizer per process: building it copies ~20k orthographic-context entries."""
+    """Built once per process: filling the parameters copies ~20k orthographic-context entries."""
     return PunktSentenceTokenizer(english_punkt_parameters())
 
 

