@@ -5,53 +5,21 @@ Pure computation, no I/O. Scores are in [0, 1]; reports multiply by 100.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from rouge_score import rouge_scorer
 
 from .errors import S2SAError
+from .sentences import SPLITTER, line_sentences, punkt_sentences
 
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 MEASURES: tuple[str, ...] = ("precision", "recall", "fmeasure")
 
-# Words that end in "." without ending a sentence (compared lowercased, without the final ".").
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc fig figs eq al approx inc ltd co corp no".split()
-)
-# Sentence-final punctuation, optional closing quotes/brackets, whitespace, then a sentence start.
-_BOUNDARY = re.compile(r"""[.!?]+["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9])""")
-# Initials and dotted abbreviations such as "J.", "U.S.", "e.g.", "i.e." (without the final ".").
-_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences offline: newlines first, then sentence-final punctuation.
-
-    A boundary is ". ! ?" (optionally followed by closing quotes/brackets), whitespace and an
-    uppercase letter, digit, opening quote or bracket. A "." after a common abbreviation
-    (Mr., Dr., e.g., etc., et al., ...) or an initial is not a boundary; decimals never are,
-    because a boundary needs whitespace after the punctuation.
-    """
-    sentences: list[str] = []
-    for line in text.splitlines():
-        start = 0
-        for match in _BOUNDARY.finditer(line):
-            if match.group().startswith("."):
-                words = line[start : match.start()].split()
-                word = words[-1].lstrip("\"'“‘([") if words else ""
-                if word.lower() in _ABBREVIATIONS or _INITIALS.fullmatch(word):
-                    continue
-            sentences.append(line[start : match.end()])
-            start = match.end()
-        sentences.append(line[start:])
-    return [s.strip() for s in sentences if s.strip()]
-
 
 def _sentence_joined(text: str) -> str:
-    """The text as rougeLsum expects it: one sentence per line."""
-    return "\n".join(split_sentences(text))
+    """The text as rougeLsum expects it, and as transformers' example writes it: one sentence per line."""
+    return "\n".join(punkt_sentences(text))
 
 
 @dataclass
@@ -60,7 +28,8 @@ class RougeResult:
 
     per_example: one dict per example, rouge type -> {"precision", "recall", "fmeasure"}.
     aggregate: rouge type -> measure -> {"mean", "low", "high"} (mean over examples and
-    percentile-bootstrap interval).
+    percentile-bootstrap interval). sentence_splitter: what split the texts for rougeLsum
+    (reports written before it existed used s2sa's old regex splitter).
     """
 
     per_example: list[dict[str, dict[str, float]]]
@@ -69,6 +38,7 @@ class RougeResult:
     n_references_max: int
     multi_reference: bool
     bootstrap: dict[str, float | int | str]
+    sentence_splitter: str = SPLITTER
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -86,8 +56,9 @@ def compute_rouge(
 ) -> RougeResult:
     """ROUGE-1/2/L/Lsum as the `evaluate` rouge metric computes them in transformers' example.
 
-    Uses rouge_score's RougeScorer(use_stemmer=True) on texts re-joined one sentence per line
-    (which only matters for rougeLsum: rouge1/2/L tokenization ignores newlines). With several
+    Uses rouge_score's RougeScorer(use_stemmer=True) on texts split by nltk's Punkt (English,
+    exactly nltk.sent_tokenize: see sentences.py) and joined one sentence per line, which only
+    matters for rougeLsum (rouge1/2/L tokenization ignores newlines). With several
     references per example, rouge_score's score_multi keeps, per rouge type, the reference
     with the best F1. The aggregate is the plain mean over examples with a percentile
     bootstrap interval over examples, seeded so reruns give identical numbers.
@@ -177,10 +148,10 @@ def non_ascii_warning(
 
 
 def lead_k(document: str, k: int) -> str:
-    """The first `k` sentences of `document` (see split_sentences), one per line."""
+    """The first `k` sentences of `document` (see sentences.line_sentences), one per line."""
     if k < 1:
         raise S2SAError(f"lead-k needs k >= 1, got {k}")
-    return "\n".join(split_sentences(document)[:k])
+    return "\n".join(line_sentences(document)[:k])
 
 
 def choose_lead_k(references: list[list[str]]) -> int:
@@ -191,7 +162,7 @@ def choose_lead_k(references: list[list[str]]) -> int:
     """
     if not references or any(not refs for refs in references):
         raise S2SAError("choosing k for lead-k needs at least one reference per example")
-    return max(1, round(float(np.mean([len(split_sentences(refs[0])) for refs in references]))))
+    return max(1, round(float(np.mean([len(line_sentences(refs[0])) for refs in references]))))
 
 
 def mean_words(texts: list[str]) -> float:

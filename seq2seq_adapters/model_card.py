@@ -14,7 +14,7 @@ from . import __version__
 from .artifacts import ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS, ArtifactInfo
 from .checkpoints import checkpoint_step
 from .config import DEFAULT_CHECKPOINT
-from .reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table
+from .reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table, splitter_note
 
 if TYPE_CHECKING:
     from transformers import EncoderDecoderModel
@@ -282,7 +282,8 @@ def _rouge_section(record: RunRecord, source: ExportSource) -> list[str]:
             markdown_table(header, rows, numeric_from=1),
             "",
             "F1 x100, mean over examples with a bootstrap confidence interval; `rouge_score` with stemming,"
-            " `rougeLsum` over newline-separated sentences. `lead-k` is the first k sentences of each document.",
+            f" `rougeLsum` over newline-separated sentences. {splitter_note(systems)}"
+            " `lead-k` is the first k sentences of each document.",
             "",
         ]
     final = record.final_step

@@ -21,6 +21,15 @@ SETTINGS_NOTE = (
     "(settings of the evaluate rouge metric in transformers' summarization example)"
 )
 
+# Reports written before RougeResult named its splitter used this one.
+_OLD_SPLITTER = "s2sa's old regex splitter (not nltk Punkt, so ROUGE-Lsum differs from nltk.sent_tokenize-based scores)"
+
+
+def splitter_note(systems: dict[str, dict]) -> str:
+    """Which sentence splitter the rougeLsum of these results used (one line)."""
+    splitters = dict.fromkeys(s.get("sentence_splitter", _OLD_SPLITTER) for s in systems.values())
+    return f"Sentences for rougeLsum split by {'; '.join(splitters)}."
+
 
 def _cell(stats: dict[str, float]) -> str:
     """'mean [low, high]' x100 with 2 decimals."""
@@ -49,7 +58,7 @@ def markdown_table(header: list[str], rows: list[list[str]], numeric_from: int) 
 
 def _auto_notes(systems: dict[str, dict]) -> list[str]:
     """Settings, bootstrap, multi-reference and warning notes for a set of results."""
-    notes = [SETTINGS_NOTE]
+    notes = [SETTINGS_NOTE, splitter_note(systems)]
     for b in dict.fromkeys(
         f"{b['confidence']:.0%} {b['method']} bootstrap over examples, "
         f"{b['n_resamples']} resamples, seed {b['seed']}"

