@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,27 @@ DEFAULT_ADAPTER_CONFIG = "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_s
 """LoRA on query/key/value of every attention block (cross-attention included) plus bottlenecks after
 every attention block (cross-attention included) and feed-forward block: with `--train adapter,head`
 the best adapter-only configuration of docs/results-adapter-only.md (1.57% of the weights trained)."""
+RESERVED_ADAPTER_NAMES = frozenset(
+    "LayerNorm attention bert bias cls crossattention decoder dense electra embeddings encoder intermediate key "
+    "layer lm_head output pooler position_embeddings predictions query roberta self token_type_embeddings transform "
+    "value weight word_embeddings".split()
+)
+"""Parts of BERT2BERT parameter names (`decoder.bert.encoder.layer.0.crossattention.self.query.weight`).
+`adapters` and s2sa find an adapter's parameters by its name among those parts, so an adapter named
+`decoder` would claim (train, yet not save) the whole decoder. Checked before loading; `add_adapter`
+checks the loaded model's own parts too."""
+
+
+def reserved_name_problem(name: str, reserved: Iterable[str]) -> str | None:
+    """Why `name` cannot name an adapter (it is a part of parameter names or a layer number), or None."""
+    words = set(reserved)
+    if name not in words and not name.isdigit():
+        return None
+    listed = ", ".join(sorted(word for word in words if not word.isdigit()))
+    return (
+        f"adapter_name {name!r} is a part of the model's parameter names, so the adapter would claim those weights; "
+        f"reserved: {listed} and layer numbers"
+    )
 
 
 @dataclass
@@ -152,6 +174,8 @@ class RunConfig:
         except S2SAError as exc:
             problems.append(str(exc))
             full_finetune = False
+        if problem := reserved_name_problem(self.model.adapter_name, RESERVED_ADAPTER_NAMES):
+            problems.append(problem)
         leave_out = self.model.leave_out or []
         if full_finetune and leave_out:
             problems.append("leave_out has no meaning with full_finetune (no adapter is added)")

@@ -145,6 +145,11 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         "train-all-mixed": Case(["--train", "all,head"], ["'all' (full fine-tuning, no adapter) stands alone"]),
         "train-without-adapter": Case(["--train", "head"], ["--train 'head' leaves out the adapter"]),
         "train-and-alias": Case(["--train", "adapter", "--full-finetune"], ["--full-finetune and --train both say which weights train"]),
+        # --adapter-name: a part of parameter names; refused before any checkpoint is read (this one is missing)
+        "adapter-name-reserved": Case(
+            ["--adapter-name", "decoder", "--encoder", str(tmp / "no-such-model")],
+            ["adapter_name 'decoder' is a part of the model's parameter names", "reserved: LayerNorm, attention", "crossattention"],
+        ),
         # --encoder / --decoder
         "encoder-not-bert": Case(["--encoder", str(gpt2)], [str(gpt2), "'gpt2' model", "bert"]),
         "encoder-missing-folder": Case(["--encoder", str(tmp / "no-such-model")], ["checkpoint folder not found", "no-such-model"]),
@@ -195,6 +200,7 @@ CASE_NAMES = [
     "leave-out-not-integer", "leave-out-negative", "leave-out-duplicate", "leave-out-beyond",
     "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size",
     "train-unknown-group", "train-all-mixed", "train-without-adapter", "train-and-alias",
+    "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size", "adapter-name-reserved",
     "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
     "max-source-length", "config-wrong-type",
     "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",
