@@ -131,20 +131,12 @@ def copy_artifact(source: str | Path, destination: str | Path) -> ArtifactInfo:
 
 def generation_config(tokenizer: PreTrainedTokenizerBase, gen: GenerationArgs) -> GenerationConfig:
     """A transformers GenerationConfig with the special tokens and decoding settings of a run."""
-    settings = {
-        "num_beams": gen.num_beams,
-        "max_new_tokens": gen.max_new_tokens,
-        "min_new_tokens": min(gen.min_new_tokens, gen.max_new_tokens),
-        "no_repeat_ngram_size": gen.no_repeat_ngram_size,
-    }
-    if gen.num_beams > 1:  # without beams these have no effect (and transformers rejects them)
-        settings.update(length_penalty=gen.length_penalty, early_stopping=True)
     return GenerationConfig(
         decoder_start_token_id=tokenizer.cls_token_id,
         bos_token_id=tokenizer.cls_token_id,
         eos_token_id=tokenizer.sep_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **settings,
+        **gen.generate_kwargs(),
     )
 
 

@@ -104,11 +104,7 @@ def generation_settings(info: ArtifactInfo, overrides: dict[str, Any] | None = N
         raise ValueError(f"not generation settings: {sorted(unknown)}")
     stored = {key: value for key, value in info.generation.items() if key in known}
     gen = GenerationArgs(**{**stored, **{k: v for k, v in (overrides or {}).items() if v is not None}})
-    problems = [
-        f"--{name.replace('_', '-')} must be at least {low}, got {getattr(gen, name)}"
-        for name, low in (("num_beams", 1), ("max_new_tokens", 1), ("batch_size", 1), ("min_new_tokens", 0), ("no_repeat_ngram_size", 0))
-        if getattr(gen, name) < low
-    ]
+    problems = gen.problems(lambda name: f"--{name.replace('_', '-')}")
     if problems:
         raise S2SAError("; ".join(problems))
     return gen

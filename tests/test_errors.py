@@ -103,6 +103,8 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
     GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100).save_pretrained(gpt2)
     bad_yaml = tmp / "bad.yaml"
     bad_yaml.write_text("train:\n  batch_size: eight\n")
+    bad_generation = tmp / "bad-generation.yaml"
+    bad_generation.write_text("generation:\n  batch_size: 0\n  min_new_tokens: -1\n  no_repeat_ngram_size: -1\n")
     not_a_run = make_output_dir(tmp / "not-a-run")
     no_checkpoint = make_output_dir(tmp / "no-checkpoint")
     (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))
@@ -166,6 +168,13 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         # lengths and config files
         "max-source-length": Case(["--max-source-length", "1024"], ["--max-source-length 1024", "encoder's position limit 128"]),
         "config-wrong-type": Case(["--config", str(bad_yaml)], ["train.batch_size must be int", "'eight'"]),
+        # generation settings are checked before training (they were used only after it, by the validation summaries)
+        "config-generation-values": Case(
+            ["--config", str(bad_generation)],
+            ["generation.min_new_tokens must be at least 0, got -1", "generation.no_repeat_ngram_size must be at least 0", "generation.batch_size must be at least 1, got 0"],
+        ),
+        "setting-generation-batch-size": Case(["generation.batch_size=0"], ["invalid configuration: generation.batch_size must be at least 1, got 0"]),
+        "setting-unknown": Case(["train.max_step=3"], ["unknown setting 'train.max_step'", "did you mean train.max_steps?"]),
         # --output-dir / --overwrite / --resume
         "output-dir-not-empty": Case([], ["is not empty", "--overwrite", "--resume"], overwrite=False),
         "overwrite-would-delete-data": Case(
@@ -202,7 +211,7 @@ CASE_NAMES = [
     "train-unknown-group", "train-all-mixed", "train-without-adapter", "train-and-alias",
     "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size", "adapter-name-reserved",
     "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
-    "max-source-length", "config-wrong-type",
+    "max-source-length", "config-wrong-type", "config-generation-values", "setting-generation-batch-size", "setting-unknown",
     "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",
     "eval-not-a-run", "export-not-a-run",
 ]  # fmt: skip
