@@ -26,6 +26,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .errors import S2SAError
 from .io_utils import atomic_write_text
+from .run_dir import RunDir
 
 CHECKPOINT_COMPLETE = "COMPLETE"
 """Marker written last into a checkpoint folder: a folder without it was interrupted mid-write."""
@@ -59,7 +60,7 @@ def is_complete(folder: Path) -> bool:
 
 def last_complete_checkpoint(run_dir: Path) -> Path | None:
     """The newest checkpoint folder of a run whose write finished, or None."""
-    complete = [p for p in checkpoint_folders(Path(run_dir) / "checkpoints") if is_complete(p)]
+    complete = [p for p in checkpoint_folders(RunDir(Path(run_dir)).checkpoints) if is_complete(p)]
     return complete[-1] if complete else None
 
 

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags
-from .errors import S2SAError
-from .io_utils import check_output_dir
+from .errors import S2SAError, S2SAWarning
+from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
 app = typer.Typer(
@@ -28,6 +28,18 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
+_show_warning = warnings.showwarning
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings as one yellow `warning:` line (no file and line); others as Python prints them."""
+    if issubclass(category, S2SAWarning):
+        console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = show_warning
 
 @contextlib.contextmanager
 def user_errors():
@@ -124,11 +136,11 @@ def train(
     with user_errors():
         flags = sectioned(options or {})
         if resume is not None:
-            config_file = resume / "config.json"
+            config_file = RunDir(resume).saved_config
             if not resume.is_dir():
                 raise S2SAError(f"--resume {resume}: no such folder")
-            if not config_file.is_file():
-                raise S2SAError(f"--resume {resume}: not a run folder (no config.json)")
+            if config_file is None:
+                raise S2SAError(f"--resume {resume}: not a run folder (no {CONFIG_NAME})")
             given = [setting_flags(s, f)[0].split("/")[0] for s, f in setting_fields() if flags.get(s, {}).get(f.name) is not None]
             aliases = {"--full-finetune": full_finetune, "--freeze-new-weights": freeze_new_weights, "--config": config, "--overwrite": overwrite or None}
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
@@ -140,7 +152,7 @@ def train(
             model_flags["train"] = policy_from_flags(model_flags.get("train"), full_finetune, freeze_new_weights)
             run_config = load_config(config, flags, parse_overrides(settings or []))
             if run_config.train.output_dir:
-                check_output_dir(Path(run_config.train.output_dir), overwrite, run_config)
+                RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
         from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)

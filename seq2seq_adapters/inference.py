@@ -3,7 +3,7 @@
 A *source* is a run folder (`runs/<name>-<time>`, its `adapter/` is loaded), a checkpoint folder, or an
 exported adapter folder (`s2sa export-adapter`). The base encoder/decoder come from its `s2sa.json`
 (overridable), the decoding settings too (each overridable), and, for a run, the data it was trained on
-from `config.json`.
+from its saved settings (`RunDir.read_config`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,9 +36,7 @@ from .io_utils import atomic_write_text
 from .modeling import Summarizer
 from .progress import tracked
 from .reports import TYPE_NAMES, compare_markdown, compare_table
-
-RUN_CONFIG = "config.json"
-RUN_RECORD = "run.json"
+from .run_dir import RunDir
 
 
 @dataclass
@@ -58,28 +56,20 @@ class Source:
         return (self.run_dir or self.artifact_dir).name
 
     @property
+    def run(self) -> RunDir | None:
+        return RunDir(self.run_dir) if self.run_dir else None
+
+    @property
     def home(self) -> Path:
         """Where eval results go by default: the run folder, else the adapter folder."""
         return self.run_dir if self.is_final and self.run_dir else self.artifact_dir
 
 
-def find_run_dir(artifact_dir: Path) -> tuple[Path | None, bool]:
-    """The run folder of `<run>/adapter` or `<run>/checkpoints/checkpoint-N/adapter`, and whether it is the final one."""
-    artifact_dir = artifact_dir.resolve()
-    if artifact_dir.name == "adapter" and (artifact_dir.parent / RUN_CONFIG).is_file():
-        return artifact_dir.parent, True
-    if len(artifact_dir.parents) > 2 and artifact_dir.parents[1].name == "checkpoints":
-        run_dir = artifact_dir.parents[2]
-        if (run_dir / RUN_CONFIG).is_file():
-            return run_dir, False
-    return None, False
-
-
 def locate(path: str | Path) -> Source:
     """Find the weights of a run / checkpoint / exported adapter folder and read their metadata (cheap)."""
     artifact_dir = resolve_artifact_dir(path).resolve()
-    run_dir, is_final = find_run_dir(artifact_dir)
-    return Source(artifact_dir, run_dir, read_info(artifact_dir), is_final)
+    run, is_final = RunDir.of_artifact(artifact_dir)
+    return Source(artifact_dir, run.root if run else None, read_info(artifact_dir), is_final)
 
 
 def load_model(source: Source, encoder: str | None = None, decoder: str | None = None) -> Summarizer:
@@ -98,12 +88,10 @@ def load_source(path: str | Path, encoder: str | None = None, decoder: str | Non
 
 def generation_settings(info: ArtifactInfo, overrides: dict[str, Any] | None = None) -> GenerationArgs:
     """The decoding settings stored with the weights, with the given (non-None) values replacing them."""
-    known = {f.name for f in fields(GenerationArgs)}
-    unknown = set(overrides or {}) - known
+    unknown = set(overrides or {}) - {f.name for f in fields(GenerationArgs)}
     if unknown:
         raise ValueError(f"not generation settings: {sorted(unknown)}")
-    stored = {key: value for key, value in info.generation.items() if key in known}
-    gen = GenerationArgs(**{**stored, **{k: v for k, v in (overrides or {}).items() if v is not None}})
+    gen = replace(info.generation, **{k: v for k, v in (overrides or {}).items() if v is not None})
     problems = gen.problems(lambda name: f"--{name.replace('_', '-')}")
     if problems:
         raise S2SAError("; ".join(problems))
@@ -120,13 +108,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def run_config(source: Source) -> RunConfig | None:
-    """The run's resolved settings (config.json), or None for an exported adapter."""
-    if source.run_dir is None:
-        return None
-    raw = read_json(source.run_dir / RUN_CONFIG)
-    if raw is None:
-        raise S2SAError(f"{source.run_dir / RUN_CONFIG} is not a valid run config (JSON object)")
-    return RunConfig.from_dict(raw, source=str(source.run_dir / RUN_CONFIG))
+    """The run's resolved settings, or None for an exported adapter."""
+    return source.run.read_config() if source.run else None
 
 
 def eval_data_args(
@@ -179,9 +162,9 @@ def _exported_data(artifact_dir: Path) -> DataArgs | None:
 
 def validation_note(source: Source) -> tuple[str | None, dict | None]:
     """A report note with the validation ROUGE the run recorded at the end of training (run.json)."""
-    if not (source.is_final and source.run_dir):
+    if not (source.is_final and source.run):
         return None, None
-    record = read_json(source.run_dir / RUN_RECORD) or {}
+    record = read_json(source.run.record) or {}
     scores = record.get("rouge_validation")
     if not isinstance(scores, dict) or not scores:
         return None, None
@@ -194,10 +177,10 @@ def validation_note(source: Source) -> tuple[str | None, dict | None]:
 
 def default_output_dir(source: Source, split: str) -> Path:
     """`<run>/eval-<split>` (or `<adapter folder>/eval-<split>`)."""
-    return source.home / f"eval-{split}"
+    return RunDir(source.home).eval_dir(split)  # an exported adapter folder gets the same layout
 
 
-def check_output_dir(directory: Path, source: Source, split: str, overwrite: bool) -> None:
+def check_eval_output(directory: Path, source: Source, split: str, overwrite: bool) -> None:
     """Refuse to replace another run's (or a training run's own) report for this split without --overwrite."""
     if directory.exists() and not directory.is_dir():
         raise S2SAError(f"--output-dir {directory} is a file")
@@ -249,7 +232,7 @@ def evaluate_run(
     gen = generation_settings(source.info, generation)
     data_args, seed = eval_data_args(source, data, text_column, summary_column)
     directory = Path(output_dir) if output_dir is not None else default_output_dir(source, split)
-    check_output_dir(directory, source, split, overwrite)
+    check_eval_output(directory, source, split, overwrite)
     single_file = data is not None and Path(data).expanduser().is_file()
     loaded = load_summarization_data(data_args, seed=seed, carve_validation=not single_file)
     if single_file:  # one file is one split: every row is scored, under the name --split gives
@@ -413,11 +396,12 @@ def find_report(target: str | Path, split: str) -> Path:
     if target.is_file():
         return target
     if target.is_dir():
-        for candidate in (target / f"eval-{split}" / f"rouge_{split}.json", target / f"rouge_{split}.json"):
+        run = RunDir(target)
+        for candidate in (RunDir(run.eval_dir(split)).report(split), run.report(split)):
             if candidate.is_file():
                 return candidate
         raise S2SAError(
-            f"no rouge_{split}.json in {target} or {target / f'eval-{split}'}; run `s2sa eval {target} --split {split}` first"
+            f"no rouge_{split}.json in {target} or {run.eval_dir(split)}; run `s2sa eval {target} --split {split}` first"
         )
     raise S2SAError(f"not found: {target} (expected a rouge_<split>.json report, a run folder or an eval folder)")
 

@@ -40,11 +40,12 @@ from .data import SummarizationData, load_summarization_data, tokenize_splits
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError
 from .evaluation import evaluate_split
-from .io_utils import append_jsonl, atomic_write_json, atomic_write_text, check_output_dir
+from .io_utils import append_jsonl, atomic_write_json, atomic_write_text
 from .loss import label_position_loss
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .progress import progress_bar, tracked
 from .reports import parameter_summary, parameter_table
+from .run_dir import RunDir, adapter_of
 
 class MetricsFileCallback(TrainerCallback):
     """Append one JSON line per logging step (loss, learning rate, step, epoch) to metrics.jsonl."""
@@ -103,7 +104,7 @@ class SummarizationTrainer(Seq2SeqTrainer):
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         output_dir = Path(output_dir or self.args.output_dir)
-        save_artifact(output_dir / "adapter", self.summarizer, self.artifact_info)
+        save_artifact(adapter_of(output_dir), self.summarizer, self.artifact_info)
 
     def _save_checkpoint(self, model, trial):
         """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints."""
@@ -135,10 +136,10 @@ class SummarizationTrainer(Seq2SeqTrainer):
         )
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        load_trained_weights(self.summarizer, Path(resume_from_checkpoint) / "adapter", self.artifact_info)
+        load_trained_weights(self.summarizer, adapter_of(resume_from_checkpoint), self.artifact_info)
 
     def _load_best_model(self):
-        load_trained_weights(self.summarizer, Path(self.state.best_model_checkpoint) / "adapter", self.artifact_info)
+        load_trained_weights(self.summarizer, adapter_of(self.state.best_model_checkpoint), self.artifact_info)
 
 
 @dataclass
@@ -157,9 +158,9 @@ def default_output_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig | None = None) -> None:
-    """Check (see check_output_dir), empty the folder if --overwrite allows it, and create it."""
-    check_output_dir(path, overwrite, config)
+def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig) -> None:
+    """Check (see RunDir.check_new), empty the folder if --overwrite allows it, and create it."""
+    RunDir(path).check_new(overwrite, config)
     if path.is_dir() and any(path.iterdir()):
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -185,7 +186,7 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
     evaluate_by_steps = t.eval_steps is not None and has_validation
     save_strategy = "steps" if t.save_steps or evaluate_by_steps else "epoch"
     return Seq2SeqTrainingArguments(
-        output_dir=str(output_dir / "checkpoints"),
+        output_dir=str(RunDir(output_dir).checkpoints),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
@@ -317,13 +318,14 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
     else:
         output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
         checkpoint = None
-        check_output_dir(output_dir, overwrite, config)  # fail fast; nothing is deleted before all inputs check out
+        RunDir(output_dir).check_new(overwrite, config)  # fail fast; nothing is deleted before all inputs check out
+    run = RunDir(output_dir)
     summarizer = build_summarizer(config.model)
     with main_process_first():
         data, tokenized, source_length = load_data(config, summarizer, console)
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
-        atomic_write_text(output_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+        atomic_write_text(run.config, json.dumps(config.to_dict(), indent=2))
     parameters = parameter_summary(parameter_groups(summarizer))
     console.print(parameter_table(parameters))
     t = config.train
@@ -344,10 +346,10 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
         tokenized,
         output_dir,
         info,
-        [MetricsFileCallback(output_dir / "metrics.jsonl"), RichProgressCallback(console)],
+        [MetricsFileCallback(run.metrics), RichProgressCallback(console)],
     )
     if checkpoint is not None and is_main_process():
-        truncate_metrics(output_dir / "metrics.jsonl", checkpoint_step(checkpoint))
+        truncate_metrics(run.metrics, checkpoint_step(checkpoint))
     trainer.add_callback(stopper := GracefulStop())
     try:
         with stop_on_signals(stopper, console):
@@ -362,7 +364,7 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
             f"{last_complete_checkpoint(output_dir)}; continue with: s2sa train --resume {output_dir}"
         )
     if is_main_process():
-        save_artifact(output_dir / "adapter", summarizer, info)
+        save_artifact(run.adapter, summarizer, info)
     rouge = {}
     if has_validation:
         try:
@@ -377,14 +379,14 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
             )
         except KeyboardInterrupt:
             raise TrainingInterrupted(
-                f"interrupted while writing the validation report; the trained adapter is in {output_dir / 'adapter'}; "
+                f"interrupted while writing the validation report; the trained adapter is in {run.adapter}; "
                 f"s2sa train --resume {output_dir} writes the report"
             ) from None
     samples_per_s = float(output.metrics.get("train_samples_per_second", 0.0))
     if not is_main_process():
         return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
     write_run_record(
-        output_dir / "run.json",
+        run.record,
         config,
         data,
         parameters,

@@ -107,7 +107,7 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
     bad_generation.write_text("generation:\n  batch_size: 0\n  min_new_tokens: -1\n  no_repeat_ngram_size: -1\n")
     not_a_run = make_output_dir(tmp / "not-a-run")
     no_checkpoint = make_output_dir(tmp / "no-checkpoint")
-    (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))
+    (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))  # the old name: still a run
     holds_data = make_output_dir(tmp / "holds-data")
     write_jsonl(holds_data / "train.jsonl", dialog_rows(20))
     export_out = make_output_dir(tmp / "export-out")
@@ -179,10 +179,10 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         "output-dir-not-empty": Case([], ["is not empty", "--overwrite", "--resume"], overwrite=False),
         "overwrite-would-delete-data": Case(
             ["train", "--encoder", bert, "--decoder", bert, "--data", str(holds_data / "train.jsonl"), "--output-dir", str(holds_data), "--overwrite"],
-            ["--overwrite would delete", "holds-data", "--data"],
+            ["would replace --data", "holds-data", "which it holds"],
             base=False,
         ),
-        "resume-not-a-run": Case(["train", "--resume", str(not_a_run)], ["not-a-run", "not a run folder (no config.json)"], base=False),
+        "resume-not-a-run": Case(["train", "--resume", str(not_a_run)], ["not-a-run", "not a run folder (no run_config.json)"], base=False),
         "resume-missing": Case(["train", "--resume", str(tmp / "gone")], ["--resume", "gone", "no such folder"], base=False),
         "resume-no-checkpoint": Case(["train", "--resume", str(no_checkpoint)], ["no complete checkpoint", "--overwrite"], base=False),
         "resume-with-flags": Case(

@@ -265,8 +265,14 @@ def test_existing_output_is_refused_and_a_failed_export_leaves_nothing(lora_run,
     (output / "keep.txt").write_text("mine")
     with pytest.raises(S2SAError, match="is not empty; pass --overwrite"):
         export_adapter(lora_run, output)
-    with pytest.raises(S2SAError, match="would replace files of the run"):
+    with pytest.raises(S2SAError, match="would replace the run"):
         export_adapter(lora_run, lora_run, overwrite=True)
+    with pytest.raises(S2SAError, match="would replace the run's checkpoints/"):
+        export_adapter(lora_run, lora_run / "checkpoints", checkpoint="last", overwrite=True)
+    monkeypatch.chdir(output)  # the current folder is protected for export too
+    with pytest.raises(S2SAError, match="would replace the current directory"):
+        export_adapter(lora_run, Path("."), overwrite=True)
+    monkeypatch.chdir(tmp_path)
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

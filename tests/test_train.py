@@ -131,7 +131,7 @@ def test_run_writes_config_and_adapter_folder(tiny_run):
     config, result, captured, _ = tiny_run
     run = result.output_dir
     assert run == Path(config.train.output_dir)
-    assert json.loads((run / "config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
+    assert json.loads((run / "run_config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
 
     model = captured.summarizer.model
     params = dict(model.named_parameters())
@@ -335,7 +335,7 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, repr(result.exception))
     assert f"run written to {output}" in " ".join(result.stderr.split())
-    config = json.loads((output / "config.json").read_text())
+    config = json.loads((output / "run_config.json").read_text())
     assert config["model"]["leave_out"] == [0, 1]
     assert config["train"]["max_steps"] == 2 and config["generation"]["num_beams"] == 1
     saved = load_file(str(output / "adapter" / "adapter.safetensors"))
