@@ -37,13 +37,12 @@ from .artifacts import (
     staged_directory,
     verify_weight_files,
 )
-from .checkpoints import checkpoint_folders, checkpoint_step, is_complete
+from .checkpoints import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .errors import S2SAError
 from .io_utils import check_output_dir
 from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
 from .run_dir import RunDir, adapter_of
-from .training import last_complete_checkpoint
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
@@ -201,8 +200,12 @@ def export_adapter(
         source = resolve_export_source(run_dir, checkpoint, state)
     info = read_info(source.directory)
     verify_weight_files(source.directory)
-    protected = {f"the run {run_dir}": run_dir, f"the run's {part.name}/": part for part in (run.checkpoints, run.adapter)}
-    protected[f"the exported weights {source.directory}"] = source.directory
+    protected = {
+        f"the run {run_dir}": run_dir,
+        "the run's checkpoints/": run.checkpoints,
+        "the run's adapter/": run.adapter,
+        f"the exported weights {source.directory}": source.directory,
+    }
     check_output_dir(output, overwrite, protected, flag="--output")
     if merge:
         check_mergeable(source.directory, info)
