@@ -29,7 +29,7 @@ from pathlib import Path
 from rich.console import Console
 
 from seq2seq_adapters.config import load_config
-from seq2seq_adapters.inference import evaluate_run
+from seq2seq_adapters.eval_run import evaluate_run
 from seq2seq_adapters.metrics import compute_rouge
 from seq2seq_adapters.training import train
 

@@ -203,7 +203,8 @@ def eval_command(
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
     generation = sectioned(options or {}).get("generation", {})
     flags = {**{k: v for k, v in locals().items() if k not in ("options", "generation")}, **generation}
-    from .inference import compare_runs, evaluate_run
+    from .compare import compare_runs
+    from .eval_run import evaluate_run
 
     with user_errors():
         if compare:
@@ -236,7 +237,7 @@ def summarize(
 ) -> None:
     """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
     generation = sectioned(options or {}).get("generation", {})
-    from .inference import read_documents, summarize_documents, write_summaries
+    from .summarize import read_documents, summarize_documents, write_summaries
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)

@@ -14,7 +14,6 @@ transformers `EncoderDecoderModel` (`save_pretrained`, safetensors) that loads w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +38,13 @@ from .artifacts import (
 )
 from .checkpoints import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .errors import S2SAError
-from .io_utils import check_output_dir
+from .io_utils import check_output_dir, read_json
 from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
 from .run_dir import RunDir, adapter_of
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
-
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file, or {} when it is missing or unreadable."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
 
 def _complete_checkpoint(run_dir: Path, name: str) -> Path:
     """checkpoints/<name>/adapter, checked to exist and to have finished writing."""
@@ -83,7 +73,7 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
             )
         if best is not None:
             return ExportSource(final, f"the run's final `adapter/` (its best checkpoint, step {best})", best)
-        step = _read_json(run.record).get("global_step", state.get("global_step"))
+        step = (read_json(run.record) or {}).get("global_step", state.get("global_step"))
         return ExportSource(final, f"the run's final `adapter/` (after step {step})", step)
     if checkpoint == "best":
         name = Path(state["best_model_checkpoint"]).name
@@ -101,7 +91,7 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
 
 def _saved_adapter_config(directory: Path, info: ArtifactInfo) -> AdapterConfig:
     """The adapter config as saved next to the weights (falls back to the run's config string)."""
-    saved = _read_json(directory / ADAPTER_CONFIG).get("config")
+    saved = (read_json(directory / ADAPTER_CONFIG) or {}).get("config")
     try:
         return AdapterConfig.load(saved if saved else info.model_args.adapter_config)
     except Exception as exc:  # adapters raises several types for unknown configs
@@ -193,7 +183,7 @@ def export_adapter(
         raise S2SAError(f"run folder not found: {run_dir}")
     run = RunDir(run_dir)
     last = last_complete_checkpoint(run_dir) if run.checkpoints.is_dir() else None
-    state = _read_json(last / "trainer_state.json") if last else {}
+    state = (read_json(last / "trainer_state.json") or {}) if last else {}
     if checkpoint is None and (run_dir / METADATA).is_file():  # an artifact folder, e.g. an earlier export
         source = ExportSource(run_dir, f"`{run_dir.name}/`", None)
     else:
@@ -209,8 +199,8 @@ def export_adapter(
     check_output_dir(output, overwrite, protected, flag="--output")
     if merge:
         check_mergeable(source.directory, info)
-    rouge = _read_json(run.report("validation")) or None
-    record = RunRecord(run=_read_json(run.record), rouge=rouge, state=state)
+    rouge = read_json(run.report("validation")) or None
+    record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=state)
     with staged_directory(output) as staging:
         if merge:
             summarizer, _ = load_artifact(source.directory)

@@ -67,3 +67,12 @@ def check_output_dir(
             raise S2SAError(f"{flag} {path} would replace {what}, which it holds; choose another {flag}")
     if not overwrite:
         raise S2SAError(f"{flag} {path} is not empty; pass --overwrite to replace it{alternative}")
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file, or None when the file is missing or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

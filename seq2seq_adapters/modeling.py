@@ -68,10 +68,10 @@ def _hub_checkpoint(name: str) -> str:
     """
     import huggingface_hub
 
-    from .data import _hub_unreachable
+    from .hub import hub_unreachable
 
     offline_mode = huggingface_hub.constants.HF_HUB_OFFLINE
-    if not offline_mode and not _hub_unreachable():
+    if not offline_mode and not hub_unreachable():
         return name
     try:
         return huggingface_hub.snapshot_download(name, local_files_only=True)

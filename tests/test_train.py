@@ -23,9 +23,10 @@ from rich.console import Console
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from seq2seq_adapters import data as data_module
+from seq2seq_adapters import tokenized
 from seq2seq_adapters import modeling
 from seq2seq_adapters import training
+from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
 from seq2seq_adapters.modeling import is_adapter_parameter, parse_adapter_config, saved_state
@@ -40,7 +41,7 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory):
     """Keep datasets' Arrow caches and our tokenized cache out of the user's ~/.cache."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf_datasets")))
-        patch.setattr(data_module, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
+        patch.setattr(tokenized, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
         yield
 
 
@@ -164,13 +165,13 @@ def test_run_writes_complete_resumable_checkpoints(tiny_run):
     checkpoints = sorted((result.output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     assert [p.name for p in checkpoints] == ["checkpoint-3", "checkpoint-6"]
     for folder in checkpoints:
-        assert (folder / training.CHECKPOINT_COMPLETE).is_file()
+        assert (folder / CHECKPOINT_COMPLETE).is_file()
         for name in ("adapter_config.json", "adapter.safetensors", "non_adapter_weights.safetensors", "s2sa.json"):
             assert (folder / "adapter" / name).is_file(), f"{folder.name}/adapter/{name}"
         assert (folder / "optimizer.pt").is_file() and (folder / "scheduler.pt").is_file()
         assert json.loads((folder / "trainer_state.json").read_text())["global_step"] == int(folder.name.split("-")[1])
         assert not (folder / "model.safetensors").exists()  # the frozen base is not copied into checkpoints
-    assert training.last_complete_checkpoint(result.output_dir) == checkpoints[-1]
+    assert last_complete_checkpoint(result.output_dir) == checkpoints[-1]
     # the last checkpoint holds the final trained non-adapter weights
     final = load_file(str(result.output_dir / "adapter" / "non_adapter_weights.safetensors"))
     last = load_file(str(checkpoints[-1] / "adapter" / "non_adapter_weights.safetensors"))
