@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import itertools
 import typing
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags
+from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from .errors import S2SAError, S2SAWarning
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
@@ -125,7 +126,7 @@ def main() -> None:
 @with_options(setting_options(SECTIONS))
 def train(
     settings: Annotated[Optional[list[str]], typer.Argument(help="Any setting as section.key=value (torchtune style), e.g. generation.num_beams=2 train.max_steps=300; read as YAML.", show_default=False)] = None,
-    config: Annotated[Optional[Path], Opt(help="YAML run config (see configs/); flags and section.key=value settings override it.")] = None,
+    config: Annotated[Optional[str], Opt(help="YAML run config: a file or the name of a shipped one (s2sa configs); flags and section.key=value settings override it.")] = None,
     freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Alias of --train adapter (/ --train adapter,new).", rich_help_panel="model settings", show_default=False)] = None,
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", rich_help_panel="model settings", show_default=False)] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output-dir.")] = False,
@@ -157,6 +158,18 @@ def train(
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
     console.print(f"[green]done:[/] run written to [bold]{result.output_dir}[/]")
+
+
+@app.command()
+def configs() -> None:
+    """List the run configs shipped with s2sa (use one with `s2sa train --config NAME`)."""
+    from rich.table import Table
+
+    table = Table("name", "what", box=None)
+    for name, path in shipped_configs().items():
+        header = " ".join(line.lstrip("# ").strip() for line in itertools.takewhile(lambda line: line.startswith("#"), path.read_text().splitlines()))
+        table.add_row(name, escape(header.split(". ")[0].rstrip(".") + "."))
+    Console().print(table)
 
 
 @app.command("export-adapter")

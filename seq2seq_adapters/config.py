@@ -370,6 +370,27 @@ def _number_or_text(text: str) -> float | str:
         return text
 
 
+SHIPPED_CONFIGS = Path(__file__).parent / "configs"
+"""Run configs installed with the package: `--config NAME` finds them from any folder."""
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The shipped run configs by name (file name without .yaml)."""
+    return {path.stem: path for path in sorted(SHIPPED_CONFIGS.glob("*.yaml"))}
+
+
+def config_path(given: str | Path) -> Path:
+    """A config file as given, else a shipped config of that name (`dialogsum`, also `configs/dialogsum.yaml`)."""
+    path = Path(given)
+    if path.is_file():
+        return path
+    shipped = shipped_configs()
+    name = path.name.removesuffix(".yaml")
+    if name in shipped and str(path.parent) in (".", "configs"):
+        return shipped[name]
+    raise S2SAError(f"config file not found: {given}; shipped configs: {', '.join(shipped)} (s2sa configs lists them)")
+
+
 def load_config(
     path: str | Path | None,
     overrides: dict[str, dict[str, Any]] | None = None,
@@ -379,9 +400,7 @@ def load_config(
     `{section: {key: value}}` flag `overrides` that are not None; one key set both ways is an error."""
     raw: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise S2SAError(f"config file not found: {path}")
+        path = config_path(path)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:

@@ -9,11 +9,13 @@ import sys
 import types
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags
+from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from seq2seq_adapters.errors import S2SAError
+from seq2seq_adapters.modeling import parse_adapter_config
 
 EXAMPLES = {
     "model": {
@@ -145,3 +147,49 @@ def test_resume_refuses_flags_and_settings(captured, tmp_path):
     result = CliRunner().invoke(app, ["train", "--resume", str(run), "--max-steps", "5", "generation.num_beams=2"])
     assert result.exit_code == 1 and not captured
     assert "--resume continues with the settings saved in" in result.output and "drop --max-steps, generation.num_beams=2" in result.output
+
+
+# ---------------------------------------------------------------- shipped configs
+
+SHIPPED = shipped_configs()
+
+
+def test_the_documented_configs_ship_with_the_package():
+    assert {"quickstart", "dialogsum"} <= set(SHIPPED)
+    assert all(path.parent.parent.name == "seq2seq_adapters" for path in SHIPPED.values())
+    assert load_config("dialogsum").data.data == "knkarthick/dialogsum"  # the public dataset, not a local path
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_config_loads_and_validates(name):
+    path = SHIPPED[name]
+    raw = yaml.safe_load(path.read_text())
+    config = load_config(path)
+    config.validate()
+    for section, values in raw.items():
+        for key, value in values.items():
+            assert getattr(getattr(config, section), key) == value, f"{section}.{key}"
+    # the adapter string and leave_out fit the bundled MiniLM (6 + 6 layers)
+    parse_adapter_config(config.model.adapter_config, config.model.leave_out, (6, 6))
+    # flags override single keys and leave the rest of the file alone
+    overridden = load_config(path, {"train": {"max_steps": 300}, "model": {"leave_out": None}})
+    assert overridden.train.max_steps == 300
+    assert overridden.to_dict()["model"] == config.to_dict()["model"]
+    assert {k: v for k, v in overridden.to_dict()["train"].items() if k != "max_steps"} == {
+        k: v for k, v in config.to_dict()["train"].items() if k != "max_steps"
+    }
+
+
+def test_a_shipped_config_is_found_by_name_from_any_folder(captured, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = train(["--config", "dialogsum", "--data", "../shared/data/dialogsum"], captured)
+    assert (run.model.adapter_name, run.data.data) == ("dialogsum", "../shared/data/dialogsum")
+    assert train(["--config", "configs/dialogsum.yaml"], captured).data.data == "knkarthick/dialogsum"  # the old spelling
+    result = CliRunner().invoke(app, ["train", "--config", "dialogsun"])
+    assert result.exit_code == 1 and "config file not found: dialogsun; shipped configs: dialogsum, quickstart" in result.output
+
+
+def test_s2sa_configs_lists_them():
+    result = CliRunner().invoke(app, ["configs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "dialogsum" in result.output and "quickstart" in result.output and "DialogSum (everyday dialogues" in result.output

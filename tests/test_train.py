@@ -18,7 +18,6 @@ import datasets
 import pytest
 import torch
 import transformers
-import yaml
 from rich.console import Console
 from safetensors.torch import load_file
 from typer.testing import CliRunner
@@ -28,8 +27,8 @@ from seq2seq_adapters import modeling
 from seq2seq_adapters import training
 from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
-from seq2seq_adapters.modeling import is_adapter_parameter, parse_adapter_config, saved_state
+from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.modeling import is_adapter_parameter, saved_state
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTER = "dialog"
@@ -398,33 +397,3 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     # epoch 2) and of steps 1-4 (start of epoch 1) come from equally long dialogues: a like-for-like drop
     assert losses[-1] < 0.75 * losses[0], losses
     assert losses[-1] < math.log(30522) - 3  # well below a uniform guess over the vocabulary
-
-
-# ---------------------------------------------------------------- shipped configs
-
-SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
-
-
-def test_the_documented_configs_ship():
-    assert {"quickstart.yaml", "dialogsum.yaml"} <= {p.name for p in SHIPPED}
-
-
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_shipped_config_loads_and_validates(path):
-    raw = yaml.safe_load(path.read_text())
-    config = load_config(path)
-    config.validate()
-    for section, values in raw.items():
-        for key, value in values.items():
-            assert getattr(getattr(config, section), key) == value, f"{section}.{key}"
-    # the adapter string and leave_out fit the bundled MiniLM (6 + 6 layers)
-    parse_adapter_config(config.model.adapter_config, config.model.leave_out, (6, 6))
-    if config.data.data is not None:
-        assert (ROOT / config.data.data).resolve() == (ROOT.parent / "shared" / "data" / Path(config.data.data).name)
-    # flags override single keys and leave the rest of the file alone
-    overridden = load_config(path, {"train": {"max_steps": 300}, "model": {"leave_out": None}})
-    assert overridden.train.max_steps == 300
-    assert overridden.to_dict()["model"] == config.to_dict()["model"]
-    assert {k: v for k, v in overridden.to_dict()["train"].items() if k != "max_steps"} == {
-        k: v for k, v in config.to_dict()["train"].items() if k != "max_steps"
-    }
