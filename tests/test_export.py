@@ -142,7 +142,7 @@ def test_plain_adapters_code_from_the_card_reproduces_the_runs_summaries(lora_ru
     code = loading + SUMMARIZE + f'''
 assert not any(name.startswith("seq2seq_adapters") for name in sys.modules)
 documents = json.loads(sys.argv[1])
-print(json.dumps(summarize(model, tokenizer, documents, {info.max_source_length}, {info.generation["batch_size"]},
+print(json.dumps(summarize(model, tokenizer, documents, {info.max_source_length}, {info.generation.batch_size},
                            generation_config=generation_config)))
 '''
     assert run_python(code, json.dumps(documents)) == expected
@@ -158,7 +158,7 @@ from seq2seq_adapters.artifacts import read_info
 from seq2seq_adapters.generation import generate_summaries
 model, tokenizer = load_summarizer({str(lora_export)!r})
 info = read_info({str(lora_export)!r})
-assert model.generation_config.max_new_tokens == info.generation["max_new_tokens"]
+assert model.generation_config.max_new_tokens == info.generation.max_new_tokens
 print(json.dumps(generate_summaries(model, tokenizer, json.loads(sys.argv[1]), info.generation_args, info.max_source_length)))
 '''
     assert run_python(code, json.dumps(documents)) == expected
@@ -182,9 +182,9 @@ model, loading = EncoderDecoderModel.from_pretrained({str(merged)!r}, output_loa
 assert not any(loading.values()), loading
 model.eval()
 tokenizer = AutoTokenizer.from_pretrained({str(merged)!r})
-assert model.generation_config.num_beams == 1 and model.generation_config.max_new_tokens == {info.generation["max_new_tokens"]}
+assert model.generation_config.num_beams == 1 and model.generation_config.max_new_tokens == {info.generation.max_new_tokens}
 print(json.dumps(summarize(model, tokenizer, json.loads(sys.argv[1]), {info.max_source_length},
-                           {info.generation["batch_size"]}, num_beams=1, do_sample=False)))
+                           {info.generation.batch_size}, num_beams=1, do_sample=False)))
 '''
     assert run_python(code, json.dumps(documents)) == adapter_summaries
 
