@@ -246,7 +246,7 @@ def test_short_labels_end_in_sep(tmp_path, tokenizer):
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.real_data
 def test_dialogsum_loads_without_column_flags(shared_data_dir):
     loaded = load(shared_data_dir / "dialogsum", max_train_samples=100)
     assert loaded.text_column == "dialogue"
@@ -258,7 +258,7 @@ def test_dialogsum_loads_without_column_flags(shared_data_dir):
     assert not loaded.validation_carved
 
 
-@pytest.mark.slow
+@pytest.mark.real_data
 def test_scitldr_loads_without_column_flags(shared_data_dir):
     loaded = load(shared_data_dir / "scitldr", max_eval_samples=50)
     assert (loaded.text_column, loaded.summary_column) == ("source", "target")

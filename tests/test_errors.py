@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, cli_env, run_cli
 from tiny import write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
 MARKER = "keep-me.txt"
 
 
@@ -41,24 +40,6 @@ class Outcome:
     stderr: str
     seconds: float
     output_dir: Path
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """Environment for CLI subprocesses: CPU only, one thread (2 shared cores), our package importable."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
-    env.update(extra)
-    return env
-
-
-def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600):
-    return subprocess.run(
-        [sys.executable, "-m", "seq2seq_adapters", *args],
-        capture_output=True,
-        text=True,
-        env=env or cli_env(),
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )
 
 
 def make_output_dir(path: Path) -> Path:

@@ -38,15 +38,6 @@ def make_run(tiny_bert: Path, data: Path, output_dir: Path, adapter_config: str,
     return train(load_config(None, overrides)).output_dir
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads; on a busy shared CPU the threads only wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def runs(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, Path]:
     """Two runs on the same data: a seq_bn adapter and a LoRA adapter."""

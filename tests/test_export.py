@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from rich.console import Console
 from safetensors import safe_open
 from typer.testing import CliRunner
 
+from conftest import run_cli, run_python
 from seq2seq_adapters.artifacts import ArtifactInfo, read_info, save_artifact
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import ModelArgs, load_config
@@ -32,7 +31,7 @@ from seq2seq_adapters.modeling import build_summarizer
 from seq2seq_adapters.trainable import TrainPolicy
 from seq2seq_adapters.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
 
 SUMMARIZE = '''
 import json, sys, torch
@@ -65,11 +64,9 @@ else:
 '''
 
 
-def run_python(code: str, *args: str) -> object:
+def printed_json(code: str, *args: str) -> object:
     """Run `code` in a fresh interpreter; return the JSON printed on its last stdout line."""
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=900
-    )
+    result = run_python(["-c", code, *args], timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -145,7 +142,7 @@ documents = json.loads(sys.argv[1])
 print(json.dumps(summarize(model, tokenizer, documents, {info.max_source_length}, {info.generation.batch_size},
                            generation_config=generation_config)))
 '''
-    assert run_python(code, json.dumps(documents)) == expected
+    assert printed_json(code, json.dumps(documents)) == expected
     assert any(expected), "the tiny run should generate some text"
 
 
@@ -161,7 +158,7 @@ info = read_info({str(lora_export)!r})
 assert model.generation_config.max_new_tokens == info.generation.max_new_tokens
 print(json.dumps(generate_summaries(model, tokenizer, json.loads(sys.argv[1]), info.generation_args, info.max_source_length)))
 '''
-    assert run_python(code, json.dumps(documents)) == expected
+    assert printed_json(code, json.dumps(documents)) == expected
 
 
 def test_merged_lora_loads_without_adapters_and_summarizes_like_the_adapter(lora_run, tmp_path):
@@ -186,15 +183,12 @@ assert model.generation_config.num_beams == 1 and model.generation_config.max_ne
 print(json.dumps(summarize(model, tokenizer, json.loads(sys.argv[1]), {info.max_source_length},
                            {info.generation.batch_size}, num_beams=1, do_sample=False)))
 '''
-    assert run_python(code, json.dumps(documents)) == adapter_summaries
+    assert printed_json(code, json.dumps(documents)) == adapter_summaries
 
 
 def test_merge_of_a_bottleneck_adapter_fails_with_one_clear_line(bottleneck_run, tmp_path):
     output = tmp_path / "out" / "merged"
-    result = subprocess.run(
-        [sys.executable, "-m", "seq2seq_adapters", "export-adapter", str(bottleneck_run), "--output", str(output), "--merge"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
-    )
+    result = run_cli(["export-adapter", str(bottleneck_run), "--output", str(output), "--merge"])
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr

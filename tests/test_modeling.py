@@ -19,15 +19,6 @@ from seq2seq_adapters.modeling import (
     parse_adapter_config,
 )
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: on a shared, oversubscribed 2-core machine two OpenMP threads wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 ADAPTER = "summarization"
 ENCODER_LAYER = re.compile(r"^encoder\.encoder\.layer\.(\d+)\.")
 DECODER_LAYER = re.compile(r"^decoder\.bert\.encoder\.layer\.(\d+)\.")

@@ -6,10 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from rich.console import Console
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from conftest import cli_env, run_cli, run_python
 from seq2seq_adapters import tokenized
 from seq2seq_adapters import modeling
 from seq2seq_adapters import training
@@ -43,18 +41,6 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory):
         patch.setattr(tokenized, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
         yield
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Train and generate on one thread: on a shared, oversubscribed 2-core machine two OpenMP threads
-    wait for each other and make every step 4-10x slower (docs/results.md); alone, the cost is small."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 class Captured:
@@ -300,16 +286,10 @@ RELOAD = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 def test_adapter_reloads_in_new_process_and_reproduces_summaries(tiny_run, tmp_path):
     _, result, captured, _ = tiny_run
-    process = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(result.output_dir), str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=ONE_THREAD_ENV,
-    )
+    process = run_python(["-c", RELOAD, str(result.output_dir), str(tmp_path)], cwd=tmp_path)
     assert process.returncode == 0, process.stderr[-3000:]
     expected = [row["prediction"] for row in read_jsonl(result.output_dir / "predictions_validation.jsonl")]
     assert json.loads((tmp_path / "summaries.json").read_text()) == expected
@@ -347,22 +327,21 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
     assert json.loads((output / "run.json").read_text())["global_step"] == 2
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "leave_out,message",
     [("0,x", "--leave-out: 'x' is not a layer id"), ("9", "--leave-out ids [9] exist in neither stack")],
 )
 def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, leave_out, message):
     output = tmp_path / "never"
-    process = subprocess.run(
+    process = run_cli(
         [
-            sys.executable, "-m", "seq2seq_adapters", "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert),
+            "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert),
             "--data", str(dialog_jsonl), "--leave-out", leave_out, "--output-dir", str(output),
         ],  # fmt: skip
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        env={**ONE_THREAD_ENV, "COLUMNS": "80"},
+        env=cli_env(COLUMNS="80"),
     )
     assert process.returncode == 1
     assert "Traceback" not in process.stderr + process.stdout
@@ -375,7 +354,7 @@ def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, 
 # ---------------------------------------------------------------- real data: the loss goes down
 
 
-@pytest.mark.slow
+@pytest.mark.real_data
 def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     config = RunConfig(
         model=ModelArgs(leave_out=[0, 1]),  # the bundled MiniLM as encoder and decoder
