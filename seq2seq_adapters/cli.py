@@ -42,6 +42,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 
 warnings.showwarning = show_warning
 
+
 @contextlib.contextmanager
 def user_errors():
     """Turn S2SAError into one red line on stderr and exit code 1 (130 for an interrupted run)."""
