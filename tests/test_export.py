@@ -329,5 +329,5 @@ with torch.no_grad():
     logits = model(input_ids=torch.tensor({input_ids.tolist()}), decoder_input_ids=torch.tensor({decoder_input_ids.tolist()})).logits
 print(json.dumps(logits.tolist()))
 '''
-    logits = torch.tensor(run_python(code))
+    logits = torch.tensor(printed_json(code))
     assert torch.allclose(logits, expected, atol=1e-4), (logits - expected).abs().max()
