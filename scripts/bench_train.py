@@ -28,8 +28,9 @@ from transformers.trainer_callback import PrinterCallback
 
 from seq2seq_adapters.artifacts import ArtifactInfo
 from seq2seq_adapters.config import DataArgs, ModelArgs, RunConfig, TrainArgs
-from seq2seq_adapters.data import load_summarization_data, tokenize_splits
+from seq2seq_adapters.data import load_summarization_data
 from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.tokenized import tokenize_splits
 from seq2seq_adapters.training import build_trainer
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"

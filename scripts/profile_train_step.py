@@ -21,9 +21,10 @@ from torch.profiler import ProfilerActivity, profile
 from transformers import DataCollatorForSeq2Seq
 
 from seq2seq_adapters.config import DataArgs, ModelArgs
-from seq2seq_adapters.data import load_summarization_data, tokenize_splits
+from seq2seq_adapters.data import load_summarization_data
 from seq2seq_adapters.loss import label_position_loss
 from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.tokenized import tokenize_splits
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 

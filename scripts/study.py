@@ -29,7 +29,7 @@ from pathlib import Path
 from rich.console import Console
 
 from seq2seq_adapters.config import load_config
-from seq2seq_adapters.inference import evaluate_run
+from seq2seq_adapters.eval_run import evaluate_run
 from seq2seq_adapters.metrics import compute_rouge
 from seq2seq_adapters.training import train
 
@@ -126,7 +126,7 @@ def run_variant(variant: Variant, args, console: Console) -> dict:
         "data": {"data": str(args.data), "max_eval_samples": 16},  # the test split below is what counts
         "generation": {**STUDY_BASE["generation"], "num_beams": args.num_beams, **variant.generation},
     }
-    config = load_config(ROOT / "configs" / "dialogsum.yaml", overrides)
+    config = load_config("dialogsum", overrides)
     result = train(config, overwrite=True, console=console)
     outcome = evaluate_run(run_dir, split="test", max_samples=args.test_samples, overwrite=True, console=console)
     record = json.loads((run_dir / "run.json").read_text())

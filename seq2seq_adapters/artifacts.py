@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
-from .config import GenerationArgs, ModelArgs
-from .errors import S2SAError
+from .config import GenerationArgs, ModelArgs, type_problems
+from .errors import S2SAError, S2SAWarning
 from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
+from .run_dir import adapter_of
+from .trainable import upgrade_legacy_keys
 
 NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
 METADATA = "s2sa.json"
@@ -42,21 +45,70 @@ FORMAT_VERSION = 1
 
 @dataclasses.dataclass
 class ArtifactInfo:
-    """What `s2sa.json` records: enough to rebuild the base model and reapply the trained weights."""
+    """What `s2sa.json` records: enough to rebuild the base model and reapply the trained weights.
 
-    model: dict[str, Any]
-    generation: dict[str, Any]
+    `model` and `generation` are the run's typed settings (mappings are read into them)."""
+
+    model: ModelArgs
+    generation: GenerationArgs
     new_weight_names: list[str]
     max_source_length: int = 512
     format_version: int = FORMAT_VERSION
 
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = ModelArgs.from_dict(self.model)
+        if isinstance(self.generation, dict):
+            self.generation = GenerationArgs(**self.generation)
+
     @property
     def model_args(self) -> ModelArgs:
-        return ModelArgs.from_dict(self.model)
+        """A copy of the model settings, for callers that replace the encoder or decoder."""
+        return dataclasses.replace(self.model)
 
     @property
     def generation_args(self) -> GenerationArgs:
-        return GenerationArgs(**self.generation)
+        return dataclasses.replace(self.generation)
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: Path) -> ArtifactInfo:
+        """Read an `s2sa.json` mapping of any format up to ours; keys of a newer s2sa are dropped with a warning.
+
+        Older code thus reads newer artifacts (peft's rule); wrong types or missing keys are errors."""
+        if not isinstance(raw, dict):
+            raise S2SAError(f"{path} is corrupted: not a JSON object")
+        version = raw.get("format_version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise S2SAError(f"{path} is corrupted: format_version {version!r} is not a positive integer")
+        dropped = []
+        values = _known(raw, {f.name for f in dataclasses.fields(cls)}, "", dropped)
+        sections = {"model": ModelArgs, "generation": GenerationArgs}
+        for name, section_cls in sections.items():
+            if not isinstance(values.get(name), dict):
+                raise S2SAError(f"{path} is corrupted: '{name}' is missing or not a mapping")
+            section = upgrade_legacy_keys(values[name]) if name == "model" else values[name]  # format 1 had no `train`
+            values[name] = _known(section, {f.name for f in dataclasses.fields(section_cls)}, f"{name}.", dropped)
+        if dropped:
+            newer = f"format {version}, newer than this s2sa's {FORMAT_VERSION}" if version > FORMAT_VERSION else f"format {version}"
+            warnings.warn(f"{path} ({newer}) has settings this s2sa does not know; ignored: {', '.join(dropped)}", S2SAWarning, stacklevel=2)
+        try:
+            info = cls(**values)
+        except TypeError as exc:
+            raise S2SAError(f"{path} is corrupted: {exc}") from None
+        problems = type_problems(info.model, lambda key: f"model.{key}") + type_problems(info.generation, lambda key: f"generation.{key}")
+        if problems:
+            raise S2SAError(f"{path} is corrupted: {'; '.join(problems)}")
+        return info
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `s2sa.json` mapping (format FORMAT_VERSION)."""
+        return {**dataclasses.asdict(self), "format_version": FORMAT_VERSION}
+
+
+def _known(values: dict[str, Any], known: set[str], prefix: str, dropped: list[str]) -> dict[str, Any]:
+    """The entries of `values` whose keys are `known`; the others' names are added to `dropped`."""
+    dropped += [prefix + key for key in values if key not in known]
+    return {key: value for key, value in values.items() if key in known}
 
 
 @contextlib.contextmanager
@@ -82,7 +134,7 @@ def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> 
             summarizer.model.save_adapter(str(directory), summarizer.adapter_name, use_safetensors=True)
     tensors = {name: tensor.contiguous().cpu() for name, tensor in saved_state(summarizer).items()}
     save_file(tensors, str(directory / NON_ADAPTER_WEIGHTS), metadata={"format": "pt"})
-    (directory / METADATA).write_text(json.dumps(dataclasses.asdict(info), indent=2))
+    (directory / METADATA).write_text(json.dumps(info.to_dict(), indent=2))
 
 
 @contextlib.contextmanager
@@ -131,20 +183,12 @@ def copy_artifact(source: str | Path, destination: str | Path) -> ArtifactInfo:
 
 def generation_config(tokenizer: PreTrainedTokenizerBase, gen: GenerationArgs) -> GenerationConfig:
     """A transformers GenerationConfig with the special tokens and decoding settings of a run."""
-    settings = {
-        "num_beams": gen.num_beams,
-        "max_new_tokens": gen.max_new_tokens,
-        "min_new_tokens": min(gen.min_new_tokens, gen.max_new_tokens),
-        "no_repeat_ngram_size": gen.no_repeat_ngram_size,
-    }
-    if gen.num_beams > 1:  # without beams these have no effect (and transformers rejects them)
-        settings.update(length_penalty=gen.length_penalty, early_stopping=True)
     return GenerationConfig(
         decoder_start_token_id=tokenizer.cls_token_id,
         bos_token_id=tokenizer.cls_token_id,
         eos_token_id=tokenizer.sep_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **settings,
+        **gen.generate_kwargs(),
     )
 
 
@@ -164,9 +208,9 @@ def read_info(directory: str | Path) -> ArtifactInfo:
         raise S2SAError(f"{directory} is not an s2sa adapter folder (no {METADATA})")
     try:
         raw = json.loads(path.read_text())
-        return ArtifactInfo(**raw)
-    except (json.JSONDecodeError, TypeError) as exc:
+    except json.JSONDecodeError as exc:
         raise S2SAError(f"{path} is corrupted: {exc}") from None
+    return ArtifactInfo.from_dict(raw, path)
 
 
 def verify_weight_files(directory: str | Path) -> None:
@@ -238,8 +282,8 @@ def resolve_artifact_dir(path: str | Path) -> Path:
         raise S2SAError(f"not found: {path} (expected a run folder or an exported adapter folder)")
     if (path / METADATA).is_file():
         return path
-    if (path / "adapter" / METADATA).is_file():
-        return path / "adapter"
+    if (adapter_of(path) / METADATA).is_file():
+        return adapter_of(path)
     raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")
 
 

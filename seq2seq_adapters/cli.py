@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect
+import itertools
+import typing
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .config import DataArgs, GenerationArgs, ModelArgs, TrainArgs, load_config, parse_leave_out
-from .errors import S2SAError
+from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
+from .errors import S2SAError, S2SAWarning
+from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
-from .io_utils import check_output_dir
 
 app = typer.Typer(
     help="Fine-tune adapters on BERT2BERT encoder-decoder summarizers.",
@@ -25,8 +29,18 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
+_show_warning = warnings.showwarning
 
-SECTIONS = {"model": ModelArgs, "data": DataArgs, "train": TrainArgs, "generation": GenerationArgs}
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings as one yellow `warning:` line (no file and line); others as Python prints them."""
+    if issubclass(category, S2SAWarning):
+        console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = show_warning
 
 
 @contextlib.contextmanager
@@ -43,19 +57,65 @@ def user_errors():
         raise typer.Exit(130) from None
 
 
-def group_overrides(flags: dict[str, object], prefer: str) -> dict[str, dict[str, object]]:
-    """Sort flat flag values into config sections by field name; `prefer` wins for names in two sections."""
-    grouped: dict[str, dict[str, object]] = {}
-    for name, value in flags.items():
-        owners = [s for s, cls in SECTIONS.items() if name in {f.name for f in dataclasses.fields(cls)}]
-        if not owners:
-            continue
-        section = prefer if prefer in owners else owners[0]
-        grouped.setdefault(section, {})[name] = value
-    return grouped
-
-
 Opt = typer.Option
+
+
+def option_type(hint: Any) -> type:
+    """The type a flag reads for a setting: its own for bool/int/float/str, text for lists and Literals."""
+    allowed = [t for t in allowed_types(hint) if t is not type(None)]
+    return allowed[0] if len(allowed) == 1 and allowed[0] in (bool, int, float) and typing.get_origin(hint) is not Literal else str
+
+
+def setting_options(sections: dict[str, type], *, flags_of=setting_flags, help_suffix: str = "") -> list[inspect.Parameter]:
+    """One optional keyword parameter per setting that has flags, typed and documented by its dataclass field.
+
+    The parameter is named `<section>__<field>`; its default None means "not given" (keep the config's value)."""
+    parameters = []
+    for section, cls in sections.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            flags = flags_of(section, f)
+            if not flags:
+                continue
+            option = Opt(*flags, help=escape(f.metadata["help"] + help_suffix), rich_help_panel=f"{section} settings", show_default=False)
+            annotation = Annotated[Optional[option_type(hints[f.name])], option]  # noqa: UP045 (typer reads Optional)
+            parameters.append(inspect.Parameter(f"{section}__{f.name}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
+    return parameters
+
+
+def with_options(extra: list[inspect.Parameter]):
+    """Add `extra` options to a command; their values reach it as one dict, `options` ({parameter name: value})."""
+
+    def decorate(command):
+        hints = typing.get_type_hints(command, include_extras=True)
+        own = [
+            parameter.replace(annotation=hints[parameter.name], kind=inspect.Parameter.KEYWORD_ONLY)
+            for parameter in inspect.signature(command).parameters.values()
+            if parameter.name != "options"
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            options = {parameter.name: kwargs.pop(parameter.name) for parameter in extra}
+            return command(**kwargs, options=options)
+
+        wrapper.__signature__ = inspect.Signature([*extra, *own])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {parameter.name: parameter.annotation for parameter in [*extra, *own]}
+        del wrapper.__wrapped__  # typer must read the signature above, not the command's
+        return wrapper
+
+    return decorate
+
+
+def sectioned(options: dict[str, object]) -> dict[str, dict[str, object]]:
+    """`{"train__max_steps": 3}` as `{"train": {"max_steps": 3}}`, each value read by its field's parser."""
+    fields = {f"{section}__{f.name}": f for section, f in setting_fields()}
+    grouped: dict[str, dict[str, object]] = {}
+    for name, value in options.items():
+        section, key = name.split("__")
+        parse = fields[name].metadata.get("parse")
+        grouped.setdefault(section, {})[key] = parse(value) if parse is not None and value is not None else value
+    return grouped
 
 
 @app.callback()
@@ -64,77 +124,53 @@ def main() -> None:
 
 
 @app.command()
+@with_options(setting_options(SECTIONS))
 def train(
-    config: Annotated[Optional[Path], Opt(help="YAML run config (see configs/); flags override it.")] = None,
-    encoder: Annotated[Optional[str], Opt(help="Encoder checkpoint: local folder or hub id (default: bundled MiniLM).")] = None,
-    decoder: Annotated[Optional[str], Opt(help="Decoder checkpoint: local folder or hub id (default: bundled MiniLM).")] = None,
-    tie_encoder_decoder: Annotated[Optional[bool], Opt("--tie-encoder-decoder/--no-tie-encoder-decoder", help="Share encoder and decoder weights (BERTShare).")] = None,
-    adapter_config: Annotated[Optional[str], Opt(help="adapters config string, e.g. seq_bn, lora[r=8,alpha=16].")] = None,
-    adapter_name: Annotated[Optional[str], Opt(help="Name of the adapter.")] = None,
-    leave_out: Annotated[Optional[str], Opt(help="Layer ids without adapters, counted in encoder and decoder from 0, e.g. 0,1; '' for none (default: 0,1 where both stacks have 6+ layers).")] = None,
-    train: Annotated[Optional[str], Opt("--train", help="Weights that train: adapter, head (LM-head transform), cross-attention, new (= head,cross-attention), or all (full fine-tuning), comma-separated.", show_default=False)] = None,
-    freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Alias of --train adapter (/ --train adapter,new).", show_default=False)] = None,
-    full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", show_default=False)] = None,
-    trust_remote_code: Annotated[Optional[bool], Opt("--trust-remote-code", help="Allow custom code from checkpoints.")] = None,
-    cross_attention_init: Annotated[Optional[str], Opt(help="self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init.")] = None,
-    attention_dropout: Annotated[Optional[float], Opt(help="Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).")] = None,
-    data: Annotated[Optional[str], Opt(help="Data file, folder of split files, or hub dataset id (default: bundled ACLSum).")] = None,
-    text_column: Annotated[Optional[str], Opt(help="Column with the documents (default: detected).")] = None,
-    summary_column: Annotated[Optional[str], Opt(help="Column with the summaries (default: detected).")] = None,
-    validation_ratio: Annotated[Optional[float], Opt(help="Share of train carved out as validation when there is none.")] = None,
-    max_train_samples: Annotated[Optional[int], Opt(help="Use only the first N training examples.")] = None,
-    max_eval_samples: Annotated[Optional[int], Opt(help="Use only the first N validation/test examples.")] = None,
-    max_source_length: Annotated[Optional[int], Opt(help="Source tokens kept (default: min(512, encoder limit)).")] = None,
-    max_target_length: Annotated[Optional[int], Opt(help="Summary tokens kept for training.")] = None,
-    on_bad_rows: Annotated[Optional[str], Opt(help="skip or fail on empty / non-text cells.")] = None,
-    learning_rate: Annotated[Optional[float], Opt(help="Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).", show_default=False)] = None,
-    epochs: Annotated[Optional[float], Opt(help="Training epochs.")] = None,
-    max_steps: Annotated[Optional[int], Opt(help="Optimizer steps; overrides --epochs when > 0.")] = None,
-    batch_size: Annotated[Optional[int], Opt(help="Training batch size per device.")] = None,
-    grad_accum: Annotated[Optional[int], Opt(help="Gradient accumulation steps.")] = None,
-    warmup_ratio: Annotated[Optional[float], Opt(help="Share of steps with linear warm-up.")] = None,
-    weight_decay: Annotated[Optional[float], Opt(help="AdamW weight decay.")] = None,
-    seed: Annotated[Optional[int], Opt(help="Random seed (data order, carving, initialization).")] = None,
-    eval_steps: Annotated[Optional[int], Opt(help="Validation loss every N steps (keeps the best checkpoint).")] = None,
-    save_steps: Annotated[Optional[int], Opt(help="Checkpoint every N steps (default: each epoch).")] = None,
-    save_total_limit: Annotated[Optional[int], Opt(help="Checkpoints kept.")] = None,
-    logging_steps: Annotated[Optional[int], Opt(help="Log loss every N steps.")] = None,
-    output_dir: Annotated[Optional[str], Opt(help="Run folder (default: runs/<adapter-name>-<timestamp>).")] = None,
-    group_by_length: Annotated[Optional[bool], Opt("--group-by-length/--no-group-by-length", help="Batch similar lengths together (less padding).")] = None,
-    bf16: Annotated[Optional[bool], Opt("--bf16", help="bf16 mixed precision (GPU, or CPUs with bf16 support).")] = None,
-    fp16: Annotated[Optional[bool], Opt("--fp16", help="fp16 mixed precision (GPU).")] = None,
-    num_beams: Annotated[Optional[int], Opt(help="Beams for the final validation summaries.")] = None,
-    max_new_tokens: Annotated[Optional[int], Opt(help="Longest generated summary, in tokens.")] = None,
+    settings: Annotated[Optional[list[str]], typer.Argument(help="Any setting as section.key=value (torchtune style), e.g. generation.num_beams=2 train.max_steps=300; read as YAML.", show_default=False)] = None,
+    config: Annotated[Optional[str], Opt(help="YAML run config: a file or the name of a shipped one (s2sa configs); flags and section.key=value settings override it.")] = None,
+    freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Alias of --train adapter (/ --train adapter,new).", rich_help_panel="model settings", show_default=False)] = None,
+    full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", rich_help_panel="model settings", show_default=False)] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output-dir.")] = False,
     resume: Annotated[Optional[Path], Opt(help="Continue the run in this folder from its last checkpoint.")] = None,
+    options: dict[str, object] | None = None,
 ) -> None:
-    """Train an adapter (plus newly initialized weights) and write checkpoints and a ROUGE report."""
-    flags = dict(locals())
+    """Train an adapter (and the weights --train names) and write checkpoints and a ROUGE report."""
     with user_errors():
-        flags["leave_out"] = parse_leave_out(leave_out) if leave_out is not None else None
-        flags["train"] = policy_from_flags(train, flags.pop("full_finetune"), flags.pop("freeze_new_weights"))
+        flags = sectioned(options or {})
         if resume is not None:
-            config_file = resume / "config.json"
+            config_file = RunDir(resume).saved_config
             if not resume.is_dir():
                 raise S2SAError(f"--resume {resume}: no such folder")
-            if not config_file.is_file():
-                raise S2SAError(f"--resume {resume}: not a run folder (no config.json)")
-            given = [name for name, value in flags.items() if name not in ("resume", "overwrite") and value is not None]
-            extra = [f"--{name.replace('_', '-')}" for name in given] + (["--overwrite"] if overwrite else [])
-            if extra:
-                raise S2SAError(
-                    f"--resume continues with the settings saved in {config_file}; drop {', '.join(extra)}"
-                )
-            run_config = load_config(config_file, group_overrides({"output_dir": str(resume)}, "train"))
+            if config_file is None:
+                raise S2SAError(f"--resume {resume}: not a run folder (no {CONFIG_NAME})")
+            given = [setting_flags(s, f)[0].split("/")[0] for s, f in setting_fields() if flags.get(s, {}).get(f.name) is not None]
+            aliases = {"--full-finetune": full_finetune, "--freeze-new-weights": freeze_new_weights, "--config": config, "--overwrite": overwrite or None}
+            given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
+            if given:
+                raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
+            run_config = load_config(config_file, {"train": {"output_dir": str(resume)}})
         else:
-            run_config = load_config(config, group_overrides(flags, prefer="train"))
+            model_flags = flags.setdefault("model", {})
+            model_flags["train"] = policy_from_flags(model_flags.get("train"), full_finetune, freeze_new_weights)
+            run_config = load_config(config, flags, parse_overrides(settings or []))
             if run_config.train.output_dir:
-                check_output_dir(Path(run_config.train.output_dir), overwrite, run_config)
+                RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
         from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
     console.print(f"[green]done:[/] run written to [bold]{result.output_dir}[/]")
 
+
+@app.command()
+def configs() -> None:
+    """List the run configs shipped with s2sa (use one with `s2sa train --config NAME`)."""
+    from rich.table import Table
+
+    table = Table("name", "what", box=None)
+    for name, path in shipped_configs().items():
+        header = " ".join(line.lstrip("# ").strip() for line in itertools.takewhile(lambda line: line.startswith("#"), path.read_text().splitlines()))
+        table.add_row(name, escape(header.split(". ")[0].rstrip(".") + "."))
+    Console().print(table)
 
 
 @app.command("export-adapter")
@@ -153,24 +189,16 @@ def export_adapter(
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
 
 
-# Options shared by `eval` and `summarize`: every decoding setting defaults to the one stored with the run.
-NumBeams = Annotated[Optional[int], Opt(help="Beams (default: the run's setting).", show_default=False)]
-MaxNewTokens = Annotated[Optional[int], Opt(help="Longest summary, in tokens (default: the run's).", show_default=False)]
-MinNewTokens = Annotated[Optional[int], Opt(help="Shortest summary, in tokens (default: the run's).", show_default=False)]
-LengthPenalty = Annotated[Optional[float], Opt(help="Beam-search length penalty (default: the run's).", show_default=False)]
-NoRepeatNgramSize = Annotated[Optional[int], Opt(help="Never repeat n-grams of this size (default: the run's).", show_default=False)]
-GenBatchSize = Annotated[Optional[int], Opt(help="Documents generated per batch (default: the run's).", show_default=False)]
+# Decoding options of `eval` and `summarize`: every GenerationArgs field, defaulting to the run's setting.
+DECODING_OPTIONS = setting_options(
+    {"generation": GenerationArgs}, flags_of=lambda section, f: (f"--{f.name.replace('_', '-')}",), help_suffix=" (default: the run's)"
+)
 BaseEncoder = Annotated[Optional[str], Opt(help="Base encoder checkpoint (default: the one recorded with the weights).", show_default=False)]
 BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (default: the one recorded with the weights).", show_default=False)]
-DECODING_FLAGS = ("num_beams", "max_new_tokens", "min_new_tokens", "length_penalty", "no_repeat_ngram_size", "batch_size")
-
-
-def decoding_overrides(flags: dict[str, object]) -> dict[str, object]:
-    """The decoding flags of `eval`/`summarize` (None: keep the run's setting)."""
-    return {name: flags[name] for name in DECODING_FLAGS}
 
 
 @app.command("eval")
+@with_options(DECODING_OPTIONS)
 def eval_command(
     targets: Annotated[list[Path], typer.Argument(help="Run folder, checkpoint or exported adapter folder; with --compare: several run/eval folders or rouge_<split>.json files.", show_default=False)],
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files or hub id (default: the run's training data).", show_default=False)] = None,
@@ -182,20 +210,16 @@ def eval_command(
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace reports in --output-dir written for other weights.")] = False,
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
-    num_beams: NumBeams = None,
-    max_new_tokens: MaxNewTokens = None,
-    min_new_tokens: MinNewTokens = None,
-    length_penalty: LengthPenalty = None,
-    no_repeat_ngram_size: NoRepeatNgramSize = None,
-    batch_size: GenBatchSize = None,
     compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
     markdown: Annotated[Optional[Path], Opt(help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
+    options: dict[str, object] | None = None,
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
-    flags = dict(locals())
-    from .inference import compare_runs, evaluate_run
+    generation = sectioned(options or {}).get("generation", {})
+    flags = {**{k: v for k, v in locals().items() if k not in ("options", "generation")}, **generation}
+    from .compare import compare_runs
+    from .eval_run import evaluate_run
 
-    generation = decoding_overrides(flags)
     with user_errors():
         if compare:
             ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "compare") and v not in (None, False)]
@@ -214,6 +238,7 @@ def eval_command(
 
 
 @app.command()
+@with_options(DECODING_OPTIONS)
 def summarize(
     source: Annotated[Path, typer.Argument(help="Run folder, checkpoint or exported adapter folder.", show_default=False)],
     files: Annotated[Optional[list[str]], typer.Argument(help="Text files (one document each) or .jsonl files (one per line); none or '-': stdin.", show_default=False)] = None,
@@ -222,16 +247,11 @@ def summarize(
     output: Annotated[Optional[Path], Opt(help="Write JSON lines {id, source, summary} here instead of one summary per line on stdout.", show_default=False)] = None,
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
-    num_beams: NumBeams = None,
-    max_new_tokens: MaxNewTokens = None,
-    min_new_tokens: MinNewTokens = None,
-    length_penalty: LengthPenalty = None,
-    no_repeat_ngram_size: NoRepeatNgramSize = None,
-    batch_size: GenBatchSize = None,
+    options: dict[str, object] | None = None,
 ) -> None:
     """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
-    generation = decoding_overrides(dict(locals()))
-    from .inference import read_documents, summarize_documents, write_summaries
+    generation = sectioned(options or {}).get("generation", {})
+    from .summarize import read_documents, summarize_documents, write_summaries
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)

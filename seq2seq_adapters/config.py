@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import yaml
@@ -22,27 +24,102 @@ DEFAULT_ADAPTER_CONFIG = "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_s
 every attention block (cross-attention included) and feed-forward block: with `--train adapter,head`
 the best adapter-only configuration of docs/results-adapter-only.md (1.57% of the weights trained)."""
 
+RESERVED_ADAPTER_NAMES = frozenset(
+    "LayerNorm attention bert bias cls crossattention decoder dense electra embeddings encoder intermediate key "
+    "layer lm_head output pooler position_embeddings predictions query roberta self token_type_embeddings transform "
+    "value weight word_embeddings".split()
+)
+"""Parts of BERT2BERT parameter names (`decoder.bert.encoder.layer.0.crossattention.self.query.weight`).
+`adapters` and s2sa find an adapter's parameters by its name among those parts, so an adapter named
+`decoder` would claim (train, yet not save) the whole decoder. Checked before loading; `add_adapter`
+checks the loaded model's own parts too."""
+
+
+def reserved_name_problem(name: str, reserved: Iterable[str]) -> str | None:
+    """Why `name` cannot name an adapter (it is a part of parameter names or a layer number), or None."""
+    words = set(reserved)
+    if name not in words and not name.isdigit():
+        return None
+    listed = ", ".join(sorted(word for word in words if not word.isdigit()))
+    return (
+        f"adapter_name {name!r} is a part of the model's parameter names, so the adapter would claim those weights; "
+        f"reserved: {listed} and layer numbers"
+    )
+
+
+def setting(default: Any = None, help: str = "", *, flags: tuple[str, ...] | None = (), minimum: float | None = None, parse: Callable[[str], Any] | None = None) -> Any:
+    """A dataclass field that also defines its CLI option: help text, flags, and the lowest allowed value.
+
+    `flags=()` gives `--field-name`; `flags=None` leaves the setting to a dotted override
+    (`s2sa train generation.batch_size=8`); `parse` turns the flag's text into the value."""
+    metadata = {"help": help, "flags": flags, "minimum": minimum, "parse": parse}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+class Settings:
+    """Base of the four sections: each checks its own values (types, minimums, then its own rules)."""
+
+    def problems(self, label: Callable[[str], str] = str) -> list[str]:
+        """Every problem with this section's values, each naming the setting as `label(field name)`."""
+        problems = type_problems(self, label)
+        if problems:  # comparisons below would fail on wrong types
+            return problems
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value, low = getattr(self, f.name), f.metadata.get("minimum")
+            if low is not None and value is not None and value < low:
+                problems.append(f"{label(f.name)} must be at least {low}, got {value}")
+        return problems + self.rules(label)
+
+    def rules(self, label: Callable[[str], str]) -> list[str]:
+        """Checks across fields or beyond a minimum (values have the right types here)."""
+        return []
+
+
+def parse_leave_out(text: str | None) -> list[int]:
+    """Parse `0,1` into [0, 1]; an empty string or None means no layer is left out."""
+    if text is None or not str(text).strip():
+        return []
+    ids = []
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise S2SAError(f"--leave-out: {part!r} is not a layer id; expected integers like 0,1") from None
+    return ids
+
 
 @dataclass
-class ModelArgs:
+class ModelArgs(Settings):
     """Which checkpoints to join and which adapter to add."""
 
-    encoder: str = DEFAULT_CHECKPOINT
-    decoder: str = DEFAULT_CHECKPOINT
-    tie_encoder_decoder: bool = False
-    adapter_config: str = DEFAULT_ADAPTER_CONFIG
-    adapter_name: str = "summarization"
-    leave_out: list[int] | None = None
+    encoder: str = setting(DEFAULT_CHECKPOINT, "Encoder checkpoint: local folder or hub id (default: bundled MiniLM).")
+    decoder: str = setting(DEFAULT_CHECKPOINT, "Decoder checkpoint: local folder or hub id (default: bundled MiniLM).")
+    tie_encoder_decoder: bool = setting(False, "Share encoder and decoder weights (BERTShare).", flags=("--tie-encoder-decoder/--no-tie-encoder-decoder",))
+    adapter_config: str = setting(DEFAULT_ADAPTER_CONFIG, "adapters config string, e.g. seq_bn, lora[r=8,alpha=16] (default: LoRA on q/k/v | double_seq_bn).")
+    adapter_name: str = setting("summarization", "Name of the adapter (not a part of parameter names such as encoder, layer, output).")
+    leave_out: list[int] | None = setting(
+        None,
+        "Layer ids without adapters, counted in encoder and decoder from 0, e.g. 0,1; '' for none (default: 0,1 where both stacks have 6+ layers).",
+        parse=parse_leave_out,
+    )
     """Layer ids without adapters, in the encoder and in the decoder. None: layers 0,1 where both stacks
     have at least 6 layers and the adapter honours leave_out (the study's choice), else none; []: none."""
-    train: str = DEFAULT_POLICY
+    train: str = setting(
+        DEFAULT_POLICY,
+        "Weights that train: adapter, head (LM-head transform), cross-attention, new (= head,cross-attention), or all (full fine-tuning), comma-separated.",
+    )
     """Which weights train: comma-separated groups adapter, head, cross-attention, new (= head +
     cross-attention) or all (full fine-tuning, no adapter); see trainable.py."""
-    trust_remote_code: bool = False
-    cross_attention_init: Literal["random", "self"] = "self"
+    trust_remote_code: bool = setting(False, "Allow custom code from checkpoints.", flags=("--trust-remote-code",))
+    cross_attention_init: Literal["random", "self"] = setting(
+        "self", "self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init."
+    )
     """self: each decoder layer's cross-attention starts as a copy of its pretrained self-attention, which
     learns to read the input far sooner than a random start (docs/results.md); random: BERT's init."""
-    attention_dropout: float = 0.0
+    attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).")
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
 
@@ -61,55 +138,102 @@ class ModelArgs:
         """Build from a saved or written model section, reading the pre-`train` flags of older runs."""
         return cls(**upgrade_legacy_keys(values))
 
+    def rules(self, label: Callable[[str], str]) -> list[str]:
+        problems = []
+        if problem := reserved_name_problem(self.adapter_name, RESERVED_ADAPTER_NAMES):
+            problems.append(problem)
+        try:
+            full_finetune = self.full_finetune
+        except S2SAError as exc:
+            problems.append(str(exc))
+            full_finetune = False
+        leave_out = self.leave_out or []
+        if full_finetune and leave_out:
+            problems.append(f"{label('leave_out')} has no meaning with full_finetune (no adapter is added)")
+        if len(set(leave_out)) != len(leave_out):
+            problems.append(f"{label('leave_out')} has duplicate layer ids: {leave_out}")
+        if any(i < 0 for i in leave_out):
+            problems.append(f"{label('leave_out')} layer ids must be >= 0, got {leave_out}")
+        if not 0.0 <= self.attention_dropout < 1.0:
+            problems.append(f"{label('attention_dropout')} must be in [0, 1), got {self.attention_dropout}")
+        return problems
+
 
 @dataclass
-class DataArgs:
+class DataArgs(Settings):
     """Where the documents and summaries come from and how they are cut."""
 
-    data: str | None = None
-    text_column: str | None = None
-    summary_column: str | None = None
-    validation_ratio: float = 0.1
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    max_source_length: int | None = None
-    max_target_length: int = 128
-    on_bad_rows: Literal["skip", "fail"] = "skip"
+    data: str | None = setting(None, "Data file, folder of split files, or hub dataset id (default: bundled ACLSum).")
+    text_column: str | None = setting(None, "Column with the documents (default: detected).")
+    summary_column: str | None = setting(None, "Column with the summaries (default: detected).")
+    validation_ratio: float = setting(0.1, "Share of train carved out as validation when there is none.")
+    max_train_samples: int | None = setting(None, "Use only the first N training examples.", minimum=1)
+    max_eval_samples: int | None = setting(None, "Use only the first N validation/test examples.", minimum=1)
+    max_source_length: int | None = setting(None, "Source tokens kept (default: min(512, encoder limit)).", minimum=8)
+    max_target_length: int = setting(128, "Summary tokens kept for training.", minimum=8)
+    on_bad_rows: Literal["skip", "fail"] = setting("skip", "skip or fail on empty / non-text cells.")
+
+    def rules(self, label: Callable[[str], str]) -> list[str]:
+        if not 0.0 < self.validation_ratio < 1.0:
+            return [f"{label('validation_ratio')} must be in (0, 1), got {self.validation_ratio}"]
+        return []
 
 
 @dataclass
-class TrainArgs:
+class TrainArgs(Settings):
     """Optimisation and checkpointing."""
 
-    learning_rate: float | None = None
+    learning_rate: float | None = setting(None, "Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).")
     """Peak learning rate; None: the study's best for the `train` policy (trainable.default_learning_rate)."""
-    epochs: float = 3.0
-    max_steps: int = -1
-    batch_size: int = 8
-    grad_accum: int = 1
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    seed: int = 42
-    eval_steps: int | None = None
-    save_steps: int | None = None
-    save_total_limit: int = 2
-    logging_steps: int = 10
-    output_dir: str | None = None
-    group_by_length: bool = True
-    bf16: bool = False
-    fp16: bool = False
+    epochs: float = setting(3.0, "Training epochs.")
+    max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.")
+    batch_size: int = setting(8, "Training batch size per device.", minimum=1)
+    grad_accum: int = setting(1, "Gradient accumulation steps.", minimum=1)
+    warmup_ratio: float = setting(0.05, "Share of steps with linear warm-up.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    seed: int = setting(42, "Random seed (data order, carving, initialization).")
+    eval_steps: int | None = setting(None, "Validation loss every N steps (keeps the best checkpoint).", minimum=1)
+    save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", minimum=1)
+    save_total_limit: int = setting(2, "Checkpoints kept.")
+    logging_steps: int = setting(10, "Log loss every N steps.", minimum=1)
+    output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
+    group_by_length: bool = setting(True, "Batch similar lengths together (less padding).", flags=("--group-by-length/--no-group-by-length",))
+    bf16: bool = setting(False, "bf16 mixed precision (GPU, or CPUs with bf16 support).", flags=("--bf16",))
+    fp16: bool = setting(False, "fp16 mixed precision (GPU).", flags=("--fp16",))
+
+    def rules(self, label: Callable[[str], str]) -> list[str]:
+        problems = []
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            problems.append(f"{label('learning_rate')} must be positive, got {self.learning_rate}")
+        if self.max_steps <= 0 and self.epochs <= 0:
+            problems.append("set a positive epochs or max_steps")
+        if self.bf16 and self.fp16:
+            problems.append("choose one of bf16 and fp16")
+        return problems
 
 
 @dataclass
-class GenerationArgs:
+class GenerationArgs(Settings):
     """Decoding settings, stored with a run and reused by eval and summarize."""
 
-    num_beams: int = 4
-    max_new_tokens: int = 96
-    min_new_tokens: int = 10
-    length_penalty: float = 2.0
-    no_repeat_ngram_size: int = 3
-    batch_size: int = 16
+    num_beams: int = setting(4, "Beams for generated summaries.", minimum=1)
+    max_new_tokens: int = setting(96, "Longest generated summary, in tokens.", minimum=1)
+    min_new_tokens: int = setting(10, "Shortest generated summary, in tokens.", minimum=0)
+    length_penalty: float = setting(2.0, "Beam-search length penalty (> 0 favours longer summaries).")
+    no_repeat_ngram_size: int = setting(3, "Never repeat n-grams of this size (0: no limit).", minimum=0)
+    batch_size: int = setting(16, "Documents generated per batch.", flags=None, minimum=1)
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        """The `generate()` / GenerationConfig settings these stand for (the one mapping of them)."""
+        kwargs: dict[str, Any] = {
+            "num_beams": self.num_beams,
+            "max_new_tokens": self.max_new_tokens,
+            "min_new_tokens": min(self.min_new_tokens, self.max_new_tokens),
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
+        }
+        if self.num_beams > 1:  # without beams these have no effect (and transformers warns about them)
+            kwargs.update(length_penalty=self.length_penalty, early_stopping=True)
+        return kwargs
 
 
 @dataclass
@@ -127,50 +251,11 @@ class RunConfig:
             self.train.learning_rate = default_learning_rate(self.model.policy)
 
     def validate(self) -> None:
-        """Collect every contradiction into one error."""
-        problems = _type_problems(self)
-        if problems:  # comparisons below would fail on wrong types
-            raise S2SAError("invalid configuration: " + "; ".join(problems))
-        if not 0.0 < self.data.validation_ratio < 1.0:
-            problems.append(f"validation_ratio must be in (0, 1), got {self.data.validation_ratio}")
-        for name in ("max_source_length", "max_target_length"):
-            if getattr(self.data, name) is not None and getattr(self.data, name) < 8:
-                problems.append(f"{name} must be at least 8")
-        for name in ("batch_size", "grad_accum", "logging_steps"):
-            if getattr(self.train, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self.train, name)}")
-        if self.train.learning_rate is not None and self.train.learning_rate <= 0:
-            problems.append("learning_rate must be positive")
-        if self.train.max_steps <= 0 and self.train.epochs <= 0:
-            problems.append("set a positive epochs or max_steps")
-        if self.train.bf16 and self.train.fp16:
-            problems.append("choose one of bf16 and fp16")
-        if self.generation.num_beams < 1 or self.generation.max_new_tokens < 1:
-            problems.append("num_beams and max_new_tokens must be at least 1")
-        try:
-            full_finetune = self.model.full_finetune
-        except S2SAError as exc:
-            problems.append(str(exc))
-            full_finetune = False
-        leave_out = self.model.leave_out or []
-        if full_finetune and leave_out:
-            problems.append("leave_out has no meaning with full_finetune (no adapter is added)")
-        if len(set(leave_out)) != len(leave_out):
-            problems.append(f"leave_out has duplicate layer ids: {leave_out}")
-        if any(i < 0 for i in leave_out):
-            problems.append(f"leave_out layer ids must be >= 0, got {leave_out}")
-        for name in ("max_train_samples", "max_eval_samples"):
-            if getattr(self.data, name) is not None and getattr(self.data, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self.data, name)}")
-        for name in ("save_steps", "eval_steps"):
-            if getattr(self.train, name) is not None and getattr(self.train, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self.train, name)}")
-        if self.model.cross_attention_init not in ("random", "self"):
-            problems.append(f"cross_attention_init must be 'random' or 'self', got {self.model.cross_attention_init!r}")
-        if not 0.0 <= self.model.attention_dropout < 1.0:
-            problems.append(f"attention_dropout must be in [0, 1), got {self.model.attention_dropout}")
-        if self.data.on_bad_rows not in ("skip", "fail"):
-            problems.append(f"on_bad_rows must be 'skip' or 'fail', got {self.data.on_bad_rows!r}")
+        """Collect every section's problems into one error (keys named section.key, as in the YAML)."""
+        problems = []
+        for section in dataclasses.fields(self):
+            values: Settings = getattr(self, section.name)
+            problems += values.problems(lambda name, section=section.name: f"{section}.{name}")
         if problems:
             raise S2SAError("invalid configuration: " + "; ".join(problems))
 
@@ -181,86 +266,162 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
         """Build from nested sections; unknown sections or keys are errors, not silently ignored."""
-        sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = set(raw) - set(sections)
+        unknown = set(raw) - set(SECTIONS)
         if unknown:
-            raise S2SAError(f"{source}: unknown section(s) {sorted(unknown)}; expected {sorted(sections)}")
+            raise S2SAError(f"{source}: unknown section(s) {sorted(unknown)}; expected {sorted(SECTIONS)}")
         built = {}
-        for f in dataclasses.fields(cls):
-            section_cls = f.default_factory  # type: ignore[misc]
-            values = raw.get(f.name) or {}
+        for name, section_cls in SECTIONS.items():
+            values = raw.get(name) or {}
             if not isinstance(values, dict):
-                raise S2SAError(f"{source}: section '{f.name}' must be a mapping")
+                raise S2SAError(f"{source}: section '{name}' must be a mapping")
             if section_cls is ModelArgs:
                 values = upgrade_legacy_keys(values)
             known = {k.name for k in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:
-                raise S2SAError(f"{source}: unknown key(s) {sorted(bad)} in '{f.name}'; expected some of {sorted(known)}")
-            built[f.name] = section_cls(**values)
+                raise S2SAError(f"{source}: unknown key(s) {sorted(bad)} in '{name}'; expected some of {sorted(known)}")
+            built[name] = section_cls(**values)
         return cls(**built)
 
 
-def _type_problems(config: RunConfig) -> list[str]:
-    """Values of the wrong type (from a YAML/JSON config), named by section.key."""
+SECTIONS: dict[str, type[Settings]] = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}  # type: ignore[misc]
+"""The sections of a run config by their YAML name (read from RunConfig, not a second list)."""
+
+
+def allowed_types(hint: Any) -> tuple[type, ...]:
+    """The runtime types a field's type hint accepts (str for a Literal)."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return (str,)
+    if origin in (typing.Union, types.UnionType):
+        return tuple(typing.get_origin(arg) or arg for arg in typing.get_args(hint))
+    return (origin or hint,)
+
+
+def type_problems(values: Settings, label: Callable[[str], str] = str) -> list[str]:
+    """Values of the wrong type (from a YAML/JSON config or a dotted override), and Literal values outside their choices."""
     problems = []
-    for section in dataclasses.fields(config):
-        values = getattr(config, section.name)
-        hints = typing.get_type_hints(type(values))
-        for f in dataclasses.fields(values):
-            value, hint = getattr(values, f.name), hints[f.name]
-            origin = typing.get_origin(hint)
-            if origin is Literal:
-                allowed: tuple[type, ...] = (str,)
-            elif origin in (typing.Union, types.UnionType):
-                allowed = tuple(typing.get_origin(arg) or arg for arg in typing.get_args(hint))
-            else:
-                allowed = (origin or hint,)
-            ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
-            if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-                ok = True
-            if ok and isinstance(value, list):
-                ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
-            if not ok:
-                expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-                if list in allowed:
-                    expected = "a list of integers" + (" or null" if type(None) in allowed else "")
-                problems.append(f"{section.name}.{f.name} must be {expected}, got {value!r}")
+    hints = typing.get_type_hints(type(values))
+    for f in dataclasses.fields(values):  # type: ignore[arg-type]
+        value, hint = getattr(values, f.name), hints[f.name]
+        allowed = allowed_types(hint)
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if ok and isinstance(value, list):
+            ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        if ok and typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
+            choices = " or ".join(repr(choice) for choice in typing.get_args(hint))
+            problems.append(f"{label(f.name)} must be {choices}, got {value!r}")
+            continue
+        if not ok:
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            if list in allowed:
+                expected = "a list of integers" + (" or null" if type(None) in allowed else "")
+            problems.append(f"{label(f.name)} must be {expected}, got {value!r}")
     return problems
 
 
-def parse_leave_out(text: str | None) -> list[int]:
-    """Parse `0,1` into [0, 1]; an empty string or None means no layer is left out."""
-    if text is None or not text.strip():
-        return []
-    ids = []
-    for part in text.split(","):
-        part = part.strip()
+def setting_fields() -> list[tuple[str, dataclasses.Field]]:
+    """(section, field) of every setting, in YAML order: what the CLI turns into options."""
+    return [(name, f) for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def setting_flags(section: str, f: dataclasses.Field) -> tuple[str, ...]:
+    """The `s2sa train` flags of a setting (none for those set only by a dotted override)."""
+    flags = f.metadata.get("flags", ())
+    return (f"--{f.name.replace('_', '-')}",) if flags == () else tuple(flags or ())
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`section.key=value` arguments (torchtune style) as `{section: {key: value}}`; values read as YAML.
+
+    A setting with a flag parser (leave_out) reads its text as the flag does: `model.leave_out=0,1`."""
+    fields_by_key = {f"{section}.{f.name}": f for section, f in setting_fields()}
+    parsed: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals:
+            raise S2SAError(f"unexpected argument {item!r}: settings are given as section.key=value, e.g. train.max_steps=300")
+        f = fields_by_key.get(key.strip())
+        if f is None:
+            close = difflib.get_close_matches(key.strip(), fields_by_key, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise S2SAError(f"{item}: unknown setting {key.strip()!r}; {hint}settings are {', '.join(SECTIONS)} keys (see s2sa train --help)")
         try:
-            ids.append(int(part))
-        except ValueError:
-            raise S2SAError(f"--leave-out: {part!r} is not a layer id; expected integers like 0,1") from None
-    return ids
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        section, name = key.strip().split(".", 1)
+        parse = f.metadata.get("parse")
+        if parse is not None and (isinstance(value, (str, int)) or not text.strip()):
+            value = parse(text)
+        elif isinstance(value, str) and float in allowed_types(typing.get_type_hints(SECTIONS[section])[name]):
+            value = _number_or_text(value)
+        parsed.setdefault(section, {})[name] = value
+    return parsed
 
 
-def load_config(path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> RunConfig:
-    """Read a YAML run config (if any) and apply `{section: {key: value}}` overrides that are not None."""
+def _number_or_text(text: str) -> float | str:
+    """YAML 1.1 reads `2e-3` as text; a float setting means the number."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+SHIPPED_CONFIGS = Path(__file__).parent / "configs"
+"""Run configs installed with the package: `--config NAME` finds them from any folder."""
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The shipped run configs by name (file name without .yaml)."""
+    return {path.stem: path for path in sorted(SHIPPED_CONFIGS.glob("*.yaml"))}
+
+
+def config_path(given: str | Path) -> Path:
+    """A config file as given, else a shipped config of that name (`dialogsum`, also `configs/dialogsum.yaml`)."""
+    path = Path(given)
+    if path.is_file():
+        return path
+    shipped = shipped_configs()
+    name = path.name.removesuffix(".yaml")
+    if name in shipped and str(path.parent) in (".", "configs"):
+        return shipped[name]
+    raise S2SAError(f"config file not found: {given}; shipped configs: {', '.join(shipped)} (s2sa configs lists them)")
+
+
+def load_config(
+    path: str | Path | None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> RunConfig:
+    """Read a YAML run config (if any), apply dotted `settings` (as given, null included), then the
+    `{section: {key: value}}` flag `overrides` that are not None; one key set both ways is an error."""
     raw: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise S2SAError(f"config file not found: {path}")
+        path = config_path(path)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
             raise S2SAError(f"config file {path} must hold a mapping of sections")
+    for section, values in (settings or {}).items():
+        for key, value in values.items():
+            if (overrides or {}).get(section, {}).get(key) is not None:
+                raise S2SAError(f"{section}.{key} is given twice: as a flag and as {section}.{key}=...; keep one")
+            _set(raw, section, key, value)
     for section, values in (overrides or {}).items():
         for key, value in values.items():
             if value is not None:
-                raw.setdefault(section, {})
-                if raw[section] is None:
-                    raw[section] = {}
-                raw[section][key] = value
+                _set(raw, section, key, value)
     return RunConfig.from_dict(raw, source=str(path) if path else "config")
+
+
+def _set(raw: dict[str, Any], section: str, key: str, value: Any) -> None:
+    """raw[section][key] = value, creating the section (also over a YAML `section:` left empty)."""
+    if raw.get(section) is None:
+        raw[section] = {}
+    if isinstance(raw[section], dict):  # otherwise RunConfig.from_dict reports the section
+        raw[section][key] = value

@@ -3,3 +3,7 @@
 
 class S2SAError(Exception):
     """A problem with the user's input or environment, explained in one line."""
+
+
+class S2SAWarning(UserWarning):
+    """Something users should know that does not stop the command; the CLI prints it as one `warning:` line."""

@@ -14,7 +14,6 @@ transformers `EncoderDecoderModel` (`save_pretrained`, safetensors) that loads w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -37,43 +36,36 @@ from .artifacts import (
     staged_directory,
     verify_weight_files,
 )
-from .checkpoints import checkpoint_folders, checkpoint_step, is_complete
+from .checkpoints import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .errors import S2SAError
+from .io_utils import check_output_dir, read_json
 from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
-from .training import last_complete_checkpoint
+from .run_dir import RunDir, adapter_of
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
 
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a file, or {} when it is missing or unreadable."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _complete_checkpoint(run_dir: Path, name: str) -> Path:
     """checkpoints/<name>/adapter, checked to exist and to have finished writing."""
-    folder = run_dir / "checkpoints" / name
-    available = [p.name for p in checkpoint_folders(run_dir / "checkpoints") if is_complete(p)]
-    if not is_complete(folder) or not (folder / "adapter" / METADATA).is_file():
+    folder = RunDir(run_dir).checkpoints / name
+    available = [p.name for p in checkpoint_folders(RunDir(run_dir).checkpoints) if is_complete(p)]
+    if not is_complete(folder) or not (adapter_of(folder) / METADATA).is_file():
         state = "is incomplete (interrupted while saving)" if folder.is_dir() else "does not exist"
         raise S2SAError(
             f"--checkpoint: {folder} {state}; complete checkpoints: {', '.join(available) or 'none'}"
         )
-    return folder / "adapter"
+    return adapter_of(folder)
 
 
 def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str, Any]) -> ExportSource:
     """Map --checkpoint (None, best, last or a step) onto an artifact folder of the run."""
-    if checkpoint is not None and not (run_dir / "checkpoints").is_dir():
+    run = RunDir(run_dir)
+    if checkpoint is not None and not run.checkpoints.is_dir():
         raise S2SAError(f"--checkpoint {checkpoint}: {run_dir} has no checkpoints/ folder")
     best = best_step(state)
     if checkpoint is None or (checkpoint == "best" and best is None):
-        final = run_dir / "adapter"
+        final = run.adapter
         if not (final / METADATA).is_file():
             raise S2SAError(
                 f"{run_dir} has no final adapter/ (the run did not finish?); "
@@ -81,7 +73,7 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
             )
         if best is not None:
             return ExportSource(final, f"the run's final `adapter/` (its best checkpoint, step {best})", best)
-        step = _read_json(run_dir / "run.json").get("global_step", state.get("global_step"))
+        step = (read_json(run.record) or {}).get("global_step", state.get("global_step"))
         return ExportSource(final, f"the run's final `adapter/` (after step {step})", step)
     if checkpoint == "best":
         name = Path(state["best_model_checkpoint"]).name
@@ -90,7 +82,7 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
         last = last_complete_checkpoint(run_dir)
         if last is None:
             raise S2SAError(f"--checkpoint last: no complete checkpoint under {run_dir / 'checkpoints'}")
-        return ExportSource(last / "adapter", f"`checkpoints/{last.name}` (newest checkpoint)", checkpoint_step(last))
+        return ExportSource(adapter_of(last), f"`checkpoints/{last.name}` (newest checkpoint)", checkpoint_step(last))
     if checkpoint.isdigit():
         name = f"checkpoint-{int(checkpoint)}"
         return ExportSource(_complete_checkpoint(run_dir, name), f"`checkpoints/{name}`", int(checkpoint))
@@ -99,7 +91,7 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
 
 def _saved_adapter_config(directory: Path, info: ArtifactInfo) -> AdapterConfig:
     """The adapter config as saved next to the weights (falls back to the run's config string)."""
-    saved = _read_json(directory / ADAPTER_CONFIG).get("config")
+    saved = (read_json(directory / ADAPTER_CONFIG) or {}).get("config")
     try:
         return AdapterConfig.load(saved if saved else info.model_args.adapter_config)
     except Exception as exc:  # adapters raises several types for unknown configs
@@ -177,18 +169,6 @@ def merge_into_plain_model(summarizer: Summarizer, info: ArtifactInfo) -> tuple[
     return plain, difference
 
 
-def _check_output(output: Path, run_dir: Path, source: Path, overwrite: bool) -> None:
-    """Refuse a file, a non-empty folder (unless overwrite) and anything that would replace run files."""
-    if output.exists() and not output.is_dir():
-        raise S2SAError(f"--output {output} is a file")
-    target = output.resolve()
-    protected = [run_dir.resolve(), (run_dir / "checkpoints").resolve(), source.resolve()]
-    if any(target == p or target in p.parents for p in protected):
-        raise S2SAError(f"--output {output} would replace files of the run {run_dir}; choose another folder")
-    if output.is_dir() and any(output.iterdir()) and not overwrite:
-        raise S2SAError(f"--output {output} is not empty; pass --overwrite to replace it")
-
-
 def export_adapter(
     run_dir: str | Path,
     output: str | Path,
@@ -201,19 +181,26 @@ def export_adapter(
     run_dir, output = Path(run_dir), Path(output)
     if not run_dir.is_dir():
         raise S2SAError(f"run folder not found: {run_dir}")
-    last = last_complete_checkpoint(run_dir) if (run_dir / "checkpoints").is_dir() else None
-    state = _read_json(last / "trainer_state.json") if last else {}
+    run = RunDir(run_dir)
+    last = last_complete_checkpoint(run_dir) if run.checkpoints.is_dir() else None
+    state = (read_json(last / "trainer_state.json") or {}) if last else {}
     if checkpoint is None and (run_dir / METADATA).is_file():  # an artifact folder, e.g. an earlier export
         source = ExportSource(run_dir, f"`{run_dir.name}/`", None)
     else:
         source = resolve_export_source(run_dir, checkpoint, state)
     info = read_info(source.directory)
     verify_weight_files(source.directory)
-    _check_output(output, run_dir, source.directory, overwrite)
+    protected = {
+        f"the run {run_dir}": run_dir,
+        "the run's checkpoints/": run.checkpoints,
+        "the run's adapter/": run.adapter,
+        f"the exported weights {source.directory}": source.directory,
+    }
+    check_output_dir(output, overwrite, protected, flag="--output")
     if merge:
         check_mergeable(source.directory, info)
-    rouge = _read_json(run_dir / "rouge_validation.json") or None
-    record = RunRecord(run=_read_json(run_dir / "run.json"), rouge=rouge, state=state)
+    rouge = read_json(run.report("validation")) or None
+    record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=state)
     with staged_directory(output) as staging:
         if merge:
             summarizer, _ = load_artifact(source.directory)

@@ -12,16 +12,8 @@ from .config import GenerationArgs
 
 
 def generation_kwargs(gen: GenerationArgs) -> dict:
-    """The `generate()` keyword arguments for a set of generation settings."""
-    return {
-        "num_beams": gen.num_beams,
-        "max_new_tokens": gen.max_new_tokens,
-        "min_new_tokens": min(gen.min_new_tokens, gen.max_new_tokens),
-        "length_penalty": gen.length_penalty,
-        "no_repeat_ngram_size": gen.no_repeat_ngram_size,
-        "early_stopping": gen.num_beams > 1,
-        "use_cache": True,
-    }
+    """The `generate()` keyword arguments for a set of generation settings: theirs, with the KV cache on."""
+    return {**gen.generate_kwargs(), "use_cache": True}
 
 
 class BeamSearchCache(EncoderDecoderCache):

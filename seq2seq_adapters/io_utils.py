@@ -49,24 +49,30 @@ def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
 
-def check_output_dir(path: Path, overwrite: bool, config: Any = None, flag: str = "--output-dir") -> None:
-    """Refuse a file, a non-empty folder without --overwrite, and an --overwrite that would delete inputs.
+def check_output_dir(
+    path: Path, overwrite: bool, protected: dict[str, Path] | None = None, flag: str = "--output-dir", alternative: str = ""
+) -> None:
+    """The one guard of a folder a command replaces as a whole (`train --output-dir`, `export-adapter --output`).
 
-    Writes and deletes nothing (cheap: the CLI calls it before loading anything). `config` (a RunConfig)
-    names the inputs to protect: --data, --encoder, --decoder; the current directory is always protected.
-    """
+    Refuses a file, a folder holding the current directory or a `protected` path (what: path), and a
+    non-empty folder without --overwrite (`alternative` names another way out, e.g. " or --resume DIR").
+    Writes and deletes nothing (cheap: the CLI calls it before loading anything)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise S2SAError(f"{flag} {path} is a file")
     if not (path.is_dir() and any(path.iterdir())):
         return
+    for what, inside in {"the current directory": Path.cwd(), **(protected or {})}.items():
+        if _inside(inside, path):
+            raise S2SAError(f"{flag} {path} would replace {what}, which it holds; choose another {flag}")
     if not overwrite:
-        raise S2SAError(f"{flag} {path} is not empty; pass --overwrite to replace it or --resume {path}")
-    inputs = {"the current directory": Path.cwd()}
-    if config is not None:
-        for name, value in (("data", config.data.data), ("encoder", config.model.encoder), ("decoder", config.model.decoder)):
-            if value and Path(value).expanduser().exists():
-                inputs[f"--{name} {value}"] = Path(value).expanduser()
-    for what, input_path in inputs.items():
-        if _inside(input_path, path):
-            raise S2SAError(f"--overwrite would delete {path}, which holds {what}; choose another {flag}")
+        raise S2SAError(f"{flag} {path} is not empty; pass --overwrite to replace it{alternative}")
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file, or None when the file is missing or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

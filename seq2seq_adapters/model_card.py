@@ -245,15 +245,7 @@ def _training_section(info: ArtifactInfo, record: RunRecord, source: ExportSourc
 
 
 def _generation_section(info: ArtifactInfo) -> list[str]:
-    gen = info.generation_args
-    rows = [
-        ("num_beams", gen.num_beams),
-        ("max_new_tokens", gen.max_new_tokens),
-        ("min_new_tokens", min(gen.min_new_tokens, gen.max_new_tokens)),
-        ("length_penalty", gen.length_penalty),
-        ("no_repeat_ngram_size", gen.no_repeat_ngram_size),
-        ("max source tokens (truncation)", info.max_source_length),
-    ]
+    rows = [*info.generation_args.generate_kwargs().items(), ("max source tokens (truncation)", info.max_source_length)]
     return [
         "## Generation settings",
         "",

@@ -22,7 +22,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from .config import DEFAULT_CHECKPOINT, ModelArgs
+from .config import DEFAULT_CHECKPOINT, ModelArgs, reserved_name_problem
 from .errors import S2SAError
 from .trainable import GROUPS, LEGACY_DEFAULT, TrainPolicy, parameter_group
 
@@ -68,10 +68,10 @@ def _hub_checkpoint(name: str) -> str:
     """
     import huggingface_hub
 
-    from .data import _hub_unreachable
+    from .hub import hub_unreachable
 
     offline_mode = huggingface_hub.constants.HF_HUB_OFFLINE
-    if not offline_mode and not _hub_unreachable():
+    if not offline_mode and not hub_unreachable():
         return name
     try:
         return huggingface_hub.snapshot_download(name, local_files_only=True)
@@ -268,15 +268,36 @@ def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
 
     A default leave_out (None) is replaced on `margs` by the layers it resolved to, so the saved run
     config states them."""
-    config = parse_adapter_config(margs.adapter_config, margs.leave_out, layer_counts(summarizer.model))
+    model = summarizer.model
+    config = parse_adapter_config(margs.adapter_config, margs.leave_out, layer_counts(model))
     margs.leave_out = configured_leave_out(config)
-    adapters.init(summarizer.model)
+    if problem := reserved_name_problem(margs.adapter_name, parameter_name_parts(model)):
+        raise S2SAError(problem)
+    adapters.init(model)
+    before = parameter_count(model)
     try:
-        summarizer.model.add_adapter(margs.adapter_name, config=config)
+        model.add_adapter(margs.adapter_name, config=config)
     except Exception as exc:  # ValueError, KeyError (unknown activation), AssertionError (compacter phm_dim)...
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise S2SAError(f"--adapter-config {margs.adapter_config!r} cannot be added: {message}") from None
     summarizer.adapter_name = margs.adapter_name
+    added = parameter_count(model) - before
+    claimed = sum(p.numel() for name, p in model.named_parameters() if is_adapter_parameter(name, margs.adapter_name))
+    if claimed != added:  # the name also matches other parameters: they would train but not be saved
+        raise S2SAError(
+            f"adapter_name {margs.adapter_name!r} marks {claimed:,} parameters as the adapter's, but the adapter "
+            f"added {added:,}; choose another --adapter-name"
+        )
+
+
+def parameter_name_parts(model: torch.nn.Module) -> set[str]:
+    """Every dotted part of the model's parameter names (module names, layer numbers, weight/bias)."""
+    return {part for name, _ in model.named_parameters() for part in name.split(".")}
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    """Parameters of the model, tied ones counted once."""
+    return sum(parameter.numel() for parameter in model.parameters())
 
 
 def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:

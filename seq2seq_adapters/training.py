@@ -16,15 +16,11 @@ from rich.markup import escape
 from rich.progress import Progress
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
 from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .checkpoints import (
-    CHECKPOINT_COMPLETE,  # noqa: F401  (re-exported: training.CHECKPOINT_COMPLETE)
-    EpochSeededLengthGroupedSampler,
-    GracefulStop,
-    TrainingInterrupted,
     checkpoint_folders,
     checkpoint_step,
     discard_checkpoint,
@@ -32,29 +28,22 @@ from .checkpoints import (
     last_complete_checkpoint,
     mark_complete,
     rotate_checkpoints,
-    stop_on_signals,
-    truncate_metrics,
 )
 from .config import RunConfig
-from .data import SummarizationData, load_summarization_data, tokenize_splits
+from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError
 from .evaluation import evaluate_split
-from .io_utils import append_jsonl, atomic_write_json, atomic_write_text, check_output_dir
+from .io_utils import atomic_write_json, atomic_write_text
 from .loss import label_position_loss
+from .metrics_log import MetricsFileCallback, truncate_metrics
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .progress import progress_bar, tracked
 from .reports import parameter_summary, parameter_table
-
-class MetricsFileCallback(TrainerCallback):
-    """Append one JSON line per logging step (loss, learning rate, step, epoch) to metrics.jsonl."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and logs:
-            append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})
+from .run_dir import RunDir, adapter_of
+from .sampler import EpochSeededLengthGroupedSampler
+from .stopping import GracefulStop, TrainingInterrupted, stop_on_signals
+from .tokenized import tokenize_splits
 
 
 class RichProgressCallback(TrainerCallback):
@@ -103,7 +92,7 @@ class SummarizationTrainer(Seq2SeqTrainer):
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         output_dir = Path(output_dir or self.args.output_dir)
-        save_artifact(output_dir / "adapter", self.summarizer, self.artifact_info)
+        save_artifact(adapter_of(output_dir), self.summarizer, self.artifact_info)
 
     def _save_checkpoint(self, model, trial):
         """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints."""
@@ -135,10 +124,10 @@ class SummarizationTrainer(Seq2SeqTrainer):
         )
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        load_trained_weights(self.summarizer, Path(resume_from_checkpoint) / "adapter", self.artifact_info)
+        load_trained_weights(self.summarizer, adapter_of(resume_from_checkpoint), self.artifact_info)
 
     def _load_best_model(self):
-        load_trained_weights(self.summarizer, Path(self.state.best_model_checkpoint) / "adapter", self.artifact_info)
+        load_trained_weights(self.summarizer, adapter_of(self.state.best_model_checkpoint), self.artifact_info)
 
 
 @dataclass
@@ -157,9 +146,9 @@ def default_output_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig | None = None) -> None:
-    """Check (see check_output_dir), empty the folder if --overwrite allows it, and create it."""
-    check_output_dir(path, overwrite, config)
+def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig) -> None:
+    """Check (see RunDir.check_new), empty the folder if --overwrite allows it, and create it."""
+    RunDir(path).check_new(overwrite, config)
     if path.is_dir() and any(path.iterdir()):
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -185,7 +174,7 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
     evaluate_by_steps = t.eval_steps is not None and has_validation
     save_strategy = "steps" if t.save_steps or evaluate_by_steps else "epoch"
     return Seq2SeqTrainingArguments(
-        output_dir=str(output_dir / "checkpoints"),
+        output_dir=str(RunDir(output_dir).checkpoints),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
@@ -299,31 +288,60 @@ def build_trainer(
     return trainer
 
 
+@dataclass
+class Session:
+    """A run being trained: what `setup` builds for `fit` and `finalize`."""
+
+    config: RunConfig
+    run: RunDir
+    checkpoint: Path | None
+    """The complete checkpoint a resumed run continues from; None for a new run."""
+    summarizer: Summarizer
+    data: SummarizationData
+    trainer: SummarizationTrainer
+    parameters: dict
+    """Parameter counts per group (reports.parameter_summary), for the table and run.json."""
+    source_length: int
+    console: Console
+    start: float
+
+
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
-    """Run the whole recipe and return where it wrote its outputs."""
-    console = console or Console(stderr=True)
-    if not is_main_process():
-        console = Console(stderr=True, quiet=True)
-    start = time.perf_counter()
-    transformers.set_seed(config.train.seed)
+    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json)."""
+    session = setup(config, overwrite=overwrite, resume=resume, console=console)
+    return finalize(session, fit(session))
+
+
+def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tuple[RunDir, Path | None]:
+    """The run folder and, when resuming, the checkpoint to continue from; checked before anything is built."""
     if resume is not None:
-        output_dir = resume
         checkpoint = last_complete_checkpoint(resume)
         if checkpoint is None:
             raise S2SAError(
                 f"--resume {resume}: no complete checkpoint under {resume / 'checkpoints'} (stopped before the first "
                 f"save); start again with --output-dir {resume} --overwrite"
             )
-    else:
-        output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
-        checkpoint = None
-        check_output_dir(output_dir, overwrite, config)  # fail fast; nothing is deleted before all inputs check out
+        return RunDir(resume), checkpoint
+    output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
+    RunDir(output_dir).check_new(overwrite, config)  # fail fast; nothing is deleted before all inputs check out
+    return RunDir(output_dir), None
+
+
+def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None) -> Session:
+    """Build the model, load and tokenize the data, prepare the run folder and the Trainer."""
+    console = console or Console(stderr=True)
+    if not is_main_process():
+        console = Console(stderr=True, quiet=True)
+    start = time.perf_counter()
+    transformers.set_seed(config.train.seed)
+    run, checkpoint = resolve_run(config, overwrite, resume)
+    output_dir = run.root
     summarizer = build_summarizer(config.model)
     with main_process_first():
         data, tokenized, source_length = load_data(config, summarizer, console)
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
-        atomic_write_text(output_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+        atomic_write_text(run.config, json.dumps(config.to_dict(), indent=2))
     parameters = parameter_summary(parameter_groups(summarizer))
     console.print(parameter_table(parameters))
     t = config.train
@@ -337,20 +355,25 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
         new_weight_names=summarizer.new_weight_names,
         max_source_length=source_length,
     )
-    has_validation = "validation" in tokenized
     trainer = build_trainer(
         config,
         summarizer,
         tokenized,
         output_dir,
         info,
-        [MetricsFileCallback(output_dir / "metrics.jsonl"), RichProgressCallback(console)],
+        [MetricsFileCallback(run.metrics), RichProgressCallback(console)],
     )
     if checkpoint is not None and is_main_process():
-        truncate_metrics(output_dir / "metrics.jsonl", checkpoint_step(checkpoint))
+        truncate_metrics(run.metrics, checkpoint_step(checkpoint))
+    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start)
+
+
+def fit(session: Session) -> TrainOutput:
+    """Train (from the checkpoint when resuming); a stop signal saves a checkpoint and ends the run with exit 130."""
+    trainer, output_dir, checkpoint = session.trainer, session.run.root, session.checkpoint
     trainer.add_callback(stopper := GracefulStop())
     try:
-        with stop_on_signals(stopper, console):
+        with stop_on_signals(stopper, session.console):
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except KeyboardInterrupt:
         raise TrainingInterrupted(
@@ -361,38 +384,45 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
             f"{stopper.signal_name} at step {trainer.state.global_step}: checkpoint saved in "
             f"{last_complete_checkpoint(output_dir)}; continue with: s2sa train --resume {output_dir}"
         )
+    return output
+
+
+def finalize(session: Session, output: TrainOutput) -> TrainResult:
+    """Save the final adapter, write the validation report and run.json."""
+    config, run, summarizer, data = session.config, session.run, session.summarizer, session.data
+    output_dir = run.root
     if is_main_process():
-        save_artifact(output_dir / "adapter", summarizer, info)
+        save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}
-    if has_validation:
+    if "validation" in data.splits:
         try:
             rouge = evaluate_split(
                 summarizer,
                 data.splits["validation"],
                 config.generation,
-                source_length,
+                session.source_length,
                 output_dir,
                 "validation",
-                console=console,
+                console=session.console,
             )
         except KeyboardInterrupt:
             raise TrainingInterrupted(
-                f"interrupted while writing the validation report; the trained adapter is in {output_dir / 'adapter'}; "
+                f"interrupted while writing the validation report; the trained adapter is in {run.adapter}; "
                 f"s2sa train --resume {output_dir} writes the report"
             ) from None
     samples_per_s = float(output.metrics.get("train_samples_per_second", 0.0))
     if not is_main_process():
         return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
     write_run_record(
-        output_dir / "run.json",
+        run.record,
         config,
         data,
-        parameters,
+        session.parameters,
         {
             "train_samples_per_s": samples_per_s,
             "train_loss": output.training_loss,
             "global_step": output.global_step,
-            "wall_time_s": round(time.perf_counter() - start, 2),
+            "wall_time_s": round(time.perf_counter() - session.start, 2),
             "rouge_validation": rouge,
             "world_size": world_size(),
             "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),

@@ -1,14 +1,64 @@
-"""Shared pytest fixtures."""
+"""Shared test infrastructure: fixtures, the one CLI subprocess runner and environment, markers."""
+
+from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-
 sys.path.insert(0, str(Path(__file__).parent))
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for subprocesses: this tree's package (not an installed one), CPU only, one thread
+    (two torch threads on two shared cores wait for each other), wide Rich output."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
+    env.update(extra)
+    return env
+
+
+def run_python(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python ARGS` in a fresh interpreter with `cli_env`, output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env or cli_env(), cwd=cwd or ROOT, timeout=timeout
+    )
+
+
+def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real CLI, `python -m seq2seq_adapters ARGS`, in a subprocess."""
+    return run_python(["-m", "seq2seq_adapters", *args], env=env, cwd=cwd, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for torchrun's rendezvous; fixed ports collide between runs)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reads ../shared/data says so with the `real_data` marker."""
+    unmarked = [item.nodeid for item in items if "shared_data_dir" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("real_data")]
+    if unmarked:
+        raise pytest.UsageError(f"tests using shared_data_dir need @pytest.mark.real_data: {', '.join(unmarked)}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """One torch thread in the test process: tiny models gain nothing from intra-op threads, and on a
+    shared, oversubscribed 2-core machine two OpenMP threads wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

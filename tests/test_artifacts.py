@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
 
-from seq2seq_adapters.artifacts import ArtifactInfo, load_artifact, save_artifact
-from seq2seq_adapters.config import ModelArgs
+from seq2seq_adapters.artifacts import FORMAT_VERSION, ArtifactInfo, load_artifact, read_info, save_artifact
+from seq2seq_adapters.config import GenerationArgs, ModelArgs
+from seq2seq_adapters.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.modeling import build_summarizer
 
 
@@ -41,3 +45,51 @@ def test_cross_attention_can_start_from_self_attention(tiny_bert):
             assert torch.equal(own[key], cross[key])
             assert own[key].data_ptr() != cross[key].data_ptr(), "a copy, not shared"
         assert not layer.crossattention.self.query.weight.requires_grad
+
+
+FORMAT_1 = Path(__file__).parent / "data" / "s2sa-format-1.json"
+"""s2sa.json exactly as s2sa wrote it at format 1 (base checkpoints and new weight names filled in by the test)."""
+
+
+def test_an_artifact_written_in_the_previous_format_loads(tiny_bert, tmp_path):
+    margs = ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0])
+    summarizer = build_summarizer(margs)
+    save_artifact(tmp_path / "a", summarizer, ArtifactInfo(model=dataclasses.asdict(margs), generation={}, new_weight_names=summarizer.new_weight_names))
+    old = json.loads(FORMAT_1.read_text())
+    old["model"].update(encoder=str(tiny_bert), decoder=str(tiny_bert))
+    old["new_weight_names"] = summarizer.new_weight_names
+    (tmp_path / "a" / "s2sa.json").write_text(json.dumps(old))
+    loaded, info = load_artifact(tmp_path / "a")
+    assert isinstance(info.model, ModelArgs) and isinstance(info.generation, GenerationArgs)
+    assert (info.model.leave_out, info.generation.num_beams, info.max_source_length) == ([0], 4, 128)
+    restored = dict(loaded.model.named_parameters())
+    for name, tensor in summarizer.model.named_parameters():
+        assert torch.equal(tensor, restored[name]), name
+
+
+def test_keys_of_a_newer_s2sa_are_dropped_with_a_warning(tmp_path):
+    newer = json.loads(FORMAT_1.read_text())
+    newer.update(format_version=FORMAT_VERSION + 1, tokenizer_hash="abc")
+    newer["model"]["rank_schedule"] = "cosine"
+    (tmp_path / "s2sa.json").write_text(json.dumps(newer))
+    with pytest.warns(S2SAWarning, match=rf"format {FORMAT_VERSION + 1}, newer than this s2sa's {FORMAT_VERSION}.*ignored: tokenizer_hash, model.rank_schedule"):
+        info = read_info(tmp_path)
+    assert info.model.encoder == "TINY" and info.generation.length_penalty == 2.0
+    assert json.loads(json.dumps(info.to_dict()))["format_version"] == FORMAT_VERSION
+
+
+@pytest.mark.parametrize(
+    "damage,expected",
+    [
+        (lambda raw: raw.update(format_version="two"), "format_version 'two' is not a positive integer"),
+        (lambda raw: raw["generation"].update(num_beams="four"), "generation.num_beams must be int, got 'four'"),
+        (lambda raw: raw.update(model=None), "'model' is missing or not a mapping"),
+        (lambda raw: raw.pop("new_weight_names"), "missing 1 required positional argument: 'new_weight_names'"),
+    ],
+)
+def test_a_damaged_s2sa_json_is_one_line(tmp_path, damage, expected):
+    raw = json.loads(FORMAT_1.read_text())
+    damage(raw)
+    (tmp_path / "s2sa.json").write_text(json.dumps(raw))
+    with pytest.raises(S2SAError, match=f"s2sa.json is corrupted: .*{re.escape(expected)}"):
+        read_info(tmp_path)

@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
-from seq2seq_adapters import data as data_module
+from seq2seq_adapters import data_files
+from seq2seq_adapters import tokenized as tokenized_module
 from seq2seq_adapters.config import DataArgs
-from seq2seq_adapters.data import SummarizationData, load_summarization_data, tokenize_splits
+from seq2seq_adapters.data import SummarizationData, load_summarization_data
 from seq2seq_adapters.errors import S2SAError
+from seq2seq_adapters.tokenized import tokenize_splits
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -208,7 +210,7 @@ def test_csv_missing_columns_lists_existing_ones(tmp_path):
 
 
 def test_hub_id_offline_fails_fast_with_hint(monkeypatch):
-    monkeypatch.setattr(data_module, "_hub_unreachable", lambda: True)
+    monkeypatch.setattr(data_files, "hub_unreachable", lambda: True)
     message = error_of("someone/some_dataset")
     assert "could not download dataset 'someone/some_dataset'" in message
     assert "offline?" in message and "local file or directory" in message
@@ -231,7 +233,7 @@ def test_tokenize_labels_and_cache(tmp_path, tokenizer, monkeypatch):
     def not_again(*args, **kwargs):
         raise AssertionError("tokenized again instead of reading the cache")
 
-    monkeypatch.setattr(data_module, "_tokenize_batch", not_again)
+    monkeypatch.setattr(tokenized_module, "_tokenize_batch", not_again)
     cached = tokenize_splits(splits, tokenizer, 32, 16, cache_dir=tmp_path / "cache")
     assert cached["train"]["labels"][:] == tokenized["train"]["labels"][:]
 
@@ -244,7 +246,7 @@ def test_short_labels_end_in_sep(tmp_path, tokenizer):
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.real_data
 def test_dialogsum_loads_without_column_flags(shared_data_dir):
     loaded = load(shared_data_dir / "dialogsum", max_train_samples=100)
     assert loaded.text_column == "dialogue"
@@ -256,7 +258,7 @@ def test_dialogsum_loads_without_column_flags(shared_data_dir):
     assert not loaded.validation_carved
 
 
-@pytest.mark.slow
+@pytest.mark.real_data
 def test_scitldr_loads_without_column_flags(shared_data_dir):
     loaded = load(shared_data_dir / "scitldr", max_eval_samples=50)
     assert (loaded.text_column, loaded.summary_column) == ("source", "target")

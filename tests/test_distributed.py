@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import free_port, run_cli, run_python
 from tiny import make_tiny_bert, write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
 
-
-def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +40,10 @@ def train_args(model: Path, data: Path, out: Path, batch: int) -> list[str]:
 
 def test_torchrun_two_processes_match_one_process(setup):
     model, data, base = setup
-    single = run([sys.executable, "-m", "seq2seq_adapters", *train_args(model, data, base / "single", 8)])
+    single = run_cli([*train_args(model, data, base / "single", 8)])
     assert single.returncode == 0, single.stderr[-3000:]
-    ddp = run([
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+    ddp = run_python([
+        "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
         "-m", "seq2seq_adapters", *train_args(model, data, base / "ddp", 4),
     ])
     assert ddp.returncode == 0, ddp.stderr[-3000:]
@@ -88,7 +82,7 @@ def test_adapter_from_ddp_run_reloads(setup):
         f"model, tok = load_summarizer({str(base / 'ddp')!r})\n"
         "print(type(model).__name__)\n"
     )
-    result = run([sys.executable, "-c", code])
+    result = run_python(["-c", code])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "EncoderDecoderModel" in result.stdout
 
@@ -98,10 +92,10 @@ def test_sharded_eval_equals_single_process_eval(setup):
     if not (base / "single" / "adapter").is_dir():
         pytest.skip("needs the single-process run of the first test")
     eval_args = ["eval", str(base / "single"), "--split", "validation", "--num-beams", "2"]
-    single = run([sys.executable, "-m", "seq2seq_adapters", *eval_args, "--output-dir", str(base / "eval-single")])
+    single = run_cli([*eval_args, "--output-dir", str(base / "eval-single")])
     assert single.returncode == 0, single.stderr[-3000:]
-    sharded = run([
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29534",
+    sharded = run_python([
+        "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
         "-m", "seq2seq_adapters", *eval_args, "--output-dir", str(base / "eval-sharded"),
     ])
     assert sharded.returncode == 0, sharded.stderr[-3000:]

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, cli_env, run_cli
 from tiny import write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
 MARKER = "keep-me.txt"
 
 
@@ -41,24 +40,6 @@ class Outcome:
     stderr: str
     seconds: float
     output_dir: Path
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """Environment for CLI subprocesses: CPU only, one thread (2 shared cores), our package importable."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
-    env.update(extra)
-    return env
-
-
-def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600):
-    return subprocess.run(
-        [sys.executable, "-m", "seq2seq_adapters", *args],
-        capture_output=True,
-        text=True,
-        env=env or cli_env(),
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )
 
 
 def make_output_dir(path: Path) -> Path:
@@ -103,9 +84,11 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
     GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100).save_pretrained(gpt2)
     bad_yaml = tmp / "bad.yaml"
     bad_yaml.write_text("train:\n  batch_size: eight\n")
+    bad_generation = tmp / "bad-generation.yaml"
+    bad_generation.write_text("generation:\n  batch_size: 0\n  min_new_tokens: -1\n  no_repeat_ngram_size: -1\n")
     not_a_run = make_output_dir(tmp / "not-a-run")
     no_checkpoint = make_output_dir(tmp / "no-checkpoint")
-    (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))
+    (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))  # the old name: still a run
     holds_data = make_output_dir(tmp / "holds-data")
     write_jsonl(holds_data / "train.jsonl", dialog_rows(20))
     export_out = make_output_dir(tmp / "export-out")
@@ -145,6 +128,11 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         "train-all-mixed": Case(["--train", "all,head"], ["'all' (full fine-tuning, no adapter) stands alone"]),
         "train-without-adapter": Case(["--train", "head"], ["--train 'head' leaves out the adapter"]),
         "train-and-alias": Case(["--train", "adapter", "--full-finetune"], ["--full-finetune and --train both say which weights train"]),
+        # --adapter-name: a part of parameter names; refused before any checkpoint is read (this one is missing)
+        "adapter-name-reserved": Case(
+            ["--adapter-name", "decoder", "--encoder", str(tmp / "no-such-model")],
+            ["adapter_name 'decoder' is a part of the model's parameter names", "reserved: LayerNorm, attention", "crossattention"],
+        ),
         # --encoder / --decoder
         "encoder-not-bert": Case(["--encoder", str(gpt2)], [str(gpt2), "'gpt2' model", "bert"]),
         "encoder-missing-folder": Case(["--encoder", str(tmp / "no-such-model")], ["checkpoint folder not found", "no-such-model"]),
@@ -161,14 +149,21 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         # lengths and config files
         "max-source-length": Case(["--max-source-length", "1024"], ["--max-source-length 1024", "encoder's position limit 128"]),
         "config-wrong-type": Case(["--config", str(bad_yaml)], ["train.batch_size must be int", "'eight'"]),
+        # generation settings are checked before training (they were used only after it, by the validation summaries)
+        "config-generation-values": Case(
+            ["--config", str(bad_generation)],
+            ["generation.min_new_tokens must be at least 0, got -1", "generation.no_repeat_ngram_size must be at least 0", "generation.batch_size must be at least 1, got 0"],
+        ),
+        "setting-generation-batch-size": Case(["generation.batch_size=0"], ["invalid configuration: generation.batch_size must be at least 1, got 0"]),
+        "setting-unknown": Case(["train.max_step=3"], ["unknown setting 'train.max_step'", "did you mean train.max_steps?"]),
         # --output-dir / --overwrite / --resume
         "output-dir-not-empty": Case([], ["is not empty", "--overwrite", "--resume"], overwrite=False),
         "overwrite-would-delete-data": Case(
             ["train", "--encoder", bert, "--decoder", bert, "--data", str(holds_data / "train.jsonl"), "--output-dir", str(holds_data), "--overwrite"],
-            ["--overwrite would delete", "holds-data", "--data"],
+            ["would replace --data", "holds-data", "which it holds"],
             base=False,
         ),
-        "resume-not-a-run": Case(["train", "--resume", str(not_a_run)], ["not-a-run", "not a run folder (no config.json)"], base=False),
+        "resume-not-a-run": Case(["train", "--resume", str(not_a_run)], ["not-a-run", "not a run folder (no run_config.json)"], base=False),
         "resume-missing": Case(["train", "--resume", str(tmp / "gone")], ["--resume", "gone", "no such folder"], base=False),
         "resume-no-checkpoint": Case(["train", "--resume", str(no_checkpoint)], ["no complete checkpoint", "--overwrite"], base=False),
         "resume-with-flags": Case(
@@ -195,8 +190,9 @@ CASE_NAMES = [
     "leave-out-not-integer", "leave-out-negative", "leave-out-duplicate", "leave-out-beyond",
     "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size",
     "train-unknown-group", "train-all-mixed", "train-without-adapter", "train-and-alias",
+    "adapter-unknown", "adapter-bad-parameter", "adapter-zero-size", "adapter-name-reserved",
     "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
-    "max-source-length", "config-wrong-type",
+    "max-source-length", "config-wrong-type", "config-generation-values", "setting-generation-batch-size", "setting-unknown",
     "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",
     "eval-not-a-run", "export-not-a-run",
 ]  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,11 @@ from rich.console import Console
 
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.training import train
+from conftest import run_cli
 from tiny import make_tiny_bert
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,6 @@ def run_dir(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
     )
     train(config, console=Console(quiet=True))
     return out
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {"PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "seq2seq_adapters", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
@@ -55,7 +51,7 @@ def damaged_copy(run_dir: Path, target: Path, file_name: str) -> Path:
 def test_eval_with_a_base_model_the_adapter_does_not_fit(run_dir, tmp_path):
     wider = make_tiny_bert(tmp_path / "wider", hidden=48)
     out = tmp_path / "eval-out"
-    result = run_cli("eval", str(run_dir), "--split", "validation", "--encoder", str(wider), "--decoder", str(wider), "--output-dir", str(out))
+    result = run_cli(["eval", str(run_dir), "--split", "validation", "--encoder", str(wider), "--decoder", str(wider), "--output-dir", str(out)])
     assert_one_line_error(result, "does not fit", "size mismatch")
     assert not out.exists()
 
@@ -64,7 +60,7 @@ def test_eval_with_a_base_model_the_adapter_does_not_fit(run_dir, tmp_path):
 def test_eval_on_truncated_weights(run_dir, tmp_path, file_name):
     damaged = damaged_copy(run_dir, tmp_path / "damaged", file_name)
     out = tmp_path / "eval-out"
-    result = run_cli("eval", str(damaged), "--split", "validation", "--output-dir", str(out))
+    result = run_cli(["eval", str(damaged), "--split", "validation", "--output-dir", str(out)])
     assert_one_line_error(result, "cannot load the trained weights")
     assert not out.exists()
 
@@ -72,6 +68,6 @@ def test_eval_on_truncated_weights(run_dir, tmp_path, file_name):
 def test_export_of_truncated_weights_writes_nothing(run_dir, tmp_path):
     damaged = damaged_copy(run_dir, tmp_path / "damaged", "non_adapter_weights.safetensors")
     out = tmp_path / "export-out"
-    result = run_cli("export-adapter", str(damaged), "--output", str(out))
+    result = run_cli(["export-adapter", str(damaged), "--output", str(out)])
     assert_one_line_error(result, "non_adapter_weights.safetensors is damaged or truncated")
     assert not out.exists()

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import GenerationArgs, load_config
 from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
-from seq2seq_adapters.inference import evaluate_run, load_source, read_documents
+from seq2seq_adapters.eval_run import evaluate_run
+from seq2seq_adapters.inference import load_source
+from seq2seq_adapters.summarize import read_documents
 from seq2seq_adapters.training import train
 
 runner = CliRunner()
@@ -34,15 +36,6 @@ def make_run(tiny_bert: Path, data: Path, output_dir: Path, adapter_config: str,
         "generation": {"num_beams": 2, "max_new_tokens": 8, "min_new_tokens": 2, "batch_size": 4},
     }
     return train(load_config(None, overrides)).output_dir
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads; on a busy shared CPU the threads only wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +66,7 @@ def test_eval_keeps_input_order_and_ids(runs, varied_jsonl, tmp_path, monkeypatc
     generate() is replaced by an echo of its (truncated) input, so each prediction must be its own document.
     """
     source, summarizer = load_source(runs[0])
-    monkeypatch.setattr("seq2seq_adapters.inference.load_model", lambda *a, **k: summarizer)
+    monkeypatch.setattr("seq2seq_adapters.eval_run.load_model", lambda *a, **k: summarizer)
     monkeypatch.setattr(summarizer.model, "generate", lambda input_ids, **kwargs: input_ids)
     outcome = evaluate_run(runs[0], data=str(varied_jsonl), output_dir=tmp_path, generation={"batch_size": 3})
     rows = read_jsonl(varied_jsonl)

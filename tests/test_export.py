@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from rich.console import Console
 from safetensors import safe_open
 from typer.testing import CliRunner
 
+from conftest import run_cli, run_python
 from seq2seq_adapters.artifacts import ArtifactInfo, read_info, save_artifact
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import ModelArgs, load_config
@@ -32,7 +31,7 @@ from seq2seq_adapters.modeling import build_summarizer
 from seq2seq_adapters.trainable import TrainPolicy
 from seq2seq_adapters.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
 
 SUMMARIZE = '''
 import json, sys, torch
@@ -65,11 +64,9 @@ else:
 '''
 
 
-def run_python(code: str, *args: str) -> object:
+def printed_json(code: str, *args: str) -> object:
     """Run `code` in a fresh interpreter; return the JSON printed on its last stdout line."""
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=900
-    )
+    result = run_python(["-c", code, *args], timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -142,10 +139,10 @@ def test_plain_adapters_code_from_the_card_reproduces_the_runs_summaries(lora_ru
     code = loading + SUMMARIZE + f'''
 assert not any(name.startswith("seq2seq_adapters") for name in sys.modules)
 documents = json.loads(sys.argv[1])
-print(json.dumps(summarize(model, tokenizer, documents, {info.max_source_length}, {info.generation["batch_size"]},
+print(json.dumps(summarize(model, tokenizer, documents, {info.max_source_length}, {info.generation.batch_size},
                            generation_config=generation_config)))
 '''
-    assert run_python(code, json.dumps(documents)) == expected
+    assert printed_json(code, json.dumps(documents)) == expected
     assert any(expected), "the tiny run should generate some text"
 
 
@@ -158,10 +155,10 @@ from seq2seq_adapters.artifacts import read_info
 from seq2seq_adapters.generation import generate_summaries
 model, tokenizer = load_summarizer({str(lora_export)!r})
 info = read_info({str(lora_export)!r})
-assert model.generation_config.max_new_tokens == info.generation["max_new_tokens"]
+assert model.generation_config.max_new_tokens == info.generation.max_new_tokens
 print(json.dumps(generate_summaries(model, tokenizer, json.loads(sys.argv[1]), info.generation_args, info.max_source_length)))
 '''
-    assert run_python(code, json.dumps(documents)) == expected
+    assert printed_json(code, json.dumps(documents)) == expected
 
 
 def test_merged_lora_loads_without_adapters_and_summarizes_like_the_adapter(lora_run, tmp_path):
@@ -182,19 +179,16 @@ model, loading = EncoderDecoderModel.from_pretrained({str(merged)!r}, output_loa
 assert not any(loading.values()), loading
 model.eval()
 tokenizer = AutoTokenizer.from_pretrained({str(merged)!r})
-assert model.generation_config.num_beams == 1 and model.generation_config.max_new_tokens == {info.generation["max_new_tokens"]}
+assert model.generation_config.num_beams == 1 and model.generation_config.max_new_tokens == {info.generation.max_new_tokens}
 print(json.dumps(summarize(model, tokenizer, json.loads(sys.argv[1]), {info.max_source_length},
-                           {info.generation["batch_size"]}, num_beams=1, do_sample=False)))
+                           {info.generation.batch_size}, num_beams=1, do_sample=False)))
 '''
-    assert run_python(code, json.dumps(documents)) == adapter_summaries
+    assert printed_json(code, json.dumps(documents)) == adapter_summaries
 
 
 def test_merge_of_a_bottleneck_adapter_fails_with_one_clear_line(bottleneck_run, tmp_path):
     output = tmp_path / "out" / "merged"
-    result = subprocess.run(
-        [sys.executable, "-m", "seq2seq_adapters", "export-adapter", str(bottleneck_run), "--output", str(output), "--merge"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
-    )
+    result = run_cli(["export-adapter", str(bottleneck_run), "--output", str(output), "--merge"])
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -265,8 +259,14 @@ def test_existing_output_is_refused_and_a_failed_export_leaves_nothing(lora_run,
     (output / "keep.txt").write_text("mine")
     with pytest.raises(S2SAError, match="is not empty; pass --overwrite"):
         export_adapter(lora_run, output)
-    with pytest.raises(S2SAError, match="would replace files of the run"):
+    with pytest.raises(S2SAError, match="would replace the run"):
         export_adapter(lora_run, lora_run, overwrite=True)
+    with pytest.raises(S2SAError, match="would replace the run's checkpoints/"):
+        export_adapter(lora_run, lora_run / "checkpoints", checkpoint="last", overwrite=True)
+    monkeypatch.chdir(output)  # the current folder is protected for export too
+    with pytest.raises(S2SAError, match="would replace the current directory"):
+        export_adapter(lora_run, Path("."), overwrite=True)
+    monkeypatch.chdir(tmp_path)
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -329,5 +329,5 @@ with torch.no_grad():
     logits = model(input_ids=torch.tensor({input_ids.tolist()}), decoder_input_ids=torch.tensor({decoder_input_ids.tolist()})).logits
 print(json.dumps(logits.tolist()))
 '''
-    logits = torch.tensor(run_python(code))
+    logits = torch.tensor(printed_json(code))
     assert torch.allclose(logits, expected, atol=1e-4), (logits - expected).abs().max()

@@ -19,15 +19,6 @@ from seq2seq_adapters.modeling import (
     parse_adapter_config,
 )
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: on a shared, oversubscribed 2-core machine two OpenMP threads wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 ADAPTER = "summarization"
 ENCODER_LAYER = re.compile(r"^encoder\.encoder\.layer\.(\d+)\.")
 DECODER_LAYER = re.compile(r"^decoder\.bert\.encoder\.layer\.(\d+)\.")
@@ -397,3 +388,19 @@ def test_plain_compacter_builds_on_minilm_width():
     assert adapter_layers(summarizer.model) == ({2, 3, 4, 5}, {2, 3, 4, 5})
     loss = loss_with_labels(summarizer)
     assert math.isfinite(loss.item())
+
+
+@pytest.mark.parametrize("name", ["decoder", "crossattention", "3"])
+def test_an_adapter_named_like_a_module_is_refused_by_the_loaded_model(tiny_bert, name):
+    """The model's own parameter-name parts are reserved too (ModelArgs alone skips the config check)."""
+    with pytest.raises(S2SAError, match=rf"adapter_name '{name}' is a part of the model's parameter names.*reserved: .*crossattention"):
+        build_summarizer(tiny_args(tiny_bert, adapter_name=name))
+
+
+def test_an_adapter_whose_name_claims_other_weights_is_refused(tiny_bert, monkeypatch):
+    """The count check behind the name check: the parameters carrying the name are exactly those added."""
+    import seq2seq_adapters.modeling as modeling
+
+    monkeypatch.setattr(modeling, "reserved_name_problem", lambda name, reserved: None)
+    with pytest.raises(S2SAError, match=r"adapter_name 'decoder' marks [\d,]+ parameters as the adapter's, but the adapter added [\d,]+"):
+        build_summarizer(tiny_args(tiny_bert, adapter_name="decoder"))

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,9 +22,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import ROOT, cli_env
 from tiny import write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
 MAX_STEPS = 14
 TRAIN_ROWS = 16  # batch 4: 4 steps per epoch, so the runs cross epoch boundaries
 WEIGHT_FILES = ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors")
@@ -51,12 +52,6 @@ if step_delay or write_delay:
         safetensors.torch.save_file = slowed(safetensors.torch.save_file, write_delay)
 runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
 """
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
-    env.update(extra)
-    return env
 
 
 def start(args: list[str], step_delay: float = 0.0, write_delay: float = 0.0) -> subprocess.Popen:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,17 +15,18 @@ import datasets
 import pytest
 import torch
 import transformers
-import yaml
 from rich.console import Console
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from seq2seq_adapters import data as data_module
+from conftest import cli_env, run_cli, run_python
+from seq2seq_adapters import tokenized
 from seq2seq_adapters import modeling
 from seq2seq_adapters import training
+from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
-from seq2seq_adapters.modeling import is_adapter_parameter, parse_adapter_config, saved_state
+from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.modeling import is_adapter_parameter, saved_state
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTER = "dialog"
@@ -40,21 +38,9 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory):
     """Keep datasets' Arrow caches and our tokenized cache out of the user's ~/.cache."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf_datasets")))
-        patch.setattr(data_module, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
+        patch.setattr(tokenized, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
         yield
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Train and generate on one thread: on a shared, oversubscribed 2-core machine two OpenMP threads
-    wait for each other and make every step 4-10x slower (docs/results.md); alone, the cost is small."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 class Captured:
@@ -131,7 +117,7 @@ def test_run_writes_config_and_adapter_folder(tiny_run):
     config, result, captured, _ = tiny_run
     run = result.output_dir
     assert run == Path(config.train.output_dir)
-    assert json.loads((run / "config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
+    assert json.loads((run / "run_config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
 
     model = captured.summarizer.model
     params = dict(model.named_parameters())
@@ -164,13 +150,13 @@ def test_run_writes_complete_resumable_checkpoints(tiny_run):
     checkpoints = sorted((result.output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     assert [p.name for p in checkpoints] == ["checkpoint-3", "checkpoint-6"]
     for folder in checkpoints:
-        assert (folder / training.CHECKPOINT_COMPLETE).is_file()
+        assert (folder / CHECKPOINT_COMPLETE).is_file()
         for name in ("adapter_config.json", "adapter.safetensors", "non_adapter_weights.safetensors", "s2sa.json"):
             assert (folder / "adapter" / name).is_file(), f"{folder.name}/adapter/{name}"
         assert (folder / "optimizer.pt").is_file() and (folder / "scheduler.pt").is_file()
         assert json.loads((folder / "trainer_state.json").read_text())["global_step"] == int(folder.name.split("-")[1])
         assert not (folder / "model.safetensors").exists()  # the frozen base is not copied into checkpoints
-    assert training.last_complete_checkpoint(result.output_dir) == checkpoints[-1]
+    assert last_complete_checkpoint(result.output_dir) == checkpoints[-1]
     # the last checkpoint holds the final trained non-adapter weights
     final = load_file(str(result.output_dir / "adapter" / "non_adapter_weights.safetensors"))
     last = load_file(str(checkpoints[-1] / "adapter" / "non_adapter_weights.safetensors"))
@@ -300,16 +286,10 @@ RELOAD = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 def test_adapter_reloads_in_new_process_and_reproduces_summaries(tiny_run, tmp_path):
     _, result, captured, _ = tiny_run
-    process = subprocess.run(
-        [sys.executable, "-c", RELOAD, str(result.output_dir), str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=ONE_THREAD_ENV,
-    )
+    process = run_python(["-c", RELOAD, str(result.output_dir), str(tmp_path)], cwd=tmp_path)
     assert process.returncode == 0, process.stderr[-3000:]
     expected = [row["prediction"] for row in read_jsonl(result.output_dir / "predictions_validation.jsonl")]
     assert json.loads((tmp_path / "summaries.json").read_text()) == expected
@@ -335,7 +315,7 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, repr(result.exception))
     assert f"run written to {output}" in " ".join(result.stderr.split())
-    config = json.loads((output / "config.json").read_text())
+    config = json.loads((output / "run_config.json").read_text())
     assert config["model"]["leave_out"] == [0, 1]
     assert config["train"]["max_steps"] == 2 and config["generation"]["num_beams"] == 1
     saved = load_file(str(output / "adapter" / "adapter.safetensors"))
@@ -347,22 +327,21 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
     assert json.loads((output / "run.json").read_text())["global_step"] == 2
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "leave_out,message",
     [("0,x", "--leave-out: 'x' is not a layer id"), ("9", "--leave-out ids [9] exist in neither stack")],
 )
 def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, leave_out, message):
     output = tmp_path / "never"
-    process = subprocess.run(
+    process = run_cli(
         [
-            sys.executable, "-m", "seq2seq_adapters", "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert),
+            "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert),
             "--data", str(dialog_jsonl), "--leave-out", leave_out, "--output-dir", str(output),
         ],  # fmt: skip
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        env={**ONE_THREAD_ENV, "COLUMNS": "80"},
+        env=cli_env(COLUMNS="80"),
     )
     assert process.returncode == 1
     assert "Traceback" not in process.stderr + process.stdout
@@ -375,7 +354,7 @@ def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, 
 # ---------------------------------------------------------------- real data: the loss goes down
 
 
-@pytest.mark.slow
+@pytest.mark.real_data
 def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     config = RunConfig(
         model=ModelArgs(leave_out=[0, 1]),  # the bundled MiniLM as encoder and decoder
@@ -397,33 +376,3 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     # epoch 2) and of steps 1-4 (start of epoch 1) come from equally long dialogues: a like-for-like drop
     assert losses[-1] < 0.75 * losses[0], losses
     assert losses[-1] < math.log(30522) - 3  # well below a uniform guess over the vocabulary
-
-
-# ---------------------------------------------------------------- shipped configs
-
-SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
-
-
-def test_the_documented_configs_ship():
-    assert {"quickstart.yaml", "dialogsum.yaml"} <= {p.name for p in SHIPPED}
-
-
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_shipped_config_loads_and_validates(path):
-    raw = yaml.safe_load(path.read_text())
-    config = load_config(path)
-    config.validate()
-    for section, values in raw.items():
-        for key, value in values.items():
-            assert getattr(getattr(config, section), key) == value, f"{section}.{key}"
-    # the adapter string and leave_out fit the bundled MiniLM (6 + 6 layers)
-    parse_adapter_config(config.model.adapter_config, config.model.leave_out, (6, 6))
-    if config.data.data is not None:
-        assert (ROOT / config.data.data).resolve() == (ROOT.parent / "shared" / "data" / Path(config.data.data).name)
-    # flags override single keys and leave the rest of the file alone
-    overridden = load_config(path, {"train": {"max_steps": 300}, "model": {"leave_out": None}})
-    assert overridden.train.max_steps == 300
-    assert overridden.to_dict()["model"] == config.to_dict()["model"]
-    assert {k: v for k, v in overridden.to_dict()["train"].items() if k != "max_steps"} == {
-        k: v for k, v in config.to_dict()["train"].items() if k != "max_steps"
-    }

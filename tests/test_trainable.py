@@ -19,15 +19,6 @@ from seq2seq_adapters.modeling import build_summarizer, is_adapter_parameter, pa
 from seq2seq_adapters.trainable import TrainPolicy, parameter_group, policy_from_flags, upgrade_legacy_keys
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread: on a shared, oversubscribed 2-core machine two OpenMP threads wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 POLICIES = ["adapter", "adapter,head", "adapter,cross-attention", "adapter,new", "all"]
 
 

@@ -1,0 +1,195 @@
+"""Settings are defined once (the Args dataclasses): every key of the YAML can be set from the command line,
+by its flag or as `section.key=value`, and every section checks its own values before anything loads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from seq2seq_adapters.cli import app
+from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
+from seq2seq_adapters.errors import S2SAError
+from seq2seq_adapters.modeling import parse_adapter_config
+
+EXAMPLES = {
+    "model": {
+        "encoder": "enc-x", "decoder": "dec-x", "tie_encoder_decoder": True, "adapter_config": "lora[r=8,alpha=16]",
+        "adapter_name": "mine", "leave_out": [1, 2], "train": "adapter,cross-attention",
+        "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1,
+    },
+    "data": {
+        "data": "my.jsonl", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
+        "max_eval_samples": 6, "max_source_length": 64, "max_target_length": 32, "on_bad_rows": "fail",
+    },
+    "train": {
+        "learning_rate": 1e-4, "epochs": 2.0, "max_steps": 7, "batch_size": 3, "grad_accum": 2, "warmup_ratio": 0.1,
+        "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
+        "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
+    },
+    "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
+}  # fmt: skip
+"""A valid value, other than the default, for every setting."""
+
+
+@pytest.fixture
+def captured(monkeypatch) -> list[RunConfig]:
+    """Configs `s2sa train` would run, captured by a stand-in for the (heavy) training module."""
+    configs: list[RunConfig] = []
+
+    def fake_train(config, **kwargs):
+        configs.append(config)
+        return types.SimpleNamespace(output_dir=config.train.output_dir)
+
+    monkeypatch.setitem(sys.modules, "seq2seq_adapters.training", types.SimpleNamespace(train=fake_train))
+    return configs
+
+
+def train(args: list[str], captured: list[RunConfig]) -> RunConfig:
+    result = CliRunner().invoke(app, ["train", *args])
+    assert result.exit_code == 0, result.output
+    return captured.pop()
+
+
+def flag_args(section: str, field: dataclasses.Field, value) -> list[str]:
+    """The flag form of a setting: `--name value`, or the bool flag's on/off side."""
+    declaration = setting_flags(section, field)[0]
+    if isinstance(value, bool):
+        on, _, off = declaration.partition("/")
+        return [on if value else off]
+    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return [f"{declaration}={text}"]
+
+
+def test_every_setting_has_an_example():
+    assert {(s, f.name) for s, f in setting_fields()} == {(s, k) for s, keys in EXAMPLES.items() for k in keys}
+
+
+@pytest.mark.parametrize("section,key", [(s, f.name) for s, f in setting_fields()])
+def test_every_yaml_key_can_be_set_from_the_command_line(section, key, captured, tmp_path):
+    value = EXAMPLES[section][key]
+    if key == "output_dir":
+        value = str(tmp_path / "run")
+    field = next(f for s, f in setting_fields() if (s, f.name) == (section, key))
+    default = getattr(getattr(RunConfig(), section), key)
+    assert value != default
+    text = value if isinstance(value, str) else ",".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
+    dotted = train([f"{section}.{key}={text}"], captured)
+    assert getattr(getattr(dotted, section), key) == value
+    if setting_flags(section, field):
+        flagged = train(flag_args(section, field, value), captured)
+        assert getattr(getattr(flagged, section), key) == value
+    else:
+        assert (section, key) == ("generation", "batch_size")  # --batch-size is the training batch
+
+
+def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("train:\n  max_steps: 5\ngeneration:\n  num_beams: 4\n")
+    run = train(["--config", str(config), "generation.num_beams=2", "train.max_steps=300", "--max-new-tokens", "12", "--leave-out", ""], captured)
+    assert (run.generation.num_beams, run.train.max_steps, run.generation.max_new_tokens, run.model.leave_out) == (2, 300, 12, [])
+    assert train(["data.data=null", "train.learning_rate=2e-3"], captured).train.learning_rate == 2e-3
+    # the aliases of --train
+    assert train(["--full-finetune", "--leave-out", ""], captured).model.train == "all"
+    assert train(["--freeze-new-weights"], captured).model.train == "adapter"
+    assert train(["--train-new-weights"], captured).model.train == "adapter,new"
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["train.max_step=3"], "unknown setting 'train.max_step'; did you mean train.max_steps?"),
+        (["max_steps"], "unexpected argument 'max_steps': settings are given as section.key=value"),
+        (["train.max_steps=3", "--max-steps", "4"], "train.max_steps is given twice"),
+        (["generation.batch_size=0"], "invalid configuration: generation.batch_size must be at least 1, got 0"),
+        (["generation.min_new_tokens=-1", "generation.no_repeat_ngram_size=-2"], "generation.min_new_tokens must be at least 0, got -1; generation.no_repeat_ngram_size must be at least 0, got -2"),
+        (["train.batch_size=eight"], "train.batch_size must be int, got 'eight'"),
+        (["--adapter-name", "output"], "adapter_name 'output' is a part of the model's parameter names"),
+    ],
+)
+def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):
+    result = CliRunner().invoke(app, ["train", *args])
+    assert result.exit_code == 1 and not captured
+    assert expected in result.output and result.output.count("error:") == 1, result.output
+
+
+def test_generation_rules_are_the_same_for_train_and_eval():
+    """One definition per rule: eval names the flag, a run config the key."""
+    from seq2seq_adapters.config import GenerationArgs
+
+    bad = GenerationArgs(batch_size=0, min_new_tokens=-1)
+    assert bad.problems(lambda name: f"--{name.replace('_', '-')}") == [
+        "--min-new-tokens must be at least 0, got -1", "--batch-size must be at least 1, got 0"
+    ]
+    with pytest.raises(S2SAError, match="generation.min_new_tokens must be at least 0"):
+        load_config(None, settings=parse_overrides(["generation.min_new_tokens=-1"]))
+
+
+def test_the_generate_mapping_is_written_once():
+    """length_penalty and early_stopping only with beams (they mean nothing to greedy decoding)."""
+    from seq2seq_adapters.config import GenerationArgs
+
+    assert GenerationArgs(num_beams=1, min_new_tokens=50, max_new_tokens=20).generate_kwargs() == {
+        "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 20, "no_repeat_ngram_size": 3
+    }
+    assert GenerationArgs().generate_kwargs()["length_penalty"] == 2.0
+
+
+def test_resume_refuses_flags_and_settings(captured, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--max-steps", "5", "generation.num_beams=2"])
+    assert result.exit_code == 1 and not captured
+    assert "--resume continues with the settings saved in" in result.output and "drop --max-steps, generation.num_beams=2" in result.output
+
+
+# ---------------------------------------------------------------- shipped configs
+
+SHIPPED = shipped_configs()
+
+
+def test_the_documented_configs_ship_with_the_package():
+    assert {"quickstart", "dialogsum"} <= set(SHIPPED)
+    assert all(path.parent.parent.name == "seq2seq_adapters" for path in SHIPPED.values())
+    assert load_config("dialogsum").data.data == "knkarthick/dialogsum"  # the public dataset, not a local path
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_config_loads_and_validates(name):
+    path = SHIPPED[name]
+    raw = yaml.safe_load(path.read_text())
+    config = load_config(path)
+    config.validate()
+    for section, values in raw.items():
+        for key, value in values.items():
+            assert getattr(getattr(config, section), key) == value, f"{section}.{key}"
+    # the adapter string and leave_out fit the bundled MiniLM (6 + 6 layers)
+    parse_adapter_config(config.model.adapter_config, config.model.leave_out, (6, 6))
+    # flags override single keys and leave the rest of the file alone
+    overridden = load_config(path, {"train": {"max_steps": 300}, "model": {"leave_out": None}})
+    assert overridden.train.max_steps == 300
+    assert overridden.to_dict()["model"] == config.to_dict()["model"]
+    assert {k: v for k, v in overridden.to_dict()["train"].items() if k != "max_steps"} == {
+        k: v for k, v in config.to_dict()["train"].items() if k != "max_steps"
+    }
+
+
+def test_a_shipped_config_is_found_by_name_from_any_folder(captured, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = train(["--config", "dialogsum", "--data", "../shared/data/dialogsum"], captured)
+    assert (run.model.adapter_name, run.data.data) == ("dialogsum", "../shared/data/dialogsum")
+    assert train(["--config", "configs/dialogsum.yaml"], captured).data.data == "knkarthick/dialogsum"  # the old spelling
+    result = CliRunner().invoke(app, ["train", "--config", "dialogsun"])
+    assert result.exit_code == 1 and "config file not found: dialogsun; shipped configs: dialogsum, quickstart" in result.output
+
+
+def test_s2sa_configs_lists_them():
+    result = CliRunner().invoke(app, ["configs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "dialogsum" in result.output and "quickstart" in result.output and "DialogSum (everyday dialogues" in result.output
