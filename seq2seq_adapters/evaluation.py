@@ -18,6 +18,7 @@ from .metrics import RougeResult, choose_lead_k, compute_rouge, lead_k, mean_wor
 from .modeling import Summarizer
 from .progress import tracked
 from .reports import rouge_table, write_rouge_report
+from .surface import UNCASED_NOTE, is_uncased
 
 
 def headline(result: RougeResult) -> dict[str, float]:
@@ -54,6 +55,8 @@ def evaluate_split(
 
     Under a distributed launcher each rank generates its share; rank 0 gathers, scores and writes.
     """
+    if is_uncased(summarizer.tokenizer):
+        notes = [*notes, UNCASED_NOTE]
     columns = split.select_columns(["id", "document", "references"]).to_dict()
     documents, references = columns["document"], columns["references"]
     local_documents = shard(documents)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import torch
@@ -9,6 +10,10 @@ from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .config import GenerationArgs
+from .errors import S2SAError
+from .surface import decode_summaries
+
+logger = logging.getLogger(__name__)
 
 
 def generation_kwargs(gen: GenerationArgs) -> dict:
@@ -73,7 +78,10 @@ def generate_summaries(
     max_source_length: int,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Summarise `documents`, returning summaries in input order; `on_batch(n)` reports progress."""
+    """Summarise `documents`, returning summaries in input order; `on_batch(n)` reports progress.
+
+    Out of GPU memory, the batch is halved and retried (and stays halved for the rest), down to one
+    document, instead of losing the run."""
     encoded = tokenizer(
         list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False
     )["input_ids"]
@@ -82,21 +90,36 @@ def generate_summaries(
     was_training = model.training
     model.eval()
     kwargs = generation_kwargs(gen)
+    fits = gen.batch_size
     with torch.inference_mode():
         for batch in length_sorted_batches([len(ids) for ids in encoded], gen.batch_size):
-            input_ids, attention_mask = pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
-            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-            output = model.generate(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                generation_config=model.generation_config,
-                encoder_outputs=encode(model, input_ids, attention_mask),
-                past_key_values=new_cache(model, gen),
-                **kwargs,
-            )
-            for index, text in zip(batch, tokenizer.batch_decode(output, skip_special_tokens=True)):
-                summaries[index] = text.strip()
-            if on_batch is not None:
-                on_batch(len(batch))
+            while batch:
+                chunk = batch[:fits]
+                input_ids, attention_mask = pad_batch([encoded[i] for i in chunk], tokenizer.pad_token_id)
+                input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+                try:
+                    output = model.generate(
+                        input_ids=input_ids,
+                        attention_mask=attention_mask,
+                        generation_config=model.generation_config,
+                        encoder_outputs=encode(model, input_ids, attention_mask),
+                        past_key_values=new_cache(model, gen),
+                        **kwargs,
+                    )
+                except torch.OutOfMemoryError:
+                    if fits == 1:
+                        raise S2SAError(
+                            f"out of {device} memory generating one summary ({input_ids.shape[1]} source tokens, "
+                            f"{gen.num_beams} beams); lower --num-beams or --max-new-tokens, or run on the CPU"
+                        ) from None
+                    fits //= 2
+                    torch.cuda.empty_cache()
+                    logger.warning("out of %s memory: generating %d documents per batch from now on", device, fits)
+                    continue
+                for index, summary in zip(chunk, decode_summaries(tokenizer, output, [documents[i] for i in chunk])):
+                    summaries[index] = summary
+                batch = batch[len(chunk):]
+                if on_batch is not None:
+                    on_batch(len(chunk))
     model.train(was_training)
     return summaries

@@ -16,6 +16,7 @@ from seq2seq_adapters.generation import generate_summaries, generation_kwargs, l
 from seq2seq_adapters.eval_run import evaluate_run
 from seq2seq_adapters.inference import load_source
 from seq2seq_adapters.summarize import read_documents
+from seq2seq_adapters.surface import decode_summaries
 from seq2seq_adapters.training import train
 
 runner = CliRunner()
@@ -100,8 +101,8 @@ def test_generation_matches_stock_generate(runs, varied_jsonl):
             output = model.generate(
                 input_ids=input_ids, attention_mask=attention_mask, generation_config=model.generation_config, **generation_kwargs(gen)
             )
-            for i, text in zip(batch, tokenizer.batch_decode(output, skip_special_tokens=True)):
-                stock[i] = text.strip()
+            for i, text in zip(batch, decode_summaries(tokenizer, output, [documents[i] for i in batch])):
+                stock[i] = text
     assert fast == stock
     assert len(set(fast)) > 1  # the summaries depend on the documents: the comparison is not vacuous
 
@@ -236,3 +237,10 @@ def test_eval_errors_on_data(runs, dialog_jsonl, tmp_path):
     assert result.exit_code == 1 and "pass --data" in result.stderr
     result = runner.invoke(app, ["eval", str(runs[0]), "--num-beams", "0"])
     assert result.exit_code == 1 and "--num-beams must be at least 1" in result.stderr
+
+
+def test_reports_say_when_the_tokenizer_is_uncased(runs):
+    """The tiny BERT carries MiniLM's uncased tokenizer: the report says why summaries are lowercase."""
+    from seq2seq_adapters.surface import UNCASED_NOTE
+
+    assert UNCASED_NOTE in (runs[0] / "rouge_validation.md").read_text()

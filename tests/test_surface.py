@@ -1,0 +1,86 @@
+"""Readable summaries: source markers restored, numbers joined, casing noted, and the GPU-memory fallback."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertTokenizerFast
+
+from seq2seq_adapters.config import GenerationArgs, ModelArgs
+from seq2seq_adapters.errors import S2SAError
+from seq2seq_adapters.generation import generate_summaries
+from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.surface import is_uncased, readable, restore_markers, source_markers
+
+DIALOGUE = "#Person1#: Hi, I'm calling about the flat.\n#Person2#: Call #PhoneNumber# or #Person10#, please."
+
+
+@pytest.mark.parametrize(
+    "decoded, expected",
+    [
+        ("# person1 # tells # person2 # he's the boss's son.", "#Person1# tells #Person2# he's the boss's son."),
+        ("# person10 # and # person1 # call # phonenumber #.", "#Person10# and #Person1# call #PhoneNumber#."),
+        ("#person2# pays 3. 5 dollars at 7 : 30 for 1, 000 chairs, then 2, 3 leave.",
+         "#Person2# pays 3.5 dollars at 7:30 for 1,000 chairs, then 2, 3 leave."),
+        ("# person3 # is not in the dialogue.", "# person3 # is not in the dialogue."),  # only the source's markers
+        ("he pays $ 20 ( cash ) ; 15 % off : done", "he pays $20 (cash); 15% off: done"),
+        ("he ' s sure it isn ' t the stadium ' volume ; i ' ll go", "he's sure it isn't the stadium' volume; i'll go"),
+    ],
+)
+def test_markers_and_numbers_come_back_as_written(decoded, expected):
+    assert readable(decoded, DIALOGUE) == expected
+
+
+def test_source_markers_in_order_of_first_appearance():
+    assert source_markers(DIALOGUE) == ["#Person1#", "#Person2#", "#PhoneNumber#", "#Person10#"]
+    assert restore_markers("no tags here", source_markers(DIALOGUE)) == "no tags here"
+
+
+def test_uncased_tokenizers_are_recognised(tiny_bert):
+    uncased = AutoTokenizer.from_pretrained(tiny_bert)
+    assert is_uncased(uncased)
+    assert not is_uncased(BertTokenizerFast(vocab_file=str(tiny_bert / "vocab.txt"), do_lower_case=False))
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_bert):
+    return build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]))
+
+
+def fake_generate(tokenizer, summaries: dict[int, str], largest: int | None = None):
+    """A stand-in for `model.generate` that answers each batch row by its source length, and runs out of
+    memory above `largest` rows."""
+
+    def generate(input_ids, attention_mask, **kwargs):
+        if largest is not None and input_ids.shape[0] > largest:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        rows = [summaries[int(mask.sum())] for mask in attention_mask]
+        return tokenizer(rows, padding=True, return_tensors="pt").input_ids
+
+    return generate
+
+
+def test_generation_writes_markers_and_contractions_as_people_do(tiny, monkeypatch):
+    """Through the real decode path: the uncased tokenizer splits #Person1# and "he's"; the summary does not."""
+    tokenizer = tiny.tokenizer
+    documents = [DIALOGUE, "#Person2#: it is 7:30 now."]
+    lengths = [len(tokenizer(d).input_ids) for d in documents]
+    spoken = {lengths[0]: "#Person1# calls #Person10# ; he's late.", lengths[1]: "#Person2# says it's 7:30."}
+    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, spoken))
+    summaries = generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64)
+    assert summaries == ["#Person1# calls #Person10#; he's late.", "#Person2# says it's 7:30."]
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_input_order(tiny, monkeypatch):
+    tokenizer = tiny.tokenizer
+    documents = [" ".join(["word"] * n) for n in (5, 1, 9, 3, 7, 2, 8)]
+    answers = {len(tokenizer(d).input_ids): f"summary of {len(d.split())} words" for d in documents}
+    gen = GenerationArgs(num_beams=1, batch_size=8)
+    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, answers))
+    expected = generate_summaries(tiny.model, tokenizer, documents, gen, 64)
+    assert expected == [f"summary of {len(d.split())} words" for d in documents]
+    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, answers, largest=2))
+    assert generate_summaries(tiny.model, tokenizer, documents, gen, 64) == expected
+    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, answers, largest=0))
+    with pytest.raises(S2SAError, match="out of cpu memory generating one summary"):
+        generate_summaries(tiny.model, tokenizer, documents, gen, 64)
