@@ -56,11 +56,11 @@ def discard_checkpoint(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def rotate_checkpoints(checkpoints_dir: Path, limit: int | None, keep: str | Path | None = None) -> None:
-    """Drop incomplete folders and all but the newest `limit` complete checkpoints (and `keep`, the best)."""
+def rotate_checkpoints(checkpoints_dir: Path, limit: int, keep: str | Path | None = None) -> None:
+    """Drop incomplete folders and all but the newest `limit` (>= 1) complete checkpoints (and `keep`, the best)."""
     folders = checkpoint_folders(checkpoints_dir)
     complete = [p for p in folders if is_complete(p)]
-    kept = {p.resolve() for p in (complete[-limit:] if limit and limit > 0 else complete)}
+    kept = {p.resolve() for p in complete[-limit:]}
     if keep:
         kept.add(Path(keep).resolve())
     for folder in folders:

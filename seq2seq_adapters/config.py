@@ -194,7 +194,9 @@ class TrainArgs(Settings):
     seed: int = setting(42, "Random seed (data order, carving, initialization).")
     eval_steps: int | None = setting(None, "Validation loss every N steps (keeps the best checkpoint).", minimum=1)
     save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", minimum=1)
-    save_total_limit: int = setting(2, "Checkpoints kept.")
+    save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", minimum=1)
+    """At least 1: a run keeps its newest complete checkpoint, which `--resume` continues from and which a
+    non-finite step or a full disk falls back to (the final adapter/ is written apart from them)."""
     logging_steps: int = setting(10, "Log loss every N steps.", minimum=1)
     output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
     group_by_length: bool = setting(True, "Batch similar lengths together (less padding).", flags=("--group-by-length/--no-group-by-length",))

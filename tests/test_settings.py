@@ -110,6 +110,7 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["generation.min_new_tokens=-1", "generation.no_repeat_ngram_size=-2"], "generation.min_new_tokens must be at least 0, got -1; generation.no_repeat_ngram_size must be at least 0, got -2"),
         (["train.batch_size=eight"], "train.batch_size must be int, got 'eight'"),
         (["--adapter-name", "output"], "adapter_name 'output' is a part of the model's parameter names"),
+        (["--save-total-limit", "0"], "invalid configuration: train.save_total_limit must be at least 1, got 0"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):
