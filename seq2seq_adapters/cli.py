@@ -148,6 +148,9 @@ def train(
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
             if given:
                 raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
+            if RunDir(resume).is_finished():  # exit 0: repeating --resume until a run is done is safe
+                console.print(f"[green]done:[/] {escape(str(resume))} is already finished (run.json written); nothing to resume, nothing changed", highlight=False, soft_wrap=True)
+                return
             run_config = load_config(config_file, {"train": {"output_dir": str(resume)}})
         else:
             model_flags = flags.setdefault("model", {})

@@ -150,6 +150,21 @@ def test_resume_refuses_flags_and_settings(captured, tmp_path):
     assert "--resume continues with the settings saved in" in result.output and "drop --max-steps, generation.num_beams=2" in result.output
 
 
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(captured, tmp_path):
+    """Exit 0 (repeating --resume until a run is done is safe), one line, no file touched, nothing trained."""
+    run = tmp_path / "run"
+    (run / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint-4" / "COMPLETE").write_text("ok\n")
+    (run / "run_config.json").write_text("{}")
+    (run / "run.json").write_text('{"train_loss": 6.437}')
+    (run / "metrics.jsonl").write_text('{"step": 4, "loss": 6.4}\n')
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 0 and not captured, result.output
+    assert "is already finished" in result.output and "nothing changed" in result.output and "Traceback" not in result.output
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()} == before
+
+
 # ---------------------------------------------------------------- shipped configs
 
 SHIPPED = shipped_configs()
