@@ -38,6 +38,7 @@ from .io_utils import atomic_write_json, atomic_write_text
 from .loss import label_position_loss
 from .metrics_log import MetricsFileCallback, truncate_metrics
 from .modeling import Summarizer, build_summarizer, parameter_groups
+from .nonfinite import NonFiniteGuard
 from .progress import progress_bar, tracked
 from .reports import parameter_summary, parameter_table
 from .run_dir import RunDir, adapter_of
@@ -77,18 +78,26 @@ class RichProgressCallback(TrainerCallback):
 class SummarizationTrainer(Seq2SeqTrainer):
     """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
 
-    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, **kwargs):
+    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard, **kwargs):
         super().__init__(*args, **kwargs)
         # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
         # this the Trainer would multiply loss and gradients by the number of processes.
         self.model_accepts_loss_kwargs = False
         self.summarizer = summarizer
         self.artifact_info = artifact_info
+        self.nonfinite = nonfinite
+        self.add_callback(nonfinite)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
         loss, outputs = label_position_loss(model, inputs, self.summarizer.model)
         return (loss, outputs) if return_outputs else loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """The Trainer's step; the non-finite guard sees its loss."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self.nonfinite.observe_loss(loss)
+        return loss
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         output_dir = Path(output_dir or self.args.output_dir)
@@ -98,6 +107,7 @@ class SummarizationTrainer(Seq2SeqTrainer):
         """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints."""
         run_dir = Path(self._get_output_dir(trial=trial))
         folder = run_dir / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        self.nonfinite.check_weights(self.model, self.state.global_step)
         if self.args.should_save and folder.is_dir():
             discard_checkpoint(folder)  # a stale or half-written folder of the same step: start clean
         super()._save_checkpoint(model, trial)
@@ -283,6 +293,7 @@ def build_trainer(
         callbacks=callbacks,
         summarizer=summarizer,
         artifact_info=info,
+        nonfinite=NonFiniteGuard(config.train.on_nonfinite, output_dir),
     )
     trainer.remove_callback(PrinterCallback)
     return trainer
@@ -391,6 +402,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
     """Save the final adapter, write the validation report and run.json."""
     config, run, summarizer, data = session.config, session.run, session.summarizer, session.data
     output_dir = run.root
+    session.trainer.nonfinite.check_weights(summarizer.model, output.global_step)
     if is_main_process():
         save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}

