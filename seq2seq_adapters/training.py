@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,21 +23,21 @@ from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .checkpoints import (
     checkpoint_folders,
-    checkpoint_step,
     discard_checkpoint,
     is_complete,
     last_complete_checkpoint,
+    loadable_checkpoint,
     mark_complete,
     rotate_checkpoints,
 )
 from .config import RunConfig
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
-from .errors import S2SAError
+from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
 from .io_utils import atomic_write_json, atomic_write_text
 from .loss import label_position_loss
-from .metrics_log import MetricsFileCallback, truncate_metrics
+from .metrics_log import MetricsFileCallback
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .nonfinite import NonFiniteGuard
 from .progress import progress_bar, tracked
@@ -113,7 +114,7 @@ class SummarizationTrainer(Seq2SeqTrainer):
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
             mark_complete(folder)
-            rotate_checkpoints(run_dir, self.args.save_total_limit, keep=self.state.best_model_checkpoint)
+            rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.global_step, keep=self.state.best_model_checkpoint)
 
     def _rotate_checkpoints(self, use_mtime=False, output_dir=None) -> None:
         """No-op: the Trainer rotates before our COMPLETE marker exists; `_save_checkpoint` rotates after it."""
@@ -326,12 +327,16 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
 def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tuple[RunDir, Path | None]:
     """The run folder and, when resuming, the checkpoint to continue from; checked before anything is built."""
     if resume is not None:
-        checkpoint = last_complete_checkpoint(resume)
-        if checkpoint is None:
+        checkpoint, damaged = loadable_checkpoint(resume)
+        if checkpoint is None and not damaged:
             raise S2SAError(
                 f"--resume {resume}: no complete checkpoint under {resume / 'checkpoints'} (stopped before the first "
                 f"save); start again with --output-dir {resume} --overwrite"
             )
+        if checkpoint is None:
+            raise S2SAError(f"--resume {resume}: no checkpoint can be loaded: {'; '.join(damaged)}; start again with --output-dir {resume} --overwrite")
+        if damaged:
+            warnings.warn(f"--resume {resume}: passed over {'; '.join(damaged)}; resuming from {checkpoint.name}", S2SAWarning)
         return RunDir(resume), checkpoint
     output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
     RunDir(output_dir).check_new(overwrite, config)  # fail fast; nothing is deleted before all inputs check out
@@ -374,8 +379,6 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         info,
         [MetricsFileCallback(run.metrics), RichProgressCallback(console)],
     )
-    if checkpoint is not None and is_main_process():
-        truncate_metrics(run.metrics, checkpoint_step(checkpoint))
     return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start)
 
 

@@ -131,3 +131,62 @@ def test_guard_sees_nonfinite_gradients_and_skips_only_that_update():
         NonFiniteGuard("skip-step", Path("/nonexistent-run")).on_pre_optimizer_step(args, state, None, model=model)
     optimizer.step()
     assert torch.equal(model.weight, before) and model.weight.grad is None
+
+
+def finished_copy(run_dir: Path, copy: Path) -> Path:
+    """`run_dir` as it was before its final adapter and reports were written (its checkpoints, run config, metrics)."""
+    import shutil
+
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("adapter", "run.json", "rouge_*", "predictions_*"))
+    for folder in (copy / "checkpoints").iterdir():  # the ignore above also dropped the checkpoints' adapters
+        shutil.copytree(run_dir / "checkpoints" / folder.name / "adapter", folder / "adapter")
+    return copy
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tiny_bert, tmp_path_factory) -> Path:
+    """A finished run with checkpoints 2 and 4."""
+    run_dir = tmp_path_factory.mktemp("faults") / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"))
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def losses(run_dir: Path) -> list[tuple]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"], r["grad_norm"]) for r in records if "loss" in r]
+
+
+@pytest.mark.integration
+def test_resume_passes_over_a_damaged_newest_checkpoint(uninterrupted, tmp_path):
+    """Defect 3: a truncated optimizer.pt in the newest checkpoint gave a traceback, after metrics.jsonl was cut."""
+    run_dir = finished_copy(uninterrupted, tmp_path / "run")
+    (run_dir / "checkpoints" / "checkpoint-4" / "optimizer.pt").write_bytes(b"\0" * 1000)
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "error:" not in result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "checkpoint-4 (optimizer.pt is damaged" in warning[0] and "resuming from checkpoint-2" in warning[0]
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors"):
+        ours, theirs = load_file(str(run_dir / name)), load_file(str(uninterrupted / name))
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs), name
+    assert losses(run_dir) == losses(uninterrupted)
+    assert complete_steps(run_dir) == [2, 4]
+
+
+@pytest.mark.integration
+def test_resume_with_every_checkpoint_damaged_fails_with_one_line_and_touches_nothing(uninterrupted, tmp_path):
+    run_dir = finished_copy(uninterrupted, tmp_path / "run")
+    (run_dir / "checkpoints" / "checkpoint-4" / "optimizer.pt").write_bytes(b"\0" * 1000)
+    (run_dir / "checkpoints" / "checkpoint-2" / "adapter" / "non_adapter_weights.safetensors").write_bytes(b"\0" * 10)
+    before = files(run_dir)
+    assert_one_error(
+        cli(["train", "--resume", str(run_dir)]),
+        "no checkpoint can be loaded", "checkpoint-4 (optimizer.pt is damaged", "checkpoint-2 (adapter/non_adapter_weights.safetensors is damaged",
+        "--overwrite",
+    )
+    assert files(run_dir) == before
