@@ -15,7 +15,8 @@ import transformers
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback, TrainerState
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
@@ -23,6 +24,7 @@ from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .checkpoints import (
     checkpoint_folders,
+    checkpoint_step,
     discard_checkpoint,
     is_complete,
     last_complete_checkpoint,
@@ -37,6 +39,7 @@ from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
 from .io_utils import atomic_write_json, atomic_write_text
 from .loss import label_position_loss
+from .loss_book import LossBook
 from .metrics_log import MetricsFileCallback
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .nonfinite import NonFiniteGuard
@@ -88,6 +91,12 @@ class SummarizationTrainer(Seq2SeqTrainer):
         self.artifact_info = artifact_info
         self.nonfinite = nonfinite
         self.add_callback(nonfinite)
+        self._loss_since_log: torch.Tensor | None = None
+        self._restore_loss_book = False
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        self._restore_loss_book = resume_from_checkpoint is not None
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
@@ -95,10 +104,23 @@ class SummarizationTrainer(Seq2SeqTrainer):
         return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
-        """The Trainer's step; the non-finite guard sees its loss."""
+        """The Trainer's step; the non-finite guard sees its loss. The first step after a resume also hands
+        back the checkpoint's loss book (loss_book.py): the Trainer adds what this returns to its running sum,
+        which it started at zero, so that sum and the logged losses come out as in an uninterrupted run."""
         loss = super().training_step(model, inputs, num_items_in_batch)
         self.nonfinite.observe_loss(loss)
+        if self._restore_loss_book and torch.isfinite(loss):
+            self._restore_loss_book = False
+            book = LossBook.saved(self.state)
+            if book is not None:
+                self._total_loss_scalar = book.logged_total
+                self._globalstep_last_logged = book.last_logged_step
+                return loss + book.since_log
         return loss
+
+    def _maybe_log_save_evaluate(self, tr_loss, *args, **kwargs):
+        self._loss_since_log = tr_loss  # the loop's running sum, for the loss book of a checkpoint saved now
+        return super()._maybe_log_save_evaluate(tr_loss, *args, **kwargs)
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         output_dir = Path(output_dir or self.args.output_dir)
@@ -109,6 +131,8 @@ class SummarizationTrainer(Seq2SeqTrainer):
         run_dir = Path(self._get_output_dir(trial=trial))
         folder = run_dir / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         self.nonfinite.check_weights(self.model, self.state.global_step)
+        since_log = self._nested_gather(self._loss_since_log).mean().item() if self._loss_since_log is not None else 0.0
+        LossBook(self._total_loss_scalar, since_log, self._globalstep_last_logged).save(self.state)
         if self.args.should_save and folder.is_dir():
             discard_checkpoint(folder)  # a stale or half-written folder of the same step: start clean
         super()._save_checkpoint(model, trial)
@@ -146,7 +170,8 @@ class TrainResult:
     """Where a finished run wrote its files, and its headline numbers."""
 
     output_dir: Path
-    train_samples_per_s: float
+    train_samples_per_s: float | None
+    """None when a resumed session trained no step (it only wrote the final adapter and report)."""
     train_loss: float
     rouge: dict
 
@@ -385,6 +410,10 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
 def fit(session: Session) -> TrainOutput:
     """Train (from the checkpoint when resuming); a stop signal saves a checkpoint and ends the run with exit 130."""
     trainer, output_dir, checkpoint = session.trainer, session.run.root, session.checkpoint
+    if checkpoint is not None:
+        state = TrainerState.load_from_json(str(checkpoint / TRAINER_STATE_NAME))
+        if state.global_step >= state.max_steps:
+            return trained_to_the_end(session, state)
     trainer.add_callback(stopper := GracefulStop())
     try:
         with stop_on_signals(stopper, session.console):
@@ -399,6 +428,21 @@ def fit(session: Session) -> TrainOutput:
             f"{last_complete_checkpoint(output_dir)}; continue with: s2sa train --resume {output_dir}"
         )
     return output
+
+
+def trained_to_the_end(session: Session, state: TrainerState) -> TrainOutput:
+    """Resuming from the checkpoint of the last step (the run stopped while writing its final adapter or
+    report): load its weights, as the Trainer would train one step past the end."""
+    load_trained_weights(session.summarizer, adapter_of(session.checkpoint), session.trainer.artifact_info)
+    book = LossBook.saved(state)
+    return TrainOutput(state.global_step, book.train_loss(state.global_step) if book else None, {})
+
+
+def session_samples_per_s(output: TrainOutput, first_step: int) -> float | None:
+    """Training throughput of this session: the Trainer divides all of a run's samples by this session's time
+    (a resumed run looked faster); None when this session trained no step."""
+    trained = output.global_step - first_step
+    return output.metrics["train_samples_per_second"] * trained / output.global_step if trained > 0 else None
 
 
 def finalize(session: Session, output: TrainOutput) -> TrainResult:
@@ -425,7 +469,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                 f"interrupted while writing the validation report; the trained adapter is in {run.adapter}; "
                 f"s2sa train --resume {output_dir} writes the report"
             ) from None
-    samples_per_s = float(output.metrics.get("train_samples_per_second", 0.0))
+    samples_per_s = session_samples_per_s(output, checkpoint_step(session.checkpoint) if session.checkpoint else 0)
     if not is_main_process():
         return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
     write_run_record(

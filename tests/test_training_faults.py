@@ -190,3 +190,19 @@ def test_resume_with_every_checkpoint_damaged_fails_with_one_line_and_touches_no
         "--overwrite",
     )
     assert files(run_dir) == before
+
+
+@pytest.mark.integration
+def test_resume_after_the_last_step_writes_the_adapter_and_report_without_training_further(uninterrupted, tmp_path):
+    """A run stopped while writing its final adapter or report: resuming from the last step's checkpoint used to
+    train one step past --max-steps and record the loss of that step alone as train_loss."""
+    run_dir = finished_copy(uninterrupted, tmp_path / "run")
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    record, expected = json.loads((run_dir / "run.json").read_text()), json.loads((uninterrupted / "run.json").read_text())
+    assert record["global_step"] == expected["global_step"] == 4 and record["train_loss"] == expected["train_loss"]
+    assert record["train_samples_per_s"] is None  # this session trained nothing
+    assert (run_dir / "metrics.jsonl").read_text() == metrics and complete_steps(run_dir) == [2, 4]
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors", "rouge_validation.json"):
+        assert (run_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
