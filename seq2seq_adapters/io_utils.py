@@ -1,10 +1,13 @@
-"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the --output-dir check."""
+"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the --output-dir check, full-disk errors."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +79,35 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether an exception (or one it was raised from) is a write that ran out of space, also as torch or
+    safetensors word it."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            return True
+        if "No space left on device" in str(exc) or "StorageFull" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class DiskFull(S2SAError):
+    """A write ran out of space; the message names what was being written."""
+
+
+@contextlib.contextmanager
+def naming_a_full_disk(path: Path, then: str = "") -> Iterator[None]:
+    """A full disk while the block writes `path` becomes one error line naming it (`then`: what was done about it)."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFull(f"no space left on device while writing {path}{then}") from None

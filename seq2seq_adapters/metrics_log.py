@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from .io_utils import append_jsonl, atomic_write_text
+from .io_utils import append_jsonl, atomic_write_text, naming_a_full_disk
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:
@@ -40,4 +40,5 @@ class MetricsFileCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
-            append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})
+            with naming_a_full_disk(self.path):
+                append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})

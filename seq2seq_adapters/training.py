@@ -37,7 +37,7 @@ from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
-from .io_utils import atomic_write_json, atomic_write_text
+from .io_utils import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
 from .loss import label_position_loss
 from .loss_book import LossBook
 from .metrics_log import MetricsFileCallback
@@ -127,7 +127,8 @@ class SummarizationTrainer(Seq2SeqTrainer):
         save_artifact(adapter_of(output_dir), self.summarizer, self.artifact_info)
 
     def _save_checkpoint(self, model, trial):
-        """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints."""
+        """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints; a write that
+        fails (a full disk) removes the partial folder."""
         run_dir = Path(self._get_output_dir(trial=trial))
         folder = run_dir / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         self.nonfinite.check_weights(self.model, self.state.global_step)
@@ -135,9 +136,16 @@ class SummarizationTrainer(Seq2SeqTrainer):
         LossBook(self._total_loss_scalar, since_log, self._globalstep_last_logged).save(self.state)
         if self.args.should_save and folder.is_dir():
             discard_checkpoint(folder)  # a stale or half-written folder of the same step: start clean
-        super()._save_checkpoint(model, trial)
+        with naming_a_full_disk(folder, "; the partial checkpoint was removed"):
+            try:
+                super()._save_checkpoint(model, trial)
+                if self.args.should_save:
+                    mark_complete(folder)
+            except BaseException:
+                if self.args.should_save:
+                    discard_checkpoint(folder)
+                raise
         if self.args.should_save:
-            mark_complete(folder)
             rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.global_step, keep=self.state.best_model_checkpoint)
 
     def _rotate_checkpoints(self, use_mtime=False, output_dir=None) -> None:
@@ -346,7 +354,12 @@ class Session:
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
     """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json)."""
     session = setup(config, overwrite=overwrite, resume=resume, console=console)
-    return finalize(session, fit(session))
+    try:
+        return finalize(session, fit(session))
+    except DiskFull as exc:
+        checkpoint, root = last_complete_checkpoint(session.run.root), session.run.root
+        then = f"the last complete checkpoint is {checkpoint}; free some space and continue with: s2sa train --resume {root}"
+        raise DiskFull(f"{exc}; {then if checkpoint else 'no checkpoint was saved; free some space and start again'}") from None
 
 
 def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tuple[RunDir, Path | None]:
@@ -382,7 +395,8 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         data, tokenized, source_length = load_data(config, summarizer, console)
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
-        atomic_write_text(run.config, json.dumps(config.to_dict(), indent=2))
+        with naming_a_full_disk(run.config):
+            atomic_write_text(run.config, json.dumps(config.to_dict(), indent=2))
     parameters = parameter_summary(parameter_groups(summarizer))
     console.print(parameter_table(parameters))
     t = config.train
@@ -451,19 +465,21 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
     output_dir = run.root
     session.trainer.nonfinite.check_weights(summarizer.model, output.global_step)
     if is_main_process():
-        save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
+        with naming_a_full_disk(run.adapter):
+            save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}
     if "validation" in data.splits:
         try:
-            rouge = evaluate_split(
-                summarizer,
-                data.splits["validation"],
-                config.generation,
-                session.source_length,
-                output_dir,
-                "validation",
-                console=session.console,
-            )
+            with naming_a_full_disk(output_dir):
+                rouge = evaluate_split(
+                    summarizer,
+                    data.splits["validation"],
+                    config.generation,
+                    session.source_length,
+                    output_dir,
+                    "validation",
+                    console=session.console,
+                )
         except KeyboardInterrupt:
             raise TrainingInterrupted(
                 f"interrupted while writing the validation report; the trained adapter is in {run.adapter}; "
@@ -472,19 +488,20 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
     samples_per_s = session_samples_per_s(output, checkpoint_step(session.checkpoint) if session.checkpoint else 0)
     if not is_main_process():
         return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
-    write_run_record(
-        run.record,
-        config,
-        data,
-        session.parameters,
-        {
-            "train_samples_per_s": samples_per_s,
-            "train_loss": output.training_loss,
-            "global_step": output.global_step,
-            "wall_time_s": round(time.perf_counter() - session.start, 2),
-            "rouge_validation": rouge,
-            "world_size": world_size(),
-            "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
-        },
-    )
+    with naming_a_full_disk(run.record):
+        write_run_record(
+            run.record,
+            config,
+            data,
+            session.parameters,
+            {
+                "train_samples_per_s": samples_per_s,
+                "train_loss": output.training_loss,
+                "global_step": output.global_step,
+                "wall_time_s": round(time.perf_counter() - session.start, 2),
+                "rouge_validation": rouge,
+                "world_size": world_size(),
+                "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
+            },
+        )
     return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

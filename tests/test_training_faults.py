@@ -32,6 +32,26 @@ runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
 """
 
 
+# Runs the CLI with a full disk for every torch/safetensors file whose path holds S2SA_TEST_ENOSPC: a few
+# bytes are written, then the write fails as it does on a full file system.
+ENOSPC_LAUNCHER = """
+import errno, os, runpy
+import safetensors.torch, torch
+where = os.environ["S2SA_TEST_ENOSPC"]
+def full_disk(function):
+    def wrapper(obj, path, *args, **kwargs):
+        if where in str(path):
+            with open(path, "wb") as f:
+                f.write(b"PK")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return function(obj, path, *args, **kwargs)
+    return wrapper
+torch.save = full_disk(torch.save)
+safetensors.torch.save_file = full_disk(safetensors.torch.save_file)
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     rows = [{"id": f"r{i}", "dialogue": f"#Person1#: we need {i} chairs for room {i % 3}.", "summary": f"They need {i} chairs."} for i in range(12)]
@@ -206,3 +226,41 @@ def test_resume_after_the_last_step_writes_the_adapter_and_report_without_traini
     assert (run_dir / "metrics.jsonl").read_text() == metrics and complete_steps(run_dir) == [2, 4]
     for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors", "rouge_validation.json"):
         assert (run_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+
+
+def assert_same_as(run_dir: Path, reference: Path) -> None:
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors", "rouge_validation.json"):
+        assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
+    assert losses(run_dir) == losses(reference)
+    assert json.loads((run_dir / "run.json").read_text())["train_loss"] == json.loads((reference / "run.json").read_text())["train_loss"]
+
+
+@pytest.mark.integration
+def test_full_disk_while_saving_a_checkpoint_removes_it_and_keeps_the_last_complete_one(data, tiny_bert, uninterrupted, tmp_path):
+    """Defect 10: tracebacks, and the half-written checkpoint left taking space."""
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"), ENOSPC_LAUNCHER, S2SA_TEST_ENOSPC="checkpoint-4/optimizer.pt")
+    assert_one_error(
+        result,
+        f"no space left on device while writing {run_dir / 'checkpoints' / 'checkpoint-4'}; the partial checkpoint was removed",
+        f"the last complete checkpoint is {run_dir / 'checkpoints' / 'checkpoint-2'}", f"s2sa train --resume {run_dir}",
+    )
+    assert_not_done(run_dir)
+    assert complete_steps(run_dir) == [2] and not (run_dir / "checkpoints" / "checkpoint-4").exists()
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    assert_same_as(run_dir, uninterrupted)
+
+
+@pytest.mark.integration
+def test_full_disk_while_saving_the_final_adapter_names_it_and_resume_finishes_the_run(data, tiny_bert, uninterrupted, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"), ENOSPC_LAUNCHER, S2SA_TEST_ENOSPC=f"{run_dir}/.adapter.")
+    assert_one_error(
+        result, f"no space left on device while writing {run_dir / 'adapter'};", f"the last complete checkpoint is {run_dir / 'checkpoints' / 'checkpoint-4'}"
+    )
+    assert_not_done(run_dir)
+    assert complete_steps(run_dir) == [2, 4] and not [p for p in run_dir.iterdir() if p.name.startswith(".adapter")]
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    assert_same_as(run_dir, uninterrupted)
