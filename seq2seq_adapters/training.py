@@ -94,7 +94,8 @@ class SummarizationTrainer(Seq2SeqTrainer):
         self._loss_since_log: torch.Tensor | None = None
         self._restore_loss_book = False
 
-    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+    def train(self, resume_from_checkpoint: str | None = None, *args, **kwargs) -> TrainOutput:
+        """The Trainer's train; a resumed one restores the checkpoint's loss book at its first step."""
         self._restore_loss_book = resume_from_checkpoint is not None
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
