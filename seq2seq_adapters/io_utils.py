@@ -84,16 +84,20 @@ def read_json(path: Path) -> dict[str, Any] | None:
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """An exception and those it was raised from."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
 def is_disk_full(exc: BaseException | None) -> bool:
     """Whether an exception (or one it was raised from) is a write that ran out of space, also as torch or
     safetensors word it."""
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
-            return True
-        if "No space left on device" in str(exc) or "StorageFull" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(
+        (isinstance(e, OSError) and e.errno in NO_SPACE) or "No space left on device" in str(e) or "StorageFull" in str(e)
+        for e in _chain(exc)
+    )
 
 
 class DiskFull(S2SAError):
@@ -101,8 +105,9 @@ class DiskFull(S2SAError):
 
 
 @contextlib.contextmanager
-def naming_a_full_disk(path: Path, then: str = "") -> Iterator[None]:
-    """A full disk while the block writes `path` becomes one error line naming it (`then`: what was done about it)."""
+def naming_a_full_disk(path: Path | None = None, then: str = "") -> Iterator[None]:
+    """A full disk while the block writes `path` becomes one error line naming it (`then`: what was done about
+    it); without `path`, the file the failed write names, if any (the CLI's net under every command)."""
     try:
         yield
     except DiskFull:
@@ -110,4 +115,5 @@ def naming_a_full_disk(path: Path, then: str = "") -> Iterator[None]:
     except Exception as exc:
         if not is_disk_full(exc):
             raise
-        raise DiskFull(f"no space left on device while writing {path}{then}") from None
+        path = path or next((e.filename for e in _chain(exc) if isinstance(e, OSError) and e.filename), None)
+        raise DiskFull(f"no space left on device{f' while writing {path}' if path else ''}{then}") from None

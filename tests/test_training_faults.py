@@ -264,3 +264,22 @@ def test_full_disk_while_saving_the_final_adapter_names_it_and_resume_finishes_t
     result = cli(["train", "--resume", str(run_dir)])
     assert result.returncode == 0, result.stderr
     assert_same_as(run_dir, uninterrupted)
+
+
+def test_a_full_disk_under_any_command_is_one_error_line(capsys):
+    """The CLI's net for writes no command names itself (eval reports, exports, summaries): the file the OS names."""
+    import errno
+
+    import typer
+
+    from seq2seq_adapters.cli import user_errors
+
+    with pytest.raises(typer.Exit) as exit_:
+        with user_errors():
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device", "runs/x/eval-test/predictions_test.jsonl")
+            except OSError as exc:
+                raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed") from exc
+    assert exit_.value.exit_code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.strip() == "error: no space left on device while writing runs/x/eval-test/predictions_test.jsonl", stderr
