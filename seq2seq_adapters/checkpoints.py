@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from transformers.trainer import safe_globals
+from transformers import TrainerState
+from transformers.trainer import TRAINER_STATE_NAME, safe_globals
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .io_utils import atomic_write_text
@@ -59,7 +60,7 @@ def last_complete_checkpoint(run_dir: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-REQUIRED_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt", "adapter/s2sa.json", "adapter/non_adapter_weights.safetensors")
+REQUIRED_FILES = (TRAINER_STATE_NAME, "optimizer.pt", "scheduler.pt", "adapter/s2sa.json", "adapter/non_adapter_weights.safetensors")
 """What a resume cannot do without (the Trainer would silently start a fresh optimizer without optimizer.pt)."""
 
 
@@ -82,7 +83,9 @@ def checkpoint_problem(folder: Path) -> str | None:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
             _read_back(path)
-        except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as exc:
+            if path.name == TRAINER_STATE_NAME and TrainerState.load_from_json(str(path)).global_step != checkpoint_step(folder):
+                return f"{TRAINER_STATE_NAME} is not the state of step {checkpoint_step(folder)}"
+        except (OSError, ValueError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as exc:
             reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             return f"{path.relative_to(folder)} is damaged: {reason.split('. ')[0]}"
     return None
