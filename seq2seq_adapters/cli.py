@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from .errors import S2SAError, S2SAWarning
+from .io_utils import naming_a_full_disk
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
@@ -45,9 +46,10 @@ warnings.showwarning = show_warning
 
 @contextlib.contextmanager
 def user_errors():
-    """Turn S2SAError into one red line on stderr and exit code 1 (130 for an interrupted run)."""
+    """Turn S2SAError (and a full disk anywhere) into one red line on stderr and exit code 1 (130 for an interrupted run)."""
     try:
-        yield
+        with naming_a_full_disk():
+            yield
     except S2SAError as exc:
         label = getattr(exc, "label", "error")
         console.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -148,6 +150,9 @@ def train(
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
             if given:
                 raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
+            if RunDir(resume).is_finished():  # exit 0: repeating --resume until a run is done is safe
+                console.print(f"[green]done:[/] {escape(str(resume))} is already finished (run.json written); nothing to resume, nothing changed", highlight=False, soft_wrap=True)
+                return
             run_config = load_config(config_file, {"train": {"output_dir": str(resume)}})
         else:
             model_flags = flags.setdefault("model", {})

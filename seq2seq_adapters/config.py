@@ -194,8 +194,15 @@ class TrainArgs(Settings):
     seed: int = setting(42, "Random seed (data order, carving, initialization).")
     eval_steps: int | None = setting(None, "Validation loss every N steps (keeps the best checkpoint).", minimum=1)
     save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", minimum=1)
-    save_total_limit: int = setting(2, "Checkpoints kept.")
+    save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", minimum=1)
+    """At least 1: a run keeps its newest complete checkpoint, which `--resume` continues from and which a
+    non-finite step or a full disk falls back to (the final adapter/ is written apart from them)."""
     logging_steps: int = setting(10, "Log loss every N steps.", minimum=1)
+    on_nonfinite: Literal["stop", "skip-step"] = setting(
+        "stop", "A step whose loss or gradient is NaN/inf: stop (default: end the run, keep its checkpoints) or skip-step (skip that update, warn, go on)."
+    )
+    """What a non-finite loss or gradient does (nonfinite.py): `stop` ends the run with an error naming the
+    step before the update reaches the weights; `skip-step` drops that step's update and warns."""
     output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
     group_by_length: bool = setting(True, "Batch similar lengths together (less padding).", flags=("--group-by-length/--no-group-by-length",))
     bf16: bool = setting(False, "bf16 mixed precision (GPU, or CPUs with bf16 support).", flags=("--bf16",))

@@ -53,6 +53,18 @@ def broadcast(value: T) -> T:
     return broadcast_object_list([value])[0]
 
 
+def any_process(flags: list[bool], device: Any) -> list[bool]:
+    """Each flag OR-ed over every process of a running torch.distributed job, so that all ranks decide alike
+    (the flags as given without one)."""
+    import torch
+
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_world_size() == 1:
+        return flags
+    tensor = torch.tensor([int(flag) for flag in flags], device=device)
+    torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
+    return [bool(value) for value in tensor.tolist()]
+
+
 def shard(items: Sequence[T]) -> list[T]:
     """This rank's share: items rank, rank + world, ..."""
     return list(items[rank() :: world_size()])

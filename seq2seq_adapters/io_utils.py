@@ -1,10 +1,13 @@
-"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the --output-dir check."""
+"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the --output-dir check, full-disk errors."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +79,41 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """An exception and those it was raised from."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether an exception (or one it was raised from) is a write that ran out of space, also as torch or
+    safetensors word it."""
+    return any(
+        (isinstance(e, OSError) and e.errno in NO_SPACE) or "No space left on device" in str(e) or "StorageFull" in str(e)
+        for e in _chain(exc)
+    )
+
+
+class DiskFull(S2SAError):
+    """A write ran out of space; the message names what was being written."""
+
+
+@contextlib.contextmanager
+def naming_a_full_disk(path: Path | None = None, then: str = "") -> Iterator[None]:
+    """A full disk while the block writes `path` becomes one error line naming it (`then`: what was done about
+    it); without `path`, the file the failed write names, if any (the CLI's net under every command)."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        path = path or next((e.filename for e in _chain(exc) if isinstance(e, OSError) and e.filename), None)
+        raise DiskFull(f"no space left on device{f' while writing {path}' if path else ''}{then}") from None

@@ -1,4 +1,5 @@
-"""metrics.jsonl: one JSON line per logging step, cut back to a checkpoint's step on resume."""
+"""metrics.jsonl: one JSON line per logging step, cut back to a checkpoint's step on resume (only once the
+Trainer has loaded that checkpoint: a resume that fails leaves the file as it was)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from .io_utils import append_jsonl, atomic_write_text
+from .io_utils import append_jsonl, atomic_write_text, naming_a_full_disk
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:
@@ -32,6 +33,12 @@ class MetricsFileCallback(TrainerCallback):
     def __init__(self, path: Path):
         self.path = path
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """The checkpoint (if any) is loaded by now: drop the lines of the steps that will be trained again."""
+        if state.is_world_process_zero:
+            truncate_metrics(self.path, state.global_step)
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
-            append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})
+            with naming_a_full_disk(self.path):
+                append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})

@@ -76,6 +76,10 @@ class RunDir:
     def is_run(self) -> bool:
         return self.saved_config is not None
 
+    def is_finished(self) -> bool:
+        """Training and its reports are done: run.json is the last file a run writes."""
+        return self.record.is_file()
+
     def read_config(self) -> RunConfig:
         """The run's resolved settings; a missing or malformed file is a one-line error."""
         path = self.saved_config

@@ -10,11 +10,11 @@ import signal
 import threading
 from collections.abc import Iterator
 
-import torch
 from rich.console import Console
 from rich.markup import escape
 from transformers import TrainerCallback
 
+from .distributed import any_process
 from .errors import S2SAError
 
 
@@ -43,11 +43,7 @@ class GracefulStop(TrainerCallback):
         return signal.Signals(self.signal).name if self.signal is not None else "a stop signal on another rank"
 
     def on_step_end(self, args, state, control, **kwargs):
-        stop = self.signal is not None
-        if args.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            flag = torch.tensor([int(stop)], device=args.device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            stop = bool(flag.item())
+        [stop] = any_process([self.signal is not None], args.device)
         if stop:
             self.stopped = True
             control.should_save = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,8 @@ import transformers
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback, TrainerState
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
@@ -26,18 +28,21 @@ from .checkpoints import (
     discard_checkpoint,
     is_complete,
     last_complete_checkpoint,
+    loadable_checkpoint,
     mark_complete,
     rotate_checkpoints,
 )
 from .config import RunConfig
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
-from .errors import S2SAError
+from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
-from .io_utils import atomic_write_json, atomic_write_text
+from .io_utils import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
 from .loss import label_position_loss
-from .metrics_log import MetricsFileCallback, truncate_metrics
+from .loss_book import LossBook
+from .metrics_log import MetricsFileCallback
 from .modeling import Summarizer, build_summarizer, parameter_groups
+from .nonfinite import NonFiniteGuard
 from .progress import progress_bar, tracked
 from .reports import parameter_summary, parameter_table
 from .run_dir import RunDir, adapter_of
@@ -77,33 +82,72 @@ class RichProgressCallback(TrainerCallback):
 class SummarizationTrainer(Seq2SeqTrainer):
     """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
 
-    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, **kwargs):
+    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard, **kwargs):
         super().__init__(*args, **kwargs)
         # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
         # this the Trainer would multiply loss and gradients by the number of processes.
         self.model_accepts_loss_kwargs = False
         self.summarizer = summarizer
         self.artifact_info = artifact_info
+        self.nonfinite = nonfinite
+        self.add_callback(nonfinite)
+        self._loss_since_log: torch.Tensor | None = None
+        self._restore_loss_book = False
+
+    def train(self, resume_from_checkpoint: str | None = None, *args, **kwargs) -> TrainOutput:
+        """The Trainer's train; a resumed one restores the checkpoint's loss book at its first step."""
+        self._restore_loss_book = resume_from_checkpoint is not None
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
         loss, outputs = label_position_loss(model, inputs, self.summarizer.model)
         return (loss, outputs) if return_outputs else loss
 
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """The Trainer's step; the non-finite guard sees its loss. The first step after a resume also hands
+        back the checkpoint's loss book (loss_book.py): the Trainer adds what this returns to its running sum,
+        which it started at zero, so that sum and the logged losses come out as in an uninterrupted run."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self.nonfinite.observe_loss(loss)
+        if self._restore_loss_book and torch.isfinite(loss):
+            self._restore_loss_book = False
+            book = LossBook.saved(self.state)
+            if book is not None:
+                self._total_loss_scalar = book.logged_total
+                self._globalstep_last_logged = book.last_logged_step
+                return loss + book.since_log
+        return loss
+
+    def _maybe_log_save_evaluate(self, tr_loss, *args, **kwargs):
+        self._loss_since_log = tr_loss  # the loop's running sum, for the loss book of a checkpoint saved now
+        return super()._maybe_log_save_evaluate(tr_loss, *args, **kwargs)
+
     def _save(self, output_dir: str | None = None, state_dict=None):
         output_dir = Path(output_dir or self.args.output_dir)
         save_artifact(adapter_of(output_dir), self.summarizer, self.artifact_info)
 
     def _save_checkpoint(self, model, trial):
-        """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints."""
+        """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints; a write that
+        fails (a full disk) removes the partial folder."""
         run_dir = Path(self._get_output_dir(trial=trial))
         folder = run_dir / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        self.nonfinite.check_weights(self.model, self.state.global_step)
+        since_log = self._nested_gather(self._loss_since_log).mean().item() if self._loss_since_log is not None else 0.0
+        LossBook(self._total_loss_scalar, since_log, self._globalstep_last_logged).save(self.state)
         if self.args.should_save and folder.is_dir():
             discard_checkpoint(folder)  # a stale or half-written folder of the same step: start clean
-        super()._save_checkpoint(model, trial)
+        with naming_a_full_disk(folder, "; the partial checkpoint was removed"):
+            try:
+                super()._save_checkpoint(model, trial)
+                if self.args.should_save:
+                    mark_complete(folder)
+            except BaseException:
+                if self.args.should_save:
+                    discard_checkpoint(folder)
+                raise
         if self.args.should_save:
-            mark_complete(folder)
-            rotate_checkpoints(run_dir, self.args.save_total_limit, keep=self.state.best_model_checkpoint)
+            rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.global_step, keep=self.state.best_model_checkpoint)
 
     def _rotate_checkpoints(self, use_mtime=False, output_dir=None) -> None:
         """No-op: the Trainer rotates before our COMPLETE marker exists; `_save_checkpoint` rotates after it."""
@@ -135,7 +179,8 @@ class TrainResult:
     """Where a finished run wrote its files, and its headline numbers."""
 
     output_dir: Path
-    train_samples_per_s: float
+    train_samples_per_s: float | None
+    """None when a resumed session trained no step (it only wrote the final adapter and report)."""
     train_loss: float
     rouge: dict
 
@@ -283,6 +328,7 @@ def build_trainer(
         callbacks=callbacks,
         summarizer=summarizer,
         artifact_info=info,
+        nonfinite=NonFiniteGuard(config.train.on_nonfinite, output_dir),
     )
     trainer.remove_callback(PrinterCallback)
     return trainer
@@ -309,18 +355,27 @@ class Session:
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
     """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json)."""
     session = setup(config, overwrite=overwrite, resume=resume, console=console)
-    return finalize(session, fit(session))
+    try:
+        return finalize(session, fit(session))
+    except DiskFull as exc:
+        checkpoint, root = last_complete_checkpoint(session.run.root), session.run.root
+        then = f"the last complete checkpoint is {checkpoint}; free some space and continue with: s2sa train --resume {root}"
+        raise DiskFull(f"{exc}; {then if checkpoint else 'no checkpoint was saved; free some space and start again'}") from None
 
 
 def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tuple[RunDir, Path | None]:
     """The run folder and, when resuming, the checkpoint to continue from; checked before anything is built."""
     if resume is not None:
-        checkpoint = last_complete_checkpoint(resume)
-        if checkpoint is None:
+        checkpoint, damaged = loadable_checkpoint(resume)
+        if checkpoint is None and not damaged:
             raise S2SAError(
                 f"--resume {resume}: no complete checkpoint under {resume / 'checkpoints'} (stopped before the first "
                 f"save); start again with --output-dir {resume} --overwrite"
             )
+        if checkpoint is None:
+            raise S2SAError(f"--resume {resume}: no checkpoint can be loaded: {'; '.join(damaged)}; start again with --output-dir {resume} --overwrite")
+        if damaged:
+            warnings.warn(f"--resume {resume}: passed over {'; '.join(damaged)}; resuming from {checkpoint.name}", S2SAWarning)
         return RunDir(resume), checkpoint
     output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
     RunDir(output_dir).check_new(overwrite, config)  # fail fast; nothing is deleted before all inputs check out
@@ -341,7 +396,8 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         data, tokenized, source_length = load_data(config, summarizer, console)
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
-        atomic_write_text(run.config, json.dumps(config.to_dict(), indent=2))
+        with naming_a_full_disk(run.config):
+            atomic_write_text(run.config, json.dumps(config.to_dict(), indent=2))
     parameters = parameter_summary(parameter_groups(summarizer))
     console.print(parameter_table(parameters))
     t = config.train
@@ -363,14 +419,16 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         info,
         [MetricsFileCallback(run.metrics), RichProgressCallback(console)],
     )
-    if checkpoint is not None and is_main_process():
-        truncate_metrics(run.metrics, checkpoint_step(checkpoint))
     return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start)
 
 
 def fit(session: Session) -> TrainOutput:
     """Train (from the checkpoint when resuming); a stop signal saves a checkpoint and ends the run with exit 130."""
     trainer, output_dir, checkpoint = session.trainer, session.run.root, session.checkpoint
+    if checkpoint is not None:
+        state = TrainerState.load_from_json(str(checkpoint / TRAINER_STATE_NAME))
+        if state.global_step >= state.max_steps:
+            return trained_to_the_end(session, state)
     trainer.add_callback(stopper := GracefulStop())
     try:
         with stop_on_signals(stopper, session.console):
@@ -387,45 +445,64 @@ def fit(session: Session) -> TrainOutput:
     return output
 
 
+def trained_to_the_end(session: Session, state: TrainerState) -> TrainOutput:
+    """Resuming from the checkpoint of the last step (the run stopped while writing its final adapter or
+    report): load its weights, as the Trainer would train one step past the end."""
+    load_trained_weights(session.summarizer, adapter_of(session.checkpoint), session.trainer.artifact_info)
+    book = LossBook.saved(state)
+    return TrainOutput(state.global_step, book.train_loss(state.global_step) if book else None, {})
+
+
+def session_samples_per_s(output: TrainOutput, first_step: int) -> float | None:
+    """Training throughput of this session: the Trainer divides all of a run's samples by this session's time
+    (a resumed run looked faster); None when this session trained no step."""
+    trained = output.global_step - first_step
+    return output.metrics["train_samples_per_second"] * trained / output.global_step if trained > 0 else None
+
+
 def finalize(session: Session, output: TrainOutput) -> TrainResult:
     """Save the final adapter, write the validation report and run.json."""
     config, run, summarizer, data = session.config, session.run, session.summarizer, session.data
     output_dir = run.root
+    session.trainer.nonfinite.check_weights(summarizer.model, output.global_step)
     if is_main_process():
-        save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
+        with naming_a_full_disk(run.adapter):
+            save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}
     if "validation" in data.splits:
         try:
-            rouge = evaluate_split(
-                summarizer,
-                data.splits["validation"],
-                config.generation,
-                session.source_length,
-                output_dir,
-                "validation",
-                console=session.console,
-            )
+            with naming_a_full_disk(output_dir):
+                rouge = evaluate_split(
+                    summarizer,
+                    data.splits["validation"],
+                    config.generation,
+                    session.source_length,
+                    output_dir,
+                    "validation",
+                    console=session.console,
+                )
         except KeyboardInterrupt:
             raise TrainingInterrupted(
                 f"interrupted while writing the validation report; the trained adapter is in {run.adapter}; "
                 f"s2sa train --resume {output_dir} writes the report"
             ) from None
-    samples_per_s = float(output.metrics.get("train_samples_per_second", 0.0))
+    samples_per_s = session_samples_per_s(output, checkpoint_step(session.checkpoint) if session.checkpoint else 0)
     if not is_main_process():
         return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
-    write_run_record(
-        run.record,
-        config,
-        data,
-        session.parameters,
-        {
-            "train_samples_per_s": samples_per_s,
-            "train_loss": output.training_loss,
-            "global_step": output.global_step,
-            "wall_time_s": round(time.perf_counter() - session.start, 2),
-            "rouge_validation": rouge,
-            "world_size": world_size(),
-            "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
-        },
-    )
+    with naming_a_full_disk(run.record):
+        write_run_record(
+            run.record,
+            config,
+            data,
+            session.parameters,
+            {
+                "train_samples_per_s": samples_per_s,
+                "train_loss": output.training_loss,
+                "global_step": output.global_step,
+                "wall_time_s": round(time.perf_counter() - session.start, 2),
+                "rouge_validation": rouge,
+                "world_size": world_size(),
+                "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
+            },
+        )
     return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

@@ -30,7 +30,7 @@ EXAMPLES = {
     "train": {
         "learning_rate": 1e-4, "epochs": 2.0, "max_steps": 7, "batch_size": 3, "grad_accum": 2, "warmup_ratio": 0.1,
         "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
-        "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
+        "on_nonfinite": "skip-step", "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
     },
     "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
 }  # fmt: skip
@@ -110,6 +110,8 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["generation.min_new_tokens=-1", "generation.no_repeat_ngram_size=-2"], "generation.min_new_tokens must be at least 0, got -1; generation.no_repeat_ngram_size must be at least 0, got -2"),
         (["train.batch_size=eight"], "train.batch_size must be int, got 'eight'"),
         (["--adapter-name", "output"], "adapter_name 'output' is a part of the model's parameter names"),
+        (["--save-total-limit", "0"], "invalid configuration: train.save_total_limit must be at least 1, got 0"),
+        (["--on-nonfinite", "ignore"], "train.on_nonfinite must be 'stop' or 'skip-step', got 'ignore'"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):
@@ -147,6 +149,21 @@ def test_resume_refuses_flags_and_settings(captured, tmp_path):
     result = CliRunner().invoke(app, ["train", "--resume", str(run), "--max-steps", "5", "generation.num_beams=2"])
     assert result.exit_code == 1 and not captured
     assert "--resume continues with the settings saved in" in result.output and "drop --max-steps, generation.num_beams=2" in result.output
+
+
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(captured, tmp_path):
+    """Exit 0 (repeating --resume until a run is done is safe), one line, no file touched, nothing trained."""
+    run = tmp_path / "run"
+    (run / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint-4" / "COMPLETE").write_text("ok\n")
+    (run / "run_config.json").write_text("{}")
+    (run / "run.json").write_text('{"train_loss": 6.437}')
+    (run / "metrics.jsonl").write_text('{"step": 4, "loss": 6.4}\n')
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 0 and not captured, result.output
+    assert "is already finished" in result.output and "nothing changed" in result.output and "Traceback" not in result.output
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()} == before
 
 
 # ---------------------------------------------------------------- shipped configs

@@ -1,0 +1,317 @@
+"""Faults inside a training run, through the real CLI: a NaN/inf loss, gradient or weight (`--on-nonfinite`),
+a damaged newest checkpoint on `--resume`, and a full disk while saving.
+
+Each failing case checks the exit code, exactly one `error:` line, no traceback, that nothing is reported as
+done, and that the checkpoints saved before the fault are left complete and unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_python
+from tiny import write_jsonl
+
+# Runs the CLI like `python -m seq2seq_adapters`, with the training loss of one step made NaN (S2SA_TEST_NAN_STEP).
+NAN_LAUNCHER = """
+import os, runpy
+from seq2seq_adapters import training
+nan_step = int(os.environ["S2SA_TEST_NAN_STEP"])
+original = training.SummarizationTrainer.compute_loss
+def compute_loss(self, model, inputs, *args, **kwargs):
+    loss = original(self, model, inputs, *args, **kwargs)
+    return loss * float("nan") if model.training and self.state.global_step + 1 == nan_step else loss
+training.SummarizationTrainer.compute_loss = compute_loss
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
+# Runs the CLI with a full disk for every torch/safetensors file whose path holds S2SA_TEST_ENOSPC: a few
+# bytes are written, then the write fails as it does on a full file system.
+ENOSPC_LAUNCHER = """
+import errno, os, runpy
+import safetensors.torch, torch
+where = os.environ["S2SA_TEST_ENOSPC"]
+def full_disk(function):
+    def wrapper(obj, path, *args, **kwargs):
+        if where in str(path):
+            with open(path, "wb") as f:
+                f.write(b"PK")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return function(obj, path, *args, **kwargs)
+    return wrapper
+torch.save = full_disk(torch.save)
+safetensors.torch.save_file = full_disk(safetensors.torch.save_file)
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    rows = [{"id": f"r{i}", "dialogue": f"#Person1#: we need {i} chairs for room {i % 3}.", "summary": f"They need {i} chairs."} for i in range(12)]
+    return write_jsonl(tmp_path_factory.mktemp("faults-data") / "dialogs.jsonl", rows)
+
+
+def train_args(data: Path, tiny_bert: Path, output_dir: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(data), "--output-dir", str(output_dir),
+        "--max-train-samples", "8", "--max-eval-samples", "2", "--batch-size", "4", "--max-steps", "4", "--save-steps", "1",
+        "--logging-steps", "1", "--max-source-length", "32", "--max-target-length", "8", "--num-beams", "1", "--max-new-tokens", "4",
+        *extra,
+    ]  # fmt: skip
+
+
+def cli(args: list[str], launcher: str | None = None, **env: str):
+    from conftest import cli_env
+
+    command = ["-c", launcher, *args] if launcher else ["-m", "seq2seq_adapters", *args]
+    return run_python(command, env=cli_env(**env))
+
+
+def assert_one_error(result, *expected: str) -> str:
+    """Exit 1, exactly one `error:` line holding every `expected` text, no traceback, nothing reported done."""
+    stderr = result.stderr
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr and "done:" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
+    return errors[0]
+
+
+def complete_steps(run_dir: Path) -> list[int]:
+    folders = (run_dir / "checkpoints").glob("checkpoint-*")
+    return sorted(int(p.name.rsplit("-", 1)[1]) for p in folders if (p / "COMPLETE").is_file())
+
+
+def assert_not_done(run_dir: Path) -> None:
+    assert not (run_dir / "adapter").exists() and not (run_dir / "run.json").exists()
+
+
+@pytest.mark.integration
+def test_infinite_learning_rate_is_an_error_not_done(data, tiny_bert, tmp_path):
+    """Defect 1: every weight became NaN and the run still ended with `done:`."""
+    run_dir = tmp_path / "run"
+    assert_one_error(cli(train_args(data, tiny_bert, run_dir, "--learning-rate", "inf", "--max-steps", "2")))
+    if run_dir.exists():
+        assert_not_done(run_dir)
+        assert complete_steps(run_dir) == []  # the NaN weights of step 1 were never saved
+
+
+@pytest.mark.integration
+def test_nonfinite_loss_stops_at_its_step_and_keeps_the_checkpoints(data, tiny_bert, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir), NAN_LAUNCHER, S2SA_TEST_NAN_STEP="3")
+    error = assert_one_error(result, "non-finite loss at step 3", "before it reached the weights", "checkpoint-2", "--on-nonfinite skip-step")
+    assert str(run_dir) in error
+    assert_not_done(run_dir)
+    assert complete_steps(run_dir) == [1, 2] and not (run_dir / "checkpoints" / "checkpoint-3").exists()
+    for name in ("adapter.safetensors", "non_adapter_weights.safetensors"):
+        weights = load_file(str(run_dir / "checkpoints" / "checkpoint-2" / "adapter" / name))
+        assert all(torch.isfinite(t).all() for t in weights.values())
+    assert [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.integration
+def test_skip_step_skips_the_nonfinite_update_and_finishes(data, tiny_bert, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--on-nonfinite", "skip-step"), NAN_LAUNCHER, S2SA_TEST_NAN_STEP="3")
+    assert result.returncode == 0, result.stderr
+    assert "warning: non-finite loss at step 3: its update skipped (--on-nonfinite skip-step)" in result.stderr
+    assert "error:" not in result.stderr and "Traceback" not in result.stderr
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["global_step"] == 4 and math.isfinite(record["train_loss"])
+    weights = load_file(str(run_dir / "adapter" / "adapter.safetensors"))
+    assert all(torch.isfinite(t).all() for t in weights.values())
+
+
+def test_guard_sees_nonfinite_gradients_and_skips_only_that_update():
+    """A NaN gradient with a finite loss: `stop` raises naming the step; `skip-step` leaves the weights as they were."""
+    from types import SimpleNamespace
+
+    from seq2seq_adapters.nonfinite import NonFiniteGuard, NonFiniteTraining
+
+    model = torch.nn.Linear(2, 1)
+    args, state = SimpleNamespace(fp16=False, device="cpu"), SimpleNamespace(global_step=6)
+    model.weight.grad = torch.tensor([[float("nan"), 1.0]])
+    guard = NonFiniteGuard("stop", Path("/nonexistent-run"))
+    guard.observe_loss(torch.tensor(0.5))
+    with pytest.raises(NonFiniteTraining, match=r"non-finite gradient at step 7; .*no checkpoint was saved before"):
+        guard.on_pre_optimizer_step(args, state, None, model=model)
+    before = model.weight.detach().clone()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="non-finite gradient at step 7"):
+        NonFiniteGuard("skip-step", Path("/nonexistent-run")).on_pre_optimizer_step(args, state, None, model=model)
+    optimizer.step()
+    assert torch.equal(model.weight, before) and model.weight.grad is None
+
+
+def finished_copy(run_dir: Path, copy: Path) -> Path:
+    """`run_dir` as it was before its final adapter and reports were written (its checkpoints, run config, metrics)."""
+    import shutil
+
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("adapter", "run.json", "rouge_*", "predictions_*"))
+    for folder in (copy / "checkpoints").iterdir():  # the ignore above also dropped the checkpoints' adapters
+        shutil.copytree(run_dir / "checkpoints" / folder.name / "adapter", folder / "adapter")
+    return copy
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tiny_bert, tmp_path_factory) -> Path:
+    """A finished run with checkpoints 2 and 4."""
+    run_dir = tmp_path_factory.mktemp("faults") / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"))
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def losses(run_dir: Path) -> list[tuple]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"], r["grad_norm"]) for r in records if "loss" in r]
+
+
+@pytest.mark.integration
+def test_resume_passes_over_a_damaged_newest_checkpoint(uninterrupted, tmp_path):
+    """Defect 3: a truncated optimizer.pt in the newest checkpoint gave a traceback, after metrics.jsonl was cut."""
+    run_dir = finished_copy(uninterrupted, tmp_path / "run")
+    (run_dir / "checkpoints" / "checkpoint-4" / "optimizer.pt").write_bytes(b"\0" * 1000)
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "error:" not in result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "checkpoint-4 (optimizer.pt is damaged" in warning[0] and "resuming from checkpoint-2" in warning[0]
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors"):
+        ours, theirs = load_file(str(run_dir / name)), load_file(str(uninterrupted / name))
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs), name
+    assert losses(run_dir) == losses(uninterrupted)
+    assert complete_steps(run_dir) == [2, 4]
+
+
+@pytest.mark.integration
+def test_resume_with_every_checkpoint_damaged_fails_with_one_line_and_touches_nothing(uninterrupted, tmp_path):
+    run_dir = finished_copy(uninterrupted, tmp_path / "run")
+    (run_dir / "checkpoints" / "checkpoint-4" / "optimizer.pt").write_bytes(b"\0" * 1000)
+    (run_dir / "checkpoints" / "checkpoint-2" / "adapter" / "non_adapter_weights.safetensors").write_bytes(b"\0" * 10)
+    before = files(run_dir)
+    assert_one_error(
+        cli(["train", "--resume", str(run_dir)]),
+        "no checkpoint can be loaded", "checkpoint-4 (optimizer.pt is damaged", "checkpoint-2 (adapter/non_adapter_weights.safetensors is damaged",
+        "--overwrite",
+    )
+    assert files(run_dir) == before
+
+
+@pytest.mark.integration
+def test_resume_after_the_last_step_writes_the_adapter_and_report_without_training_further(uninterrupted, tmp_path):
+    """A run stopped while writing its final adapter or report: resuming from the last step's checkpoint used to
+    train one step past --max-steps and record the loss of that step alone as train_loss."""
+    run_dir = finished_copy(uninterrupted, tmp_path / "run")
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    record, expected = json.loads((run_dir / "run.json").read_text()), json.loads((uninterrupted / "run.json").read_text())
+    assert record["global_step"] == expected["global_step"] == 4 and record["train_loss"] == expected["train_loss"]
+    assert record["train_samples_per_s"] is None  # this session trained nothing
+    assert (run_dir / "metrics.jsonl").read_text() == metrics and complete_steps(run_dir) == [2, 4]
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors", "rouge_validation.json"):
+        assert (run_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+
+
+def assert_same_as(run_dir: Path, reference: Path) -> None:
+    for name in ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors", "rouge_validation.json"):
+        assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
+    assert losses(run_dir) == losses(reference)
+    assert json.loads((run_dir / "run.json").read_text())["train_loss"] == json.loads((reference / "run.json").read_text())["train_loss"]
+
+
+@pytest.mark.integration
+def test_full_disk_while_saving_a_checkpoint_removes_it_and_keeps_the_last_complete_one(data, tiny_bert, uninterrupted, tmp_path):
+    """Defect 10: tracebacks, and the half-written checkpoint left taking space."""
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"), ENOSPC_LAUNCHER, S2SA_TEST_ENOSPC="checkpoint-4/optimizer.pt")
+    assert_one_error(
+        result,
+        f"no space left on device while writing {run_dir / 'checkpoints' / 'checkpoint-4'}; the partial checkpoint was removed",
+        f"the last complete checkpoint is {run_dir / 'checkpoints' / 'checkpoint-2'}", f"s2sa train --resume {run_dir}",
+    )
+    assert_not_done(run_dir)
+    assert complete_steps(run_dir) == [2] and not (run_dir / "checkpoints" / "checkpoint-4").exists()
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    assert_same_as(run_dir, uninterrupted)
+
+
+@pytest.mark.integration
+def test_full_disk_while_saving_the_final_adapter_names_it_and_resume_finishes_the_run(data, tiny_bert, uninterrupted, tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"), ENOSPC_LAUNCHER, S2SA_TEST_ENOSPC=f"{run_dir}/.adapter.")
+    assert_one_error(
+        result, f"no space left on device while writing {run_dir / 'adapter'};", f"the last complete checkpoint is {run_dir / 'checkpoints' / 'checkpoint-4'}"
+    )
+    assert_not_done(run_dir)
+    assert complete_steps(run_dir) == [2, 4] and not [p for p in run_dir.iterdir() if p.name.startswith(".adapter")]
+    result = cli(["train", "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr
+    assert_same_as(run_dir, uninterrupted)
+
+
+def test_a_full_disk_under_any_command_is_one_error_line(capsys):
+    """The CLI's net for writes no command names itself (eval reports, exports, summaries): the file the OS names."""
+    import errno
+
+    import typer
+
+    from seq2seq_adapters.cli import user_errors
+
+    with pytest.raises(typer.Exit) as exit_:
+        with user_errors():
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device", "runs/x/eval-test/predictions_test.jsonl")
+            except OSError as exc:
+                raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed") from exc
+    assert exit_.value.exit_code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.strip() == "error: no space left on device while writing runs/x/eval-test/predictions_test.jsonl", stderr
+
+
+def test_checkpoint_problem_reads_every_file_back(tmp_path):
+    """What makes a complete checkpoint unusable for --resume: a missing, truncated or foreign file."""
+    from safetensors.torch import save_file
+    from transformers import TrainerState
+
+    from seq2seq_adapters.checkpoints import checkpoint_problem, loadable_checkpoint
+
+    def checkpoint(step: int) -> Path:
+        folder = tmp_path / "run" / "checkpoints" / f"checkpoint-{step}"
+        (folder / "adapter").mkdir(parents=True)
+        TrainerState(global_step=step).save_to_json(str(folder / "trainer_state.json"))
+        for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+            torch.save({"state": torch.zeros(3)}, folder / name)
+        (folder / "adapter" / "s2sa.json").write_text("{}")
+        save_file({"w": torch.zeros(2)}, str(folder / "adapter" / "non_adapter_weights.safetensors"))
+        (folder / "COMPLETE").write_text("ok\n")
+        return folder
+
+    older, newer = checkpoint(2), checkpoint(4)
+    assert checkpoint_problem(newer) is None and loadable_checkpoint(tmp_path / "run") == (newer, [])
+    (newer / "rng_state.pth").write_bytes((newer / "rng_state.pth").read_bytes()[:100])
+    assert checkpoint_problem(newer).startswith("rng_state.pth is damaged: ")
+    assert loadable_checkpoint(tmp_path / "run") == (older, [f"checkpoint-4 ({checkpoint_problem(newer)})"])
+    (older / "optimizer.pt").unlink()
+    assert checkpoint_problem(older) == "optimizer.pt is missing"  # the Trainer would silently start a fresh optimizer
+    newer = checkpoint(6)
+    TrainerState(global_step=5).save_to_json(str(newer / "trainer_state.json"))
+    assert checkpoint_problem(newer) == "trainer_state.json is not the state of step 6"
+    (newer / "adapter" / "s2sa.json").write_text("{")
+    assert checkpoint_problem(newer).startswith("adapter/s2sa.json is damaged")
