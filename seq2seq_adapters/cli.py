@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Fine-tune adapters on BERT2BERT encoder-decoder summarizers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 console = Console(stderr=True)
 warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
