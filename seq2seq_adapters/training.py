@@ -14,12 +14,13 @@ import transformers
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
 from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
+from .budget import TimeBudget
 from .checkpoints import (
     checkpoint_folders,
     checkpoint_step,
@@ -44,6 +45,7 @@ from .run_dir import RunDir, adapter_of
 from .sampler import EpochSeededLengthGroupedSampler
 from .stopping import GracefulStop, TrainingInterrupted, stop_on_signals
 from .tokenized import tokenize_splits
+from .validation_rouge import ValidationRouge
 
 
 class RichProgressCallback(TrainerCallback):
@@ -77,13 +79,22 @@ class RichProgressCallback(TrainerCallback):
 class SummarizationTrainer(Seq2SeqTrainer):
     """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
 
-    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, **kwargs):
+    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, validation_rouge: ValidationRouge | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
         # this the Trainer would multiply loss and gradients by the number of processes.
         self.model_accepts_loss_kwargs = False
         self.summarizer = summarizer
         self.artifact_info = artifact_info
+        self.validation_rouge = validation_rouge
+
+    def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
+        """Validation loss, plus ROUGE on the fixed validation subset: logged, and eligible as metric_for_best_model."""
+        output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+        if self.validation_rouge is not None:
+            rouge = self.validation_rouge(self.summarizer)
+            output.metrics.update({f"{metric_key_prefix}_{kind}": value for kind, value in rouge.items()})
+        return output
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
@@ -192,7 +203,7 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         save_steps=(t.save_steps or t.eval_steps) if save_strategy == "steps" else 500,
         save_total_limit=t.save_total_limit,
         load_best_model_at_end=evaluate_by_steps,
-        metric_for_best_model="eval_loss" if evaluate_by_steps else None,
+        metric_for_best_model=f"eval_{t.metric_for_best}" if evaluate_by_steps else None,
         group_by_length=t.group_by_length,
         bf16=t.bf16,
         fp16=t.fp16,
@@ -270,6 +281,7 @@ def build_trainer(
     output_dir: Path,
     info: ArtifactInfo,
     callbacks: list[TrainerCallback],
+    validation_rouge: ValidationRouge | None = None,
 ) -> SummarizationTrainer:
     """The Trainer `train` runs (also used by scripts/bench_train.py): fast defaults, our checkpoints."""
     has_validation = "validation" in tokenized
@@ -283,6 +295,7 @@ def build_trainer(
         callbacks=callbacks,
         summarizer=summarizer,
         artifact_info=info,
+        validation_rouge=validation_rouge,
     )
     trainer.remove_callback(PrinterCallback)
     return trainer
@@ -304,6 +317,8 @@ class Session:
     source_length: int
     console: Console
     start: float
+    budget: TimeBudget | None = None
+    """The `--max-time` callback, for run.json; None without a budget."""
 
 
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
@@ -355,17 +370,20 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         new_weight_names=summarizer.new_weight_names,
         max_source_length=source_length,
     )
+    budget = TimeBudget(t.max_time_s) if t.max_time_s else None
+    steering = [EarlyStoppingCallback(t.patience)] if t.patience else []
     trainer = build_trainer(
         config,
         summarizer,
         tokenized,
         output_dir,
         info,
-        [MetricsFileCallback(run.metrics), RichProgressCallback(console)],
+        [MetricsFileCallback(run.metrics), RichProgressCallback(console), *steering, *([budget] if budget else [])],
+        ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length),
     )
     if checkpoint is not None and is_main_process():
         truncate_metrics(run.metrics, checkpoint_step(checkpoint))
-    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start)
+    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start, budget)
 
 
 def fit(session: Session) -> TrainOutput:
@@ -385,6 +403,14 @@ def fit(session: Session) -> TrainOutput:
             f"{last_complete_checkpoint(output_dir)}; continue with: s2sa train --resume {output_dir}"
         )
     return output
+
+
+def best_checkpoint_record(trainer: SummarizationTrainer) -> dict | None:
+    """Which evaluated checkpoint became adapter/ (step, metric, value); None without evaluations."""
+    state = trainer.state
+    if state.best_global_step is None:
+        return None
+    return {"step": state.best_global_step, "metric": trainer.args.metric_for_best_model, "value": state.best_metric}
 
 
 def finalize(session: Session, output: TrainOutput) -> TrainResult:
@@ -426,6 +452,8 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
             "rouge_validation": rouge,
             "world_size": world_size(),
             "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
+            "best_checkpoint": best_checkpoint_record(session.trainer),
+            "time_budget": session.budget.record(session.trainer.state) if session.budget else None,
         },
     )
     return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

@@ -1,0 +1,51 @@
+"""Steering a run: ROUGE during training picks the best checkpoint, patience stops early, --max-time
+stops at a step boundary with a checkpoint and the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from safetensors.torch import load_file
+
+from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE
+from seq2seq_adapters.run_dir import RunDir
+from test_train import isolated_caches, read_jsonl, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
+
+
+def with_train(config, **changes):
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
+
+
+def test_rouge_picks_the_best_checkpoint_and_patience_stops_early(tiny_bert, dialog_jsonl, tmp_path):
+    config = with_train(
+        tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"),
+        max_steps=40, eval_steps=2, save_steps=None, metric_for_best="rougeL", patience=1, eval_rouge_samples=8, eval_greedy=True,
+    )
+    train_capturing(config)
+    run = RunDir(tmp_path / "run")
+    record = json.loads(run.record.read_text())
+    evaluations = [line for line in read_jsonl(run.metrics) if "eval_loss" in line]
+    assert record["global_step"] < 40 and len(evaluations) >= 2
+    assert all({"eval_rouge1", "eval_rouge2", "eval_rougeL", "eval_rougeLsum"} <= set(line) for line in evaluations)
+    best = record["best_checkpoint"]
+    assert best["metric"] == "eval_rougeL" and best["value"] == max(line["eval_rougeL"] for line in evaluations)
+    best_adapter = run.checkpoints / f"checkpoint-{best['step']}" / "adapter"
+    for weights in best_adapter.glob("*.safetensors"):
+        final, chosen = load_file(run.adapter / weights.name), load_file(weights)
+        assert final.keys() == chosen.keys() and all((final[k] == chosen[k]).all() for k in final)
+
+
+def test_max_time_stops_at_a_step_boundary_with_checkpoint_and_report(tiny_bert, dialog_jsonl, tmp_path):
+    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=100_000, save_steps=None, max_time="5s")
+    train_capturing(config)
+    run = RunDir(tmp_path / "run")
+    record = json.loads(run.record.read_text())
+    budget = record["time_budget"]
+    assert budget["stopped_by_budget"] and budget["max_time_s"] == 5.0
+    assert budget["steps_reached"] == record["global_step"] < budget["planned_steps"] + 50
+    last = run.checkpoints / f"checkpoint-{record['global_step']}"
+    assert (last / CHECKPOINT_COMPLETE).is_file()
+    assert run.report("validation").is_file()
+    rates = [line["learning_rate"] for line in read_jsonl(run.metrics) if "learning_rate" in line]
+    assert rates[-1] < 0.5 * max(rates)  # the schedule was planned to end with the budget, not at step 100,000
