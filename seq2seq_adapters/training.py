@@ -39,7 +39,7 @@ from .io_utils import atomic_write_json, atomic_write_text
 from .loss import label_position_loss
 from .metrics_log import MetricsFileCallback, truncate_metrics
 from .modeling import Summarizer, build_summarizer, parameter_groups
-from .progress import progress_bar, tracked
+from .progress import StepLines, progress_bar, tracked
 from .reports import parameter_summary, parameter_table
 from .run_dir import RunDir, adapter_of
 from .sampler import EpochSeededLengthGroupedSampler
@@ -74,6 +74,13 @@ class RichProgressCallback(TrainerCallback):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+def progress_callback(console: Console, budget: TimeBudget | None) -> TrainerCallback:
+    """A Rich bar on a terminal; plain step lines in a log file or pipe (total: the budget's planned steps)."""
+    if console.is_terminal:
+        return RichProgressCallback(console)
+    return StepLines(console, lambda: budget.planned_steps if budget else None)
 
 
 class SummarizationTrainer(Seq2SeqTrainer):
@@ -378,7 +385,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         tokenized,
         output_dir,
         info,
-        [MetricsFileCallback(run.metrics), RichProgressCallback(console), *steering, *([budget] if budget else [])],
+        [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else [])],
         ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length),
     )
     if checkpoint is not None and is_main_process():

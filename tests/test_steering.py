@@ -4,11 +4,16 @@ stops at a step boundary with a checkpoint and the report."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import re
+
+from rich.console import Console
 
 from safetensors.torch import load_file
 
 from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE
+from seq2seq_adapters.progress import tracked
 from seq2seq_adapters.run_dir import RunDir
 from test_train import isolated_caches, read_jsonl, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 
@@ -38,10 +43,12 @@ def test_rouge_picks_the_best_checkpoint_and_patience_stops_early(tiny_bert, dia
 
 def test_max_time_stops_at_a_step_boundary_with_checkpoint_and_report(tiny_bert, dialog_jsonl, tmp_path):
     config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=100_000, save_steps=None, max_time="5s")
-    train_capturing(config)
+    _, _, console_text = train_capturing(config)
     run = RunDir(tmp_path / "run")
     record = json.loads(run.record.read_text())
     budget = record["time_budget"]
+    step_line = r"step \d+/\d+ · loss \d+\.\d+ · lr \S+ · \d+\.\d samples/s · elapsed \d:\d\d:\d\d · ETA \d:\d\d:\d\d"
+    assert len(re.findall(step_line, console_text)) == len([line for line in read_jsonl(run.metrics) if "loss" in line])
     assert budget["stopped_by_budget"] and budget["max_time_s"] == 5.0
     assert budget["steps_reached"] == record["global_step"] < budget["planned_steps"] + 50
     last = run.checkpoints / f"checkpoint-{record['global_step']}"
@@ -49,3 +56,12 @@ def test_max_time_stops_at_a_step_boundary_with_checkpoint_and_report(tiny_bert,
     assert run.report("validation").is_file()
     rates = [line["learning_rate"] for line in read_jsonl(run.metrics) if "learning_rate" in line]
     assert rates[-1] < 0.5 * max(rates)  # the schedule was planned to end with the budget, not at step 100,000
+
+
+def test_without_a_terminal_progress_is_a_line_per_tenth():
+    out = io.StringIO()
+    with tracked(Console(file=out, width=200), "generating", 200) as advance:
+        for _ in range(50):
+            advance(4)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 10 and lines[0].startswith("generating 20/200 (10%) · elapsed") and lines[-1].startswith("generating 200/200 (100%)")
