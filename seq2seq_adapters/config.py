@@ -218,6 +218,16 @@ class TrainArgs(Settings):
     save_total_limit: int = setting(2, "Checkpoints kept.")
     logging_steps: int = setting(10, "Log loss every N steps.", minimum=1)
     output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"] = setting(
+        "linear", "Learning-rate schedule after warm-up (transformers' lr_scheduler_type)."
+    )
+    optim: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop"] = setting(
+        "adamw_torch", "Optimizer (transformers' optim)."
+    )
+    label_smoothing: float = setting(0.0, "Label smoothing of the training (and validation) loss, in [0, 1).")
+    gradient_checkpointing: bool = setting(
+        False, "Recompute activations in the backward pass: less memory, slower steps.", flags=("--gradient-checkpointing",)
+    )
     group_by_length: bool = setting(True, "Batch similar lengths together (less padding).", flags=("--group-by-length/--no-group-by-length",))
     bf16: bool = setting(False, "bf16 mixed precision (GPU, or CPUs with bf16 support).", flags=("--bf16",))
     fp16: bool = setting(False, "fp16 mixed precision (GPU).", flags=("--fp16",))
@@ -230,6 +240,8 @@ class TrainArgs(Settings):
             problems.append("set a positive epochs or max_steps")
         if self.bf16 and self.fp16:
             problems.append("choose one of bf16 and fp16")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append(f"{label('label_smoothing')} must be in [0, 1), got {self.label_smoothing}")
         if self.eval_rouge_samples == 0 and self.metric_for_best != "loss":
             problems.append(f"{label('metric_for_best')} {self.metric_for_best} needs {label('eval_rouge_samples')} > 0; or pick loss")
         if self.patience is not None and self.eval_steps is None:

@@ -105,7 +105,7 @@ class SummarizationTrainer(Seq2SeqTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
-        loss, outputs = label_position_loss(model, inputs, self.summarizer.model)
+        loss, outputs = label_position_loss(model, inputs, self.summarizer.model, self.args.label_smoothing_factor)
         return (loss, outputs) if return_outputs else loss
 
     def _save(self, output_dir: str | None = None, state_dict=None):
@@ -200,6 +200,12 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
         warmup_ratio=t.warmup_ratio,
+        lr_scheduler_type=t.lr_scheduler,
+        optim=t.optim,
+        label_smoothing_factor=t.label_smoothing,
+        gradient_checkpointing=t.gradient_checkpointing,
+        # Reentrant checkpointing passes no gradient to adapters inside frozen blocks (their inputs need none).
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         weight_decay=t.weight_decay,
         seed=t.seed,
         data_seed=t.seed,

@@ -30,7 +30,8 @@ EXAMPLES = {
     "train": {
         "learning_rate": 1e-4, "epochs": 2.0, "max_steps": 7, "batch_size": 3, "grad_accum": 2, "warmup_ratio": 0.1,
         "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "eval_rouge_samples": 20, "eval_greedy": True, "metric_for_best": "rouge2",
-        "patience": 3, "max_time": "90s", "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
+        "patience": 3, "max_time": "90s", "lr_scheduler": "cosine", "optim": "adafactor", "label_smoothing": 0.1,
+        "gradient_checkpointing": True, "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
         "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
     },
     "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
@@ -118,6 +119,8 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["--metric-for-best", "bleu"], "train.metric_for_best must be 'rougeLsum' or 'rougeL' or 'rouge1' or 'rouge2' or 'loss', got 'bleu'"),
         (["--patience", "0", "--eval-steps", "5"], "train.patience must be at least 1, got 0"),
         (["--patience", "2"], "train.patience counts evaluations: set train.eval_steps too"),
+        (["--label-smoothing", "1"], "train.label_smoothing must be in [0, 1), got 1.0"),
+        (["--optim", "adam"], "train.optim must be 'adamw_torch' or"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):

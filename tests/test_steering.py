@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE
 from seq2seq_adapters.progress import tracked
 from seq2seq_adapters.run_dir import RunDir
+from seq2seq_adapters.training import training_arguments
 from test_train import isolated_caches, read_jsonl, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 
 
@@ -65,3 +66,12 @@ def test_without_a_terminal_progress_is_a_line_per_tenth():
             advance(4)
     lines = out.getvalue().splitlines()
     assert len(lines) == 10 and lines[0].startswith("generating 20/200 (10%) · elapsed") and lines[-1].startswith("generating 200/200 (100%)")
+
+
+def test_trainer_pass_throughs_reach_the_trainer_and_train(tiny_bert, dialog_jsonl, tmp_path):
+    changes = {"lr_scheduler": "cosine", "optim": "adafactor", "label_smoothing": 0.1, "gradient_checkpointing": True}
+    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=4, **changes)
+    args = training_arguments(config, tmp_path / "run", has_validation=True)
+    assert (args.lr_scheduler_type, args.optim, args.label_smoothing_factor, args.gradient_checkpointing) == ("cosine", "adafactor", 0.1, True)
+    train_capturing(config)
+    assert json.loads(RunDir(tmp_path / "run").record.read_text())["global_step"] == 4
