@@ -16,7 +16,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
+from .config import (
+    SECTIONS,
+    GenerationArgs,
+    allowed_types,
+    load_config,
+    parse_overrides,
+    report_to_problem,
+    setting_fields,
+    setting_flags,
+    shipped_configs,
+)
 from .errors import S2SAError, S2SAWarning
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
@@ -155,6 +165,8 @@ def train(
             run_config = load_config(config, flags, parse_overrides(settings or []))
             if run_config.train.output_dir:
                 RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
+        if problem := report_to_problem(run_config.train.report_to):
+            raise S2SAError(problem)
         from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import re
 import types
 import typing
@@ -90,6 +91,14 @@ def parse_leave_out(text: str | None) -> list[int]:
         except ValueError:
             raise S2SAError(f"--leave-out: {part!r} is not a layer id; expected integers like 0,1") from None
     return ids
+
+
+def report_to_problem(report_to: str) -> str | None:
+    """Why `--report-to` cannot log (its package is not installed), or None; checked by `s2sa train` only,
+    so a run logged to wandb still evaluates where wandb is missing."""
+    if report_to == "none" or importlib.util.find_spec(report_to) is not None:
+        return None
+    return f"--report-to {report_to}: the {report_to} package is not installed; pip install {report_to}"
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
@@ -227,6 +236,9 @@ class TrainArgs(Settings):
     label_smoothing: float = setting(0.0, "Label smoothing of the training (and validation) loss, in [0, 1).")
     gradient_checkpointing: bool = setting(
         False, "Recompute activations in the backward pass: less memory, slower steps.", flags=("--gradient-checkpointing",)
+    )
+    report_to: Literal["none", "tensorboard", "wandb", "mlflow"] = setting(
+        "none", "Also log to: tensorboard (under <run>/tensorboard), wandb or mlflow (the Trainer's report_to)."
     )
     group_by_length: bool = setting(True, "Batch similar lengths together (less padding).", flags=("--group-by-length/--no-group-by-length",))
     bf16: bool = setting(False, "bf16 mixed precision (GPU, or CPUs with bf16 support).", flags=("--bf16",))

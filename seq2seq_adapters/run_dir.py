@@ -6,6 +6,7 @@
       adapter/                    the final artifact (artifacts.py)
       checkpoints/checkpoint-N/   resumable checkpoints, each with its own adapter/
       metrics.jsonl               one line per logging step
+      tensorboard/                event files (--report-to tensorboard)
       rouge_<split>.json/.md, predictions_<split>.jsonl   reports of the final validation summaries
       eval-<split>/               what `s2sa eval` writes
 """
@@ -64,6 +65,10 @@ class RunDir:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
 
     def report(self, split: str) -> Path:
         """The ROUGE report (JSON) of the final validation summaries, `rouge_<split>.json`."""

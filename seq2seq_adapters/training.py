@@ -222,7 +222,8 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         fp16=t.fp16,
         use_cpu=not torch.cuda.is_available(),  # on CPU, accelerate sets up DDP (gloo) only when told
         ddp_backend="gloo" if world_size() > 1 and not torch.cuda.is_available() else None,
-        report_to=[],
+        report_to=[] if t.report_to == "none" else [t.report_to],
+        logging_dir=str(RunDir(output_dir).tensorboard),
         disable_tqdm=True,
         predict_with_generate=False,
         save_safetensors=True,

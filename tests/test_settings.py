@@ -31,7 +31,7 @@ EXAMPLES = {
         "learning_rate": 1e-4, "epochs": 2.0, "max_steps": 7, "batch_size": 3, "grad_accum": 2, "warmup_ratio": 0.1,
         "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "eval_rouge_samples": 20, "eval_greedy": True, "metric_for_best": "rouge2",
         "patience": 3, "max_time": "90s", "lr_scheduler": "cosine", "optim": "adafactor", "label_smoothing": 0.1,
-        "gradient_checkpointing": True, "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
+        "gradient_checkpointing": True, "report_to": "tensorboard", "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
         "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
     },
     "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
@@ -204,3 +204,10 @@ def test_s2sa_configs_lists_them():
     result = CliRunner().invoke(app, ["configs"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "dialogsum" in result.output and "quickstart" in result.output and "DialogSum (everyday dialogues" in result.output
+
+
+def test_report_to_a_package_that_is_not_installed_fails_before_training(captured, monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None)
+    result = CliRunner().invoke(app, ["train", "--report-to", "wandb"])
+    assert result.exit_code == 1 and not captured and result.output.count("error:") == 1
+    assert "--report-to wandb: the wandb package is not installed; pip install wandb" in result.output

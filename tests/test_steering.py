@@ -75,3 +75,19 @@ def test_trainer_pass_throughs_reach_the_trainer_and_train(tiny_bert, dialog_jso
     assert (args.lr_scheduler_type, args.optim, args.label_smoothing_factor, args.gradient_checkpointing) == ("cosine", "adafactor", 0.1, True)
     train_capturing(config)
     assert json.loads(RunDir(tmp_path / "run").record.read_text())["global_step"] == 4
+
+
+def test_tensorboard_event_file_holds_loss_and_rouge(tiny_bert, dialog_jsonl, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=4, eval_steps=2, save_steps=None,
+                        eval_rouge_samples=4, eval_greedy=True, report_to="tensorboard")
+    train_capturing(config)
+    events = sorted(RunDir(tmp_path / "run").tensorboard.rglob("events.out.tfevents.*"))
+    assert events
+    scalars = set()
+    for event_file in events:
+        accumulator = EventAccumulator(str(event_file))
+        accumulator.Reload()
+        scalars |= set(accumulator.Tags()["scalars"])
+    assert {"train/loss", "train/learning_rate", "eval/loss", "eval/rouge1", "eval/rougeL", "eval/rougeLsum"} <= scalars
