@@ -224,6 +224,7 @@ def eval_command(
     decoder: BaseDecoder = None,
     compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
     markdown: Annotated[Optional[Path], Opt(help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], Opt(help="With --compare: draw the runs' training curves (loss, lr, validation ROUGE) overlaid into this PNG.", show_default=False)] = None,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
@@ -234,13 +235,13 @@ def eval_command(
 
     with user_errors():
         if compare:
-            ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "compare") and v not in (None, False)]
+            ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "plot", "compare") and v not in (None, False)]
             if ignored:
                 raise S2SAError(f"--compare reads existing reports; {', '.join(ignored)} do not apply")
-            compare_runs(targets, split, markdown)
+            compare_runs(targets, split, markdown, plot=plot)
             return
-        if len(targets) != 1 or markdown is not None:
-            raise S2SAError("eval takes one run or adapter folder; several folders and --markdown go with --compare")
+        if len(targets) != 1 or markdown is not None or plot is not None:
+            raise S2SAError("eval takes one run or adapter folder; several folders, --markdown and --plot go with --compare")
         result = evaluate_run(
             targets[0], split=split, data=data, text_column=text_column, summary_column=summary_column,
             max_samples=max_samples, output_dir=output_dir, overwrite=overwrite, encoder=encoder, decoder=decoder,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from .curves import plot_curves
 from .data_files import SPLIT_NAMES
 from .errors import S2SAError
 from .io_utils import atomic_write_text, read_json
@@ -33,13 +34,16 @@ def find_report(target: str | Path, split: str) -> Path:
     raise S2SAError(f"not found: {target} (expected a rouge_<split>.json report, a run folder or an eval folder)")
 
 
-def _label(report_path: Path, report: dict) -> str:
-    """The run name recorded in the report, else the folder name (the run's, for `<run>/eval-<split>`)."""
-    name = (report.get("run") or {}).get("name") if isinstance(report.get("run"), dict) else None
-    if name:
-        return str(name)
+def run_folder(report_path: Path) -> Path:
+    """The run folder of a report: its own folder, or the run's for `<run>/eval-<split>`."""
     folder = report_path.parent
-    return folder.parent.name if folder.name.startswith("eval-") else folder.name
+    return folder.parent if folder.name.startswith("eval-") else folder
+
+
+def _label(report_path: Path, report: dict) -> str:
+    """The run name recorded in the report, else the run folder's name."""
+    name = (report.get("run") or {}).get("name") if isinstance(report.get("run"), dict) else None
+    return str(name) if name else run_folder(report_path).name
 
 
 def load_reports(targets: Sequence[str | Path], split: str) -> dict[str, dict]:
@@ -104,12 +108,18 @@ def paired_comparisons(targets: Sequence[str | Path], labels: Sequence[str], spl
     return comparisons
 
 
-def compare_runs(targets: Sequence[str | Path], split: str, markdown: str | Path | None = None, console: Console | None = None) -> dict[str, dict]:
+def compare_runs(
+    targets: Sequence[str | Path], split: str, markdown: str | Path | None = None, console: Console | None = None, plot: Path | None = None
+) -> dict[str, dict]:
     """Print one table of several runs' reports for `split` and the paired bootstrap of the first against the others;
-    write both as Markdown to `markdown` if given. Runs scored on different examples are refused."""
+    write both as Markdown to `markdown` if given, and the runs' training curves overlaid to `plot`.
+    Runs scored on different examples are refused."""
     console = console or Console()
     reports = load_reports(targets, split)
     check_same_examples(reports)
+    if plot is not None:  # before any output, so that a missing matplotlib is the one error line
+        folders = [run_folder(find_report(target, SPLIT_NAMES.get(split, split))) for target in targets]
+        plot_curves({label: RunDir(folder).metrics for label, folder in zip(reports, folders)}, Path(plot))
     comparisons = paired_comparisons(targets, list(reports), split)
     console.print(compare_table(reports))
     if comparisons:

@@ -7,6 +7,7 @@
       checkpoints/checkpoint-N/   resumable checkpoints, each with its own adapter/
       metrics.jsonl               one line per logging step
       tensorboard/                event files (--report-to tensorboard)
+      curves.png                  loss, learning rate, validation loss and ROUGE against steps
       rouge_<split>.json/.md, predictions_<split>.jsonl   reports of the final validation summaries
       eval-<split>/               what `s2sa eval` writes
 """
@@ -65,6 +66,10 @@ class RunDir:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "curves.png"
 
     @property
     def tensorboard(self) -> Path:

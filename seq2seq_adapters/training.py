@@ -31,6 +31,7 @@ from .checkpoints import (
     rotate_checkpoints,
 )
 from .config import RunConfig
+from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError
@@ -434,6 +435,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
     if is_main_process():
         save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}
+    notes = write_run_curves(run, session.console) if is_main_process() else []
     if "validation" in data.splits:
         try:
             rouge = evaluate_split(
@@ -444,6 +446,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                 output_dir,
                 "validation",
                 console=session.console,
+                notes=notes,
             )
         except KeyboardInterrupt:
             raise TrainingInterrupted(

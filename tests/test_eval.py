@@ -173,8 +173,10 @@ def test_compare_renders_both_runs(runs, dialog_jsonl, tmp_path):
         result = runner.invoke(app, ["eval", str(run), "--data", str(dialog_jsonl), "--split", "validation", "--max-samples", "6"])
         assert result.exit_code == 0, result.output
     markdown = tmp_path / "compare.md"
-    result = runner.invoke(app, ["eval", "--compare", str(runs[0]), str(runs[1]), "--split", "validation", "--markdown", str(markdown)])
+    plot = tmp_path / "curves.png"
+    result = runner.invoke(app, ["eval", "--compare", str(runs[0]), str(runs[1]), "--split", "validation", "--markdown", str(markdown), "--plot", str(plot)])
     assert result.exit_code == 0, result.output
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "run-a" in result.stdout and "run-b" in result.stdout
     text = markdown.read_text()
     assert "| run-a | model | validation | 6 |" in text and "| run-b | model | validation | 6 |" in text

@@ -7,16 +7,23 @@ import dataclasses
 import io
 import json
 import re
+import sys
 
+import pytest
 from rich.console import Console
 
 from safetensors.torch import load_file
 
 from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE
+from seq2seq_adapters.curves import plot_curves
+from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.progress import tracked
 from seq2seq_adapters.run_dir import RunDir
 from seq2seq_adapters.training import training_arguments
 from test_train import isolated_caches, read_jsonl, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def with_train(config, **changes):
@@ -91,3 +98,23 @@ def test_tensorboard_event_file_holds_loss_and_rouge(tiny_bert, dialog_jsonl, tm
         accumulator.Reload()
         scalars |= set(accumulator.Tags()["scalars"])
     assert {"train/loss", "train/learning_rate", "eval/loss", "eval/rouge1", "eval/rougeL", "eval/rougeLsum"} <= scalars
+
+
+def test_curves_png_holds_the_expected_series_and_is_linked_from_the_report(tiny_bert, dialog_jsonl, tmp_path):
+    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=4, eval_steps=2, save_steps=None,
+                        eval_rouge_samples=4, eval_greedy=True)
+    train_capturing(config)
+    run = RunDir(tmp_path / "run")
+    assert run.curves.read_bytes().startswith(PNG_SIGNATURE)
+    assert "[curves.png](curves.png)" in (run.root / "rouge_validation.md").read_text()
+    drawn = plot_curves({"run": run.metrics}, tmp_path / "again.png")
+    assert set(drawn) == {
+        "loss: training loss", "loss: validation loss", "learning rate: learning rate",
+        *(f"validation ROUGE F1 x100: {kind}" for kind in ("rouge1", "rouge2", "rougeL", "rougeLsum")),
+    }
+
+
+def test_without_matplotlib_one_line_says_how_to_get_the_plot(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(S2SAError, match=re.escape("pip install 'seq2seq_adapters[study]'")):
+        plot_curves({"run": tmp_path / "metrics.jsonl"}, tmp_path / "curves.png")
