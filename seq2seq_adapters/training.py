@@ -394,7 +394,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         output_dir,
         info,
         [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else [])],
-        ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length),
+        ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length) if t.eval_steps else None,
     )
     if checkpoint is not None and is_main_process():
         truncate_metrics(run.metrics, checkpoint_step(checkpoint))
