@@ -16,7 +16,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
+from .config import (
+    SECTIONS,
+    GenerationArgs,
+    allowed_types,
+    load_config,
+    parse_overrides,
+    report_to_problem,
+    setting_fields,
+    setting_flags,
+    shipped_configs,
+)
 from .errors import S2SAError, S2SAWarning
 from .io_utils import naming_a_full_disk
 from .run_dir import CONFIG_NAME, RunDir
@@ -26,7 +36,7 @@ app = typer.Typer(
     help="Fine-tune adapters on BERT2BERT encoder-decoder summarizers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 console = Console(stderr=True)
 warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
@@ -160,6 +170,8 @@ def train(
             run_config = load_config(config, flags, parse_overrides(settings or []))
             if run_config.train.output_dir:
                 RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
+        if problem := report_to_problem(run_config.train.report_to):
+            raise S2SAError(problem)
         from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
@@ -217,6 +229,7 @@ def eval_command(
     decoder: BaseDecoder = None,
     compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
     markdown: Annotated[Optional[Path], Opt(help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], Opt(help="With --compare: draw the runs' training curves (loss, lr, validation ROUGE) overlaid into this PNG.", show_default=False)] = None,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
@@ -227,13 +240,13 @@ def eval_command(
 
     with user_errors():
         if compare:
-            ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "compare") and v not in (None, False)]
+            ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "plot", "compare") and v not in (None, False)]
             if ignored:
                 raise S2SAError(f"--compare reads existing reports; {', '.join(ignored)} do not apply")
-            compare_runs(targets, split, markdown)
+            compare_runs(targets, split, markdown, plot=plot)
             return
-        if len(targets) != 1 or markdown is not None:
-            raise S2SAError("eval takes one run or adapter folder; several folders and --markdown go with --compare")
+        if len(targets) != 1 or markdown is not None or plot is not None:
+            raise S2SAError("eval takes one run or adapter folder; several folders, --markdown and --plot go with --compare")
         result = evaluate_run(
             targets[0], split=split, data=data, text_column=text_column, summary_column=summary_column,
             max_samples=max_samples, output_dir=output_dir, overwrite=overwrite, encoder=encoder, decoder=decoder,

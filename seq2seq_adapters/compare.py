@@ -1,16 +1,20 @@
-"""`s2sa eval --compare`: one table of several runs' ROUGE reports for a split."""
+"""`s2sa eval --compare`: one table of several runs' ROUGE reports for a split, and which run is better (paired bootstrap)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
+from .curves import plot_curves
 from .data_files import SPLIT_NAMES
 from .errors import S2SAError
 from .io_utils import atomic_write_text, read_json
-from .reports import compare_markdown, compare_table
+from .metrics import ROUGE_TYPES, paired_bootstrap
+from .reports import compare_markdown, compare_table, paired_markdown, paired_table
 from .run_dir import RunDir
 
 
@@ -30,13 +34,16 @@ def find_report(target: str | Path, split: str) -> Path:
     raise S2SAError(f"not found: {target} (expected a rouge_<split>.json report, a run folder or an eval folder)")
 
 
-def _label(report_path: Path, report: dict) -> str:
-    """The run name recorded in the report, else the folder name (the run's, for `<run>/eval-<split>`)."""
-    name = (report.get("run") or {}).get("name") if isinstance(report.get("run"), dict) else None
-    if name:
-        return str(name)
+def run_folder(report_path: Path) -> Path:
+    """The run folder of a report: its own folder, or the run's for `<run>/eval-<split>`."""
     folder = report_path.parent
-    return folder.parent.name if folder.name.startswith("eval-") else folder.name
+    return folder.parent if folder.name.startswith("eval-") else folder
+
+
+def _label(report_path: Path, report: dict) -> str:
+    """The run name recorded in the report, else the run folder's name."""
+    name = (report.get("run") or {}).get("name") if isinstance(report.get("run"), dict) else None
+    return str(name) if name else run_folder(report_path).name
 
 
 def load_reports(targets: Sequence[str | Path], split: str) -> dict[str, dict]:
@@ -58,29 +65,67 @@ def load_reports(targets: Sequence[str | Path], split: str) -> dict[str, dict]:
     return reports
 
 
-def different_examples_warning(reports: dict[str, dict]) -> str | None:
-    """A warning when the reports were computed on different examples (data, split or number)."""
-    seen = set()
-    for report in reports.values():
+def check_same_examples(reports: dict[str, dict]) -> None:
+    """Refuse reports computed on different examples (data, split or number): their numbers do not compare."""
+    seen = {}
+    for label, report in reports.items():
         data = report.get("data") if isinstance(report.get("data"), dict) else {}
         n = next(iter(report["systems"].values()), {}).get("n_examples")
-        seen.add((data.get("fingerprint"), report.get("split"), n))
-    if len(seen) > 1:
-        return "the reports are not on the same examples (data, split or number of examples differ): compare with care"
-    return None
+        seen[label] = (data.get("fingerprint"), report.get("split"), n)
+    if len(set(seen.values())) > 1:
+        detail = "; ".join(f"{label}: {n} examples of {split} (data {fingerprint})" for label, (fingerprint, split, n) in seen.items())
+        raise S2SAError(f"the runs were scored on different examples ({detail}); evaluate them on the same data, split and --max-samples")
 
 
-def compare_runs(targets: Sequence[str | Path], split: str, markdown: str | Path | None = None, console: Console | None = None) -> dict[str, dict]:
-    """Print one table of several runs' reports for `split`; write it as Markdown to `markdown` if given."""
+def example_scores(report_path: Path, split: str) -> dict[str, dict[str, float]] | None:
+    """Per-example ROUGE F1 by example id from the predictions file next to a report (None without one)."""
+    path = report_path.parent / f"predictions_{split}.jsonl"
+    if not path.is_file():
+        return None
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {str(line["id"]): line["rouge"] for line in lines}
+
+
+def paired_comparisons(targets: Sequence[str | Path], labels: Sequence[str], split: str) -> dict[str, dict[str, dict[str, float]]]:
+    """Paired bootstrap of the first run against each other one, per ROUGE type (F1 x100), over their shared examples."""
+    split = SPLIT_NAMES.get(split, split)
+    scores = [example_scores(find_report(target, split), split) for target in targets]
+    if any(s is None for s in scores):
+        return {}
+    first = scores[0]
+    comparisons = {}
+    for label, other in zip(labels[1:], scores[1:]):
+        if set(other) != set(first):
+            raise S2SAError(
+                f"{labels[0]} and {label} were scored on different examples ({len(set(first) & set(other))} of "
+                f"{len(first)} and {len(other)} ids shared); evaluate both on the same split and --max-samples"
+            )
+        ids = sorted(first)
+        comparisons[f"{labels[0]} - {label}"] = {
+            kind: paired_bootstrap(np.array([100 * first[i][kind] for i in ids]), np.array([100 * other[i][kind] for i in ids]))
+            for kind in ROUGE_TYPES
+        }
+    return comparisons
+
+
+def compare_runs(
+    targets: Sequence[str | Path], split: str, markdown: str | Path | None = None, console: Console | None = None, plot: Path | None = None
+) -> dict[str, dict]:
+    """Print one table of several runs' reports for `split` and the paired bootstrap of the first against the others;
+    write both as Markdown to `markdown` if given, and the runs' training curves overlaid to `plot`.
+    Runs scored on different examples are refused."""
     console = console or Console()
     reports = load_reports(targets, split)
+    check_same_examples(reports)
+    if plot is not None:  # before any output, so that a missing matplotlib is the one error line
+        folders = [run_folder(find_report(target, SPLIT_NAMES.get(split, split))) for target in targets]
+        plot_curves({label: RunDir(folder).metrics for label, folder in zip(reports, folders)}, Path(plot))
+    comparisons = paired_comparisons(targets, list(reports), split)
     console.print(compare_table(reports))
-    warning = different_examples_warning(reports)
-    if warning:
-        console.print(f"[yellow]warning:[/] {warning}")
+    if comparisons:
+        console.print(paired_table(comparisons))
+    else:
+        console.print(f"[yellow]warning:[/] no predictions_{split}.jsonl next to every report: no paired bootstrap")
     if markdown is not None:
-        text = compare_markdown(reports)
-        if warning:
-            text += f"\nWarning: {warning}.\n"
-        atomic_write_text(Path(markdown), text)
+        atomic_write_text(Path(markdown), compare_markdown(reports) + (paired_markdown(comparisons) if comparisons else ""))
     return reports

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -89,6 +91,25 @@ def parse_leave_out(text: str | None) -> list[int]:
         except ValueError:
             raise S2SAError(f"--leave-out: {part!r} is not a layer id; expected integers like 0,1") from None
     return ids
+
+
+def report_to_problem(report_to: str) -> str | None:
+    """Why `--report-to` cannot log (its package is not installed), or None; checked by `s2sa train` only,
+    so a run logged to wandb still evaluates where wandb is missing."""
+    if report_to == "none" or importlib.util.find_spec(report_to) is not None:
+        return None
+    return f"--report-to {report_to}: the {report_to} package is not installed; pip install {report_to}"
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90s`, `30m`, `1.5h` (a number and one unit: the budgets people say)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh])\s*", str(text))
+    if match is None or float(match[1]) <= 0:
+        raise S2SAError(f"{text!r} is not a duration; expected a positive number with s, m or h, e.g. 90s, 30m, 2h")
+    return float(match[1]) * DURATION_UNITS[match[2]]
 
 
 @dataclass
@@ -192,7 +213,16 @@ class TrainArgs(Settings):
     warmup_ratio: float = setting(0.05, "Share of steps with linear warm-up.")
     weight_decay: float = setting(0.0, "AdamW weight decay.")
     seed: int = setting(42, "Random seed (data order, carving, initialization).")
-    eval_steps: int | None = setting(None, "Validation loss every N steps (keeps the best checkpoint).", minimum=1)
+    eval_steps: int | None = setting(None, "Validation loss and ROUGE every N steps (keeps the best checkpoint).", minimum=1)
+    eval_rouge_samples: int = setting(50, "With --eval-steps: ROUGE on the first N validation examples (0: loss only).", minimum=0)
+    eval_greedy: bool = setting(False, "With --eval-steps: greedy decoding for that ROUGE (faster than the run's beams).", flags=("--eval-greedy",))
+    metric_for_best: Literal["rougeLsum", "rougeL", "rouge1", "rouge2", "loss"] = setting(
+        "rougeLsum", "With --eval-steps: the validation score that picks the best checkpoint, which becomes adapter/."
+    )
+    patience: int | None = setting(None, "With --eval-steps: stop after K evaluations without improvement.", minimum=1)
+    max_time: str | None = setting(None, "Wall-clock budget for training, e.g. 90s, 30m, 2h: stop at a step boundary, checkpoint, report.")
+    """Training time (from the first step) after which the run stops at a step boundary; the learning-rate
+    schedule is re-planned for the steps that fit (budget.py). The final validation report comes after it."""
     save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", minimum=1)
     save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", minimum=1)
     """At least 1: a run keeps its newest complete checkpoint, which `--resume` continues from and which a
@@ -204,6 +234,19 @@ class TrainArgs(Settings):
     """What a non-finite loss or gradient does (nonfinite.py): `stop` ends the run with an error naming the
     step before the update reaches the weights; `skip-step` drops that step's update and warns."""
     output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"] = setting(
+        "linear", "Learning-rate schedule after warm-up (transformers' lr_scheduler_type)."
+    )
+    optim: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop"] = setting(
+        "adamw_torch", "Optimizer (transformers' optim)."
+    )
+    label_smoothing: float = setting(0.0, "Label smoothing of the training (and validation) loss, in [0, 1).")
+    gradient_checkpointing: bool = setting(
+        False, "Recompute activations in the backward pass: less memory, slower steps.", flags=("--gradient-checkpointing",)
+    )
+    report_to: Literal["none", "tensorboard", "wandb", "mlflow"] = setting(
+        "none", "Also log to: tensorboard (under <run>/tensorboard), wandb or mlflow (the Trainer's report_to)."
+    )
     group_by_length: bool = setting(True, "Batch similar lengths together (less padding).", flags=("--group-by-length/--no-group-by-length",))
     bf16: bool = setting(False, "bf16 mixed precision (GPU, or CPUs with bf16 support).", flags=("--bf16",))
     fp16: bool = setting(False, "fp16 mixed precision (GPU).", flags=("--fp16",))
@@ -216,7 +259,23 @@ class TrainArgs(Settings):
             problems.append("set a positive epochs or max_steps")
         if self.bf16 and self.fp16:
             problems.append("choose one of bf16 and fp16")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append(f"{label('label_smoothing')} must be in [0, 1), got {self.label_smoothing}")
+        if self.eval_rouge_samples == 0 and self.metric_for_best != "loss":
+            problems.append(f"{label('metric_for_best')} {self.metric_for_best} needs {label('eval_rouge_samples')} > 0; or pick loss")
+        if self.patience is not None and self.eval_steps is None:
+            problems.append(f"{label('patience')} counts evaluations: set {label('eval_steps')} too")
+        if self.max_time is not None:
+            try:
+                parse_duration(self.max_time)
+            except S2SAError as exc:
+                problems.append(f"{label('max_time')}: {exc}")
         return problems
+
+    @property
+    def max_time_s(self) -> float | None:
+        """The `max_time` budget in seconds."""
+        return None if self.max_time is None else parse_duration(self.max_time)
 
 
 @dataclass

@@ -53,16 +53,21 @@ def broadcast(value: T) -> T:
     return broadcast_object_list([value])[0]
 
 
-def any_process(flags: list[bool], device: Any) -> list[bool]:
-    """Each flag OR-ed over every process of a running torch.distributed job, so that all ranks decide alike
-    (the flags as given without one)."""
+def rank_max(values: list[float], device: Any) -> list[float]:
+    """Each value max-reduced over every process of a running torch.distributed job (as given without one),
+    so that all ranks take the same decision."""
     import torch
 
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_world_size() == 1:
-        return flags
-    tensor = torch.tensor([int(flag) for flag in flags], device=device)
+        return values
+    tensor = torch.tensor([float(value) for value in values], device=device, dtype=torch.float64)
     torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
-    return [bool(value) for value in tensor.tolist()]
+    return tensor.tolist()
+
+
+def any_process(flags: list[bool], device: Any) -> list[bool]:
+    """Each flag OR-ed over every process (see rank_max)."""
+    return [bool(value) for value in rank_max([float(flag) for flag in flags], device)]
 
 
 def shard(items: Sequence[T]) -> list[T]:

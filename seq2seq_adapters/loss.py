@@ -25,7 +25,7 @@ def logits_only_at(model: EncoderDecoderModel, keep: torch.Tensor) -> Iterator[N
 
 
 def label_position_loss(
-    model: torch.nn.Module, inputs: dict[str, torch.Tensor], unwrapped: EncoderDecoderModel
+    model: torch.nn.Module, inputs: dict[str, torch.Tensor], unwrapped: EncoderDecoderModel, label_smoothing: float = 0.0
 ) -> tuple[torch.Tensor, Seq2SeqLMOutput]:
     """The same mean cross-entropy EncoderDecoderModel computes from `labels`, without the padded positions' logits.
 
@@ -34,6 +34,7 @@ def label_position_loss(
     them, and only real label positions are projected: on CPU the 30k-column projection and its
     softmax are about a fifth of a training step, and a third of summary positions are padding.
     `model` may be a DDP wrapper around `unwrapped`; the returned logits are (label tokens x vocabulary).
+    `label_smoothing` is the Trainer's label_smoothing_factor (its LabelSmoother computes the same loss).
     """
     inputs = dict(inputs)
     labels = inputs.pop("labels")
@@ -44,6 +45,6 @@ def label_position_loss(
     keep = labels != IGNORE_INDEX
     with logits_only_at(unwrapped, keep):
         outputs = model(**inputs)
-    loss = F.cross_entropy(outputs.logits, labels[keep])
+    loss = F.cross_entropy(outputs.logits, labels[keep], label_smoothing=label_smoothing)
     outputs.loss = loss
     return loss, outputs

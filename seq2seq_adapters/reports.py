@@ -219,3 +219,30 @@ def parameter_table(summary: dict) -> Table:
         table.add_row(name, f"{group['count']:,}", f"{group['percent']:.2f}", "yes" if group["trained"] else "no")
     table.add_row("[bold]trained", f"[bold]{summary['trained']:,}", f"[bold]{summary['trained_percent']:.2f}", "")
     return table
+
+
+def _paired_rows(comparisons: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (pair, then per ROUGE type: A - B [95% CI], A better in x% of resamples)."""
+    header = ["A - B", *(f"{TYPE_NAMES[t]} F1 diff [95% CI] · A better" for t in ROUGE_TYPES)]
+    rows = [
+        [pair, *(f"{s[t]['difference']:+.2f} [{s[t]['low']:+.2f}, {s[t]['high']:+.2f}] · {s[t]['a_wins']:.0%}" for t in ROUGE_TYPES)]
+        for pair, s in comparisons.items()
+    ]
+    return header, rows
+
+
+def paired_markdown(comparisons: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The paired bootstrap (compare.paired_comparisons) as a Markdown section."""
+    header, rows = _paired_rows(comparisons)
+    return "\n".join(["", "## Paired bootstrap over the shared examples", "", markdown_table(header, rows, numeric_from=1), ""])
+
+
+def paired_table(comparisons: dict[str, dict[str, dict[str, float]]]) -> Table:
+    """The paired bootstrap as a rich table."""
+    header, rows = _paired_rows(comparisons)
+    table = Table(title="Paired bootstrap over the shared examples (1000 resamples)")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="right" if i else "left")
+    for row in rows:
+        table.add_row(*row)
+    return table

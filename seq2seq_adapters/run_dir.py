@@ -6,6 +6,8 @@
       adapter/                    the final artifact (artifacts.py)
       checkpoints/checkpoint-N/   resumable checkpoints, each with its own adapter/
       metrics.jsonl               one line per logging step
+      tensorboard/                event files (--report-to tensorboard)
+      curves.png                  loss, learning rate, validation loss and ROUGE against steps
       rouge_<split>.json/.md, predictions_<split>.jsonl   reports of the final validation summaries
       eval-<split>/               what `s2sa eval` writes
 """
@@ -64,6 +66,14 @@ class RunDir:
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "curves.png"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
 
     def report(self, split: str) -> Path:
         """The ROUGE report (JSON) of the final validation summaries, `rouge_<split>.json`."""

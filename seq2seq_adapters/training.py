@@ -15,13 +15,14 @@ import transformers
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback, TrainerState
+from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback, TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
 from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
+from .budget import TimeBudget
 from .checkpoints import (
     checkpoint_folders,
     checkpoint_step,
@@ -33,6 +34,7 @@ from .checkpoints import (
     rotate_checkpoints,
 )
 from .config import RunConfig
+from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError, S2SAWarning
@@ -43,12 +45,13 @@ from .loss_book import LossBook
 from .metrics_log import MetricsFileCallback
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .nonfinite import NonFiniteGuard
-from .progress import progress_bar, tracked
+from .progress import StepLines, progress_bar, tracked
 from .reports import parameter_summary, parameter_table
 from .run_dir import RunDir, adapter_of
 from .sampler import EpochSeededLengthGroupedSampler
 from .stopping import GracefulStop, TrainingInterrupted, stop_on_signals
 from .tokenized import tokenize_splits
+from .validation_rouge import ValidationRouge
 
 
 class RichProgressCallback(TrainerCallback):
@@ -79,10 +82,18 @@ class RichProgressCallback(TrainerCallback):
             self.progress = None
 
 
+def progress_callback(console: Console, budget: TimeBudget | None) -> TrainerCallback:
+    """A Rich bar on a terminal; plain step lines in a log file or pipe (total: the budget's planned steps)."""
+    if console.is_terminal:
+        return RichProgressCallback(console)
+    return StepLines(console, lambda: budget.planned_steps if budget else None)
+
+
 class SummarizationTrainer(Seq2SeqTrainer):
     """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
 
-    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard, **kwargs):
+    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard,
+                 validation_rouge: ValidationRouge | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
         # this the Trainer would multiply loss and gradients by the number of processes.
@@ -93,15 +104,24 @@ class SummarizationTrainer(Seq2SeqTrainer):
         self.add_callback(nonfinite)
         self._loss_since_log: torch.Tensor | None = None
         self._restore_loss_book = False
+        self.validation_rouge = validation_rouge
 
     def train(self, resume_from_checkpoint: str | None = None, *args, **kwargs) -> TrainOutput:
         """The Trainer's train; a resumed one restores the checkpoint's loss book at its first step."""
         self._restore_loss_book = resume_from_checkpoint is not None
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
+    def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
+        """Validation loss, plus ROUGE on the fixed validation subset: logged, and eligible as metric_for_best_model."""
+        output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+        if self.validation_rouge is not None:
+            rouge = self.validation_rouge(self.summarizer)
+            output.metrics.update({f"{metric_key_prefix}_{kind}": value for kind, value in rouge.items()})
+        return output
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
-        loss, outputs = label_position_loss(model, inputs, self.summarizer.model)
+        loss, outputs = label_position_loss(model, inputs, self.summarizer.model, self.args.label_smoothing_factor)
         return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -227,6 +247,12 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
         warmup_ratio=t.warmup_ratio,
+        lr_scheduler_type=t.lr_scheduler,
+        optim=t.optim,
+        label_smoothing_factor=t.label_smoothing,
+        gradient_checkpointing=t.gradient_checkpointing,
+        # Reentrant checkpointing passes no gradient to adapters inside frozen blocks (their inputs need none).
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         weight_decay=t.weight_decay,
         seed=t.seed,
         data_seed=t.seed,
@@ -237,13 +263,14 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         save_steps=(t.save_steps or t.eval_steps) if save_strategy == "steps" else 500,
         save_total_limit=t.save_total_limit,
         load_best_model_at_end=evaluate_by_steps,
-        metric_for_best_model="eval_loss" if evaluate_by_steps else None,
+        metric_for_best_model=f"eval_{t.metric_for_best}" if evaluate_by_steps else None,
         group_by_length=t.group_by_length,
         bf16=t.bf16,
         fp16=t.fp16,
         use_cpu=not torch.cuda.is_available(),  # on CPU, accelerate sets up DDP (gloo) only when told
         ddp_backend="gloo" if world_size() > 1 and not torch.cuda.is_available() else None,
-        report_to=[],
+        report_to=[] if t.report_to == "none" else [t.report_to],
+        logging_dir=str(RunDir(output_dir).tensorboard),
         disable_tqdm=True,
         predict_with_generate=False,
         save_safetensors=True,
@@ -315,6 +342,7 @@ def build_trainer(
     output_dir: Path,
     info: ArtifactInfo,
     callbacks: list[TrainerCallback],
+    validation_rouge: ValidationRouge | None = None,
 ) -> SummarizationTrainer:
     """The Trainer `train` runs (also used by scripts/bench_train.py): fast defaults, our checkpoints."""
     has_validation = "validation" in tokenized
@@ -329,6 +357,7 @@ def build_trainer(
         summarizer=summarizer,
         artifact_info=info,
         nonfinite=NonFiniteGuard(config.train.on_nonfinite, output_dir),
+        validation_rouge=validation_rouge,
     )
     trainer.remove_callback(PrinterCallback)
     return trainer
@@ -350,6 +379,8 @@ class Session:
     source_length: int
     console: Console
     start: float
+    budget: TimeBudget | None = None
+    """The `--max-time` callback, for run.json; None without a budget."""
 
 
 def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
@@ -411,15 +442,18 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         new_weight_names=summarizer.new_weight_names,
         max_source_length=source_length,
     )
+    budget = TimeBudget(t.max_time_s) if t.max_time_s else None
+    steering = [EarlyStoppingCallback(t.patience)] if t.patience else []
     trainer = build_trainer(
         config,
         summarizer,
         tokenized,
         output_dir,
         info,
-        [MetricsFileCallback(run.metrics), RichProgressCallback(console)],
+        [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else [])],
+        ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length) if t.eval_steps else None,
     )
-    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start)
+    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start, budget)
 
 
 def fit(session: Session) -> TrainOutput:
@@ -460,6 +494,14 @@ def session_samples_per_s(output: TrainOutput, first_step: int) -> float | None:
     return output.metrics["train_samples_per_second"] * trained / output.global_step if trained > 0 else None
 
 
+def best_checkpoint_record(trainer: SummarizationTrainer) -> dict | None:
+    """Which evaluated checkpoint became adapter/ (step, metric, value); None without evaluations."""
+    state = trainer.state
+    if state.best_global_step is None:
+        return None
+    return {"step": state.best_global_step, "metric": trainer.args.metric_for_best_model, "value": state.best_metric}
+
+
 def finalize(session: Session, output: TrainOutput) -> TrainResult:
     """Save the final adapter, write the validation report and run.json."""
     config, run, summarizer, data = session.config, session.run, session.summarizer, session.data
@@ -469,6 +511,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
         with naming_a_full_disk(run.adapter):
             save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}
+    notes = write_run_curves(run, session.console) if is_main_process() else []
     if "validation" in data.splits:
         try:
             with naming_a_full_disk(output_dir):
@@ -480,6 +523,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                     output_dir,
                     "validation",
                     console=session.console,
+                    notes=notes,
                 )
         except KeyboardInterrupt:
             raise TrainingInterrupted(
@@ -503,6 +547,8 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                 "rouge_validation": rouge,
                 "world_size": world_size(),
                 "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
+                "best_checkpoint": best_checkpoint_record(session.trainer),
+                "time_budget": session.budget.record(session.trainer.state) if session.budget else None,
             },
         )
     return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

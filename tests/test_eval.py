@@ -169,17 +169,29 @@ def test_eval_refuses_to_replace_another_runs_report(runs, dialog_jsonl, tmp_pat
     assert runner.invoke(app, ["eval", str(runs[1]), *args, "--overwrite"]).exit_code == 0
 
 
-def test_compare_renders_both_runs(runs, tmp_path):
-    for run in runs:
-        result = runner.invoke(app, ["eval", str(run), "--split", "validation", "--max-samples", "6"])
+def test_compare_renders_both_runs(runs, dialog_jsonl, tmp_path):
+    for run in runs:  # the same examples for both (each run carved its own validation split from its seed)
+        result = runner.invoke(app, ["eval", str(run), "--data", str(dialog_jsonl), "--split", "validation", "--max-samples", "6"])
         assert result.exit_code == 0, result.output
     markdown = tmp_path / "compare.md"
-    result = runner.invoke(app, ["eval", "--compare", str(runs[0]), str(runs[1]), "--split", "validation", "--markdown", str(markdown)])
+    plot = tmp_path / "curves.png"
+    result = runner.invoke(app, ["eval", "--compare", str(runs[0]), str(runs[1]), "--split", "validation", "--markdown", str(markdown), "--plot", str(plot)])
     assert result.exit_code == 0, result.output
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "run-a" in result.stdout and "run-b" in result.stdout
     text = markdown.read_text()
     assert "| run-a | model | validation | 6 |" in text and "| run-b | model | validation | 6 |" in text
     assert "| run-a | lead-" in text
+    assert "## Paired bootstrap over the shared examples" in text and "| run-a - run-b |" in text
+
+
+def test_compare_refuses_runs_scored_on_different_examples(runs, tmp_path):
+    for run, n in zip(runs, (6, 4)):
+        result = runner.invoke(app, ["eval", str(run), "--split", "validation", "--max-samples", str(n), "--output-dir", str(tmp_path / run.name)])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["eval", "--compare", str(tmp_path / runs[0].name), str(tmp_path / runs[1].name), "--split", "validation"])
+    assert result.exit_code == 1 and result.output.count("error:") == 1
+    assert "were scored on different examples" in result.output
 
 
 def test_summarize_from_stdin(runs):

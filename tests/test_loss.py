@@ -53,3 +53,32 @@ def test_label_position_loss_leaves_no_hook_behind(tiny_bert):
     label_position_loss(model, batch, model)
     full = model(**batch)
     assert full.logits.shape[:2] == batch["labels"].shape
+
+
+def test_label_smoothing_matches_the_trainers_label_smoother(tiny_bert):
+    from transformers.trainer_pt_utils import LabelSmoother
+
+    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert)))
+    model = summarizer.model.eval()
+    batch = padded_batch(summarizer.tokenizer)
+    loss, _ = label_position_loss(model, batch, model, label_smoothing=0.1)
+    full = model(**batch)
+    expected = LabelSmoother(epsilon=0.1)(full, batch["labels"], shift_labels=False)
+    torch.testing.assert_close(loss, expected)
+
+
+def test_gradient_checkpointing_gives_adapters_the_same_gradients(tiny_bert):
+    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config="seq_bn", leave_out=[0, 1]))
+    model = summarizer.model.train()
+    batch = padded_batch(summarizer.tokenizer)
+    torch.manual_seed(0)
+    label_position_loss(model, batch, model)[0].backward()
+    expected = trainable_grads(model)
+    model.gradient_checkpointing_enable({"use_reentrant": False})  # what --gradient-checkpointing asks the Trainer for
+    assert model.encoder.encoder.gradient_checkpointing and model.decoder.bert.encoder.gradient_checkpointing
+    torch.manual_seed(0)
+    label_position_loss(model, batch, model)[0].backward()
+    got = trainable_grads(model)
+    assert expected.keys() == got.keys() and any("adapters" in name for name in got)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], rtol=1e-4, atol=1e-6, msg=name)

@@ -193,3 +193,17 @@ def test_splitter_note_names_the_old_splitter_for_old_reports():
     old = {key: value for key, value in new.items() if key != "sentence_splitter"}
     assert "Punkt" in splitter_note({"model": new}) and "old regex" not in splitter_note({"model": new})
     assert "old regex splitter" in splitter_note({"model": old})
+
+
+def test_paired_bootstrap_matches_a_direct_computation():
+    from seq2seq_adapters.metrics import paired_bootstrap
+
+    a = np.array([30.0, 25.0, 40.0, 10.0, 22.0])
+    b = np.array([28.0, 27.0, 35.0, 12.0, 20.0])
+    result = paired_bootstrap(a, b, n_resamples=200, seed=3)
+    draws = np.random.default_rng(3).integers(0, 5, size=(200, 5))
+    differences = [np.mean([a[i] for i in row]) - np.mean([b[i] for i in row]) for row in draws]
+    assert result["difference"] == pytest.approx(1.0)
+    assert result["low"] == pytest.approx(np.percentile(differences, 2.5))
+    assert result["high"] == pytest.approx(np.percentile(differences, 97.5))
+    assert result["a_wins"] == pytest.approx(sum(d > 0 for d in differences) / 200)

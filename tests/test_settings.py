@@ -29,12 +29,16 @@ EXAMPLES = {
     },
     "train": {
         "learning_rate": 1e-4, "epochs": 2.0, "max_steps": 7, "batch_size": 3, "grad_accum": 2, "warmup_ratio": 0.1,
-        "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
+        "weight_decay": 0.01, "seed": 7, "eval_steps": 5, "eval_rouge_samples": 20, "eval_greedy": True, "metric_for_best": "rouge2",
+        "patience": 3, "max_time": "90s", "lr_scheduler": "cosine", "optim": "adafactor", "label_smoothing": 0.1,
+        "gradient_checkpointing": True, "report_to": "tensorboard", "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
         "on_nonfinite": "skip-step", "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
     },
     "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
 }  # fmt: skip
 """A valid value, other than the default, for every setting."""
+NEEDS = {"patience": ["train.eval_steps=5"]}
+"""Settings that only mean something with another one set."""
 
 
 @pytest.fixture
@@ -79,10 +83,11 @@ def test_every_yaml_key_can_be_set_from_the_command_line(section, key, captured,
     default = getattr(getattr(RunConfig(), section), key)
     assert value != default
     text = value if isinstance(value, str) else ",".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
-    dotted = train([f"{section}.{key}={text}"], captured)
+    needed = NEEDS.get(key, [])
+    dotted = train([*needed, f"{section}.{key}={text}"], captured)
     assert getattr(getattr(dotted, section), key) == value
     if setting_flags(section, field):
-        flagged = train(flag_args(section, field, value), captured)
+        flagged = train([*needed, *flag_args(section, field, value)], captured)
         assert getattr(getattr(flagged, section), key) == value
     else:
         assert (section, key) == ("generation", "batch_size")  # --batch-size is the training batch
@@ -112,6 +117,12 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["--adapter-name", "output"], "adapter_name 'output' is a part of the model's parameter names"),
         (["--save-total-limit", "0"], "invalid configuration: train.save_total_limit must be at least 1, got 0"),
         (["--on-nonfinite", "ignore"], "train.on_nonfinite must be 'stop' or 'skip-step', got 'ignore'"),
+        (["--max-time", "5x"], "train.max_time: '5x' is not a duration; expected a positive number with s, m or h"),
+        (["--metric-for-best", "bleu"], "train.metric_for_best must be 'rougeLsum' or 'rougeL' or 'rouge1' or 'rouge2' or 'loss', got 'bleu'"),
+        (["--patience", "0", "--eval-steps", "5"], "train.patience must be at least 1, got 0"),
+        (["--patience", "2"], "train.patience counts evaluations: set train.eval_steps too"),
+        (["--label-smoothing", "1"], "train.label_smoothing must be in [0, 1), got 1.0"),
+        (["--optim", "adam"], "train.optim must be 'adamw_torch' or"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):
@@ -210,3 +221,10 @@ def test_s2sa_configs_lists_them():
     result = CliRunner().invoke(app, ["configs"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "dialogsum" in result.output and "quickstart" in result.output and "DialogSum (everyday dialogues" in result.output
+
+
+def test_report_to_a_package_that_is_not_installed_fails_before_training(captured, monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None)
+    result = CliRunner().invoke(app, ["train", "--report-to", "wandb"])
+    assert result.exit_code == 1 and not captured and result.output.count("error:") == 1
+    assert "--report-to wandb: the wandb package is not installed; pip install wandb" in result.output

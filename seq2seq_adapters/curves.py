@@ -1,0 +1,78 @@
+"""curves.png: training loss, learning rate, validation loss and ROUGE against steps, read from metrics.jsonl;
+one run (written at the end of `s2sa train`) or several overlaid (`s2sa eval --compare ... --plot`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import S2SAError
+from .run_dir import RunDir
+
+MISSING_MATPLOTLIB = "no curves picture: matplotlib is not installed; pip install 'seq2seq_adapters[study]' (or matplotlib)"
+PANELS: dict[str, dict[str, str]] = {
+    "loss": {"loss": "training loss", "eval_loss": "validation loss"},
+    "learning rate": {"learning_rate": "learning rate"},
+    "validation ROUGE F1 x100": {f"eval_{kind}": kind for kind in ("rouge1", "rouge2", "rougeL", "rougeLsum")},
+}
+"""Panel title -> {metrics.jsonl key: series name}."""
+
+
+def read_series(metrics: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """metrics.jsonl key -> (steps, values) for the keys the panels draw (lines cut short by a kill are skipped)."""
+    wanted = {key for series in PANELS.values() for key in series}
+    series: dict[str, tuple[list[int], list[float]]] = {}
+    for line in metrics.read_text(encoding="utf-8").splitlines() if metrics.is_file() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        for key in wanted & record.keys():
+            steps, values = series.setdefault(key, ([], []))
+            steps.append(int(record["step"]))
+            values.append(float(record[key]))
+    return series
+
+
+def plot_curves(runs: dict[str, Path], output: Path) -> list[str]:
+    """Draw the runs' metrics.jsonl (label -> path) into `output` (PNG); returns the series drawn, as `panel: name`.
+
+    Raises S2SAError(MISSING_MATPLOTLIB) without matplotlib (an optional dependency)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise S2SAError(MISSING_MATPLOTLIB) from None
+    figure, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4), constrained_layout=True)
+    drawn = []
+    for axis, (title, keys) in zip(axes, PANELS.items()):
+        for label, metrics in runs.items():
+            series = read_series(metrics)
+            for key, name in keys.items():
+                if key in series:
+                    axis.plot(*series[key], marker="o" if key.startswith("eval_") else None, markersize=3,
+                              label=name if len(runs) == 1 else f"{label}: {name}")
+                    drawn.append(f"{title}: {name}")
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        if axis.lines:
+            axis.legend(fontsize="small")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=100)
+    plt.close(figure)
+    return drawn
+
+
+def write_run_curves(run: RunDir, console: Console) -> list[str]:
+    """curves.png of a finished run; returns the note that links it from rouge_validation.md (none without matplotlib)."""
+    try:
+        plot_curves({run.root.name: run.metrics}, run.curves)
+    except S2SAError as exc:
+        console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
+        return []
+    return [f"Training curves: [{run.curves.name}]({run.curves.name})"]
