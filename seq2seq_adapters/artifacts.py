@@ -30,8 +30,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
-from .config import GenerationArgs, ModelArgs, type_problems
+from .config import GenerationArgs, ModelArgs
 from .errors import S2SAError, S2SAWarning
+from .io_utils import wrong_kind
 from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
 from .run_dir import adapter_of
 from .trainable import upgrade_legacy_keys
@@ -95,7 +96,7 @@ class ArtifactInfo:
             info = cls(**values)
         except TypeError as exc:
             raise S2SAError(f"{path} is corrupted: {exc}") from None
-        problems = type_problems(info.model, lambda key: f"model.{key}") + type_problems(info.generation, lambda key: f"generation.{key}")
+        problems = info.model.problems(lambda key: f"model.{key}") + info.generation.problems(lambda key: f"generation.{key}")
         if problems:
             raise S2SAError(f"{path} is corrupted: {'; '.join(problems)}")
         return info
@@ -278,6 +279,8 @@ def load_artifact(
 def resolve_artifact_dir(path: str | Path) -> Path:
     """Accept a run folder (its `adapter/` is used) or an artifact folder itself."""
     path = Path(path)
+    if problem := wrong_kind(path, want_folder=True):
+        raise S2SAError(f"{path} {problem} (expected a run folder or an exported adapter folder)")
     if not path.is_dir():
         raise S2SAError(f"not found: {path} (expected a run folder or an exported adapter folder)")
     if (path / METADATA).is_file():

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from .errors import S2SAError, S2SAWarning
+from .io_utils import wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
@@ -138,7 +139,10 @@ def train(
     with user_errors():
         flags = sectioned(options or {})
         if resume is not None:
-            config_file = RunDir(resume).saved_config
+            run = RunDir(resume)
+            config_file = run.saved_config
+            if problem := wrong_kind(resume, want_folder=True):
+                raise S2SAError(f"--resume {resume} {problem}")
             if not resume.is_dir():
                 raise S2SAError(f"--resume {resume}: no such folder")
             if config_file is None:
@@ -148,7 +152,8 @@ def train(
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
             if given:
                 raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
-            run_config = load_config(config_file, {"train": {"output_dir": str(resume)}})
+            run_config = run.read_config()
+            run_config.train.output_dir = str(resume)
         else:
             model_flags = flags.setdefault("model", {})
             model_flags["train"] = policy_from_flags(model_flags.get("train"), full_finetune, freeze_new_weights)

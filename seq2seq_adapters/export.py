@@ -179,6 +179,8 @@ def export_adapter(
 ) -> Path:
     """Export a run's adapter (or merged model) to `output`; nothing is written before all checks pass."""
     run_dir, output = Path(run_dir), Path(output)
+    if problem := wrong_kind(run_dir, want_folder=True):
+        raise S2SAError(f"{run_dir} {problem} (expected a run folder or an exported adapter folder)")
     if not run_dir.is_dir():
         raise S2SAError(f"run folder not found: {run_dir}")
     run = RunDir(run_dir)

@@ -44,6 +44,17 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def wrong_kind(path: Path, want_folder: bool) -> str | None:
+    """"is a folder, not a file" (or the reverse) when `path` exists as the other kind, else None:
+    for the messages of paths that must be files or folders, which would otherwise say "not found"."""
+    path = Path(path)
+    if want_folder and path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    if not want_folder and path.is_dir():
+        return "is a folder, not a file"
+    return None
+
+
 def _inside(child: Path, parent: Path) -> bool:
     child, parent = child.resolve(), parent.resolve()
     return child == parent or parent in child.parents

@@ -83,10 +83,10 @@ class RunDir:
             raise S2SAError(f"{self.root} is not a run folder (no {CONFIG_NAME})")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raw = None
+        except (OSError, ValueError) as exc:  # a decoding error is a ValueError too
+            raise S2SAError(f"{path} is not a valid run config (JSON object): {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
-            raise S2SAError(f"{path} is not a valid run config (JSON object)")
+            raise S2SAError(f"{path} is not a valid run config (JSON object): it holds a {type(raw).__name__}")
         return RunConfig.from_dict(raw, source=str(path))
 
     def check_new(self, overwrite: bool, config: RunConfig) -> None:

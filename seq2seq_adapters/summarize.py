@@ -16,7 +16,7 @@ from .data_files import parse_jsonl_object
 from .errors import S2SAError
 from .generation import generate_summaries
 from .inference import generation_settings, load_model, locate
-from .io_utils import atomic_write_text
+from .io_utils import atomic_write_text, wrong_kind
 from .progress import tracked
 
 
@@ -75,6 +75,8 @@ def read_documents(
             text, origin, as_jsonl = stdin.read(), "<stdin>", jsonl
         else:
             path = Path(name)
+            if problem := wrong_kind(path, want_folder=False):
+                raise S2SAError(f"input file {path} {problem}")
             if not path.is_file():
                 raise S2SAError(f"input file not found: {path}")
             try:

@@ -110,6 +110,25 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["generation.min_new_tokens=-1", "generation.no_repeat_ngram_size=-2"], "generation.min_new_tokens must be at least 0, got -1; generation.no_repeat_ngram_size must be at least 0, got -2"),
         (["train.batch_size=eight"], "train.batch_size must be int, got 'eight'"),
         (["--adapter-name", "output"], "adapter_name 'output' is a part of the model's parameter names"),
+        # every number is finite and in its range, whichever setting and however it is given (issue 18)
+        (["--learning-rate", "nan"], "train.learning_rate must be a finite number, got nan"),
+        (["train.learning_rate=.inf"], "train.learning_rate must be a finite number, got inf"),
+        (["--epochs", "nan"], "train.epochs must be a finite number, got nan"),
+        (["--length-penalty", "-inf"], "generation.length_penalty must be a finite number, got -inf"),
+        (["--warmup-ratio", "5"], "train.warmup_ratio must be in [0, 1], got 5.0"),
+        (["--weight-decay", "-1"], "train.weight_decay must be at least 0, got -1.0"),
+        (["--learning-rate", "0"], "train.learning_rate must be positive, got 0.0"),
+        (["--seed", "-1"], "train.seed must be in [0, 4294967295], got -1"),
+        (["--max-steps", "-5"], "train.max_steps must be at least -1, got -5"),
+        (["--validation-ratio", "1"], "data.validation_ratio must be in (0, 1), got 1.0"),
+        (["--attention-dropout", "1"], "model.attention_dropout must be in [0, 1), got 1.0"),
+        # cross-field: the default min_new_tokens 10 with a lower max
+        (["--max-new-tokens", "8"], "generation.min_new_tokens 10 is above generation.max_new_tokens 8"),
+        # text settings and paths: empty is not "the default"
+        (["--output-dir", ""], "train.output_dir must not be empty"),
+        (["--data", " "], "data.data must not be empty"),
+        (["--adapter-name", "../../evil"], "model.adapter_name '../../evil' must be letters, digits, '_' or '-'"),
+        (["--adapter-name", "a.b"], "model.adapter_name 'a.b' must be letters, digits"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):
@@ -134,8 +153,8 @@ def test_the_generate_mapping_is_written_once():
     """length_penalty and early_stopping only with beams (they mean nothing to greedy decoding)."""
     from seq2seq_adapters.config import GenerationArgs
 
-    assert GenerationArgs(num_beams=1, min_new_tokens=50, max_new_tokens=20).generate_kwargs() == {
-        "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 20, "no_repeat_ngram_size": 3
+    assert GenerationArgs(num_beams=1, min_new_tokens=5, max_new_tokens=20).generate_kwargs() == {
+        "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 5, "no_repeat_ngram_size": 3
     }
     assert GenerationArgs().generate_kwargs()["length_penalty"] == 2.0
 
@@ -193,3 +212,42 @@ def test_s2sa_configs_lists_them():
     result = CliRunner().invoke(app, ["configs"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "dialogsum" in result.output and "quickstart" in result.output and "DialogSum (everyday dialogues" in result.output
+
+
+def test_yaml_and_saved_run_configs_meet_the_same_rules(captured, tmp_path):
+    """A YAML `.nan` and a run's saved run_config.json go through the one validation pass (issue 18)."""
+    config = tmp_path / "nan.yaml"
+    config.write_text("train:\n  learning_rate: .nan\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 1 and not captured
+    assert "train.learning_rate must be a finite number, got nan" in result.output and result.output.count("error:") == 1
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run_config.json").write_text(json.dumps({"train": {"warmup_ratio": 5}}))
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 1 and not captured
+    assert "train.warmup_ratio must be in [0, 1], got 5" in result.output, result.output
+
+
+def test_resume_reads_the_run_config_as_json(captured, tmp_path):
+    """A damaged run_config.json is named as the JSON it is meant to be, not as YAML (issue 18, defect 17)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run_config.json").write_text('{"train": {"max_steps": 2}')
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 1 and not captured
+    assert "run_config.json is not a valid run config (JSON object): Expecting ',' delimiter" in result.output, result.output
+    assert "YAML" not in result.output
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--config", "{folder}"], "config file {folder} is a folder, not a file"),
+    (["--resume", "{file}"], "--resume {file} is a file, not a folder"),
+])  # fmt: skip
+def test_a_path_of_the_wrong_kind_is_named_so(args, expected, captured, tmp_path):
+    """A folder given for a file (or the reverse) is not "not found" (issue 18, defect 15)."""
+    names = {"folder": tmp_path, "file": tmp_path / "notes.txt"}
+    names["file"].write_text("x\n")
+    result = CliRunner().invoke(app, ["train", *(arg.format(**names) for arg in args)])
+    assert result.exit_code == 1 and not captured
+    assert expected.format(**names) in result.output and result.output.count("error:") == 1, result.output

@@ -310,7 +310,7 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
         "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(dialog_jsonl),
         "--leave-out", "0,1", "--max-steps", "2", "--batch-size", "8", "--logging-steps", "1",
         "--max-source-length", "64", "--max-target-length", "16", "--max-eval-samples", "3",
-        "--num-beams", "1", "--max-new-tokens", "4", "--output-dir", str(output),
+        "--num-beams", "1", "--max-new-tokens", "4", "--min-new-tokens", "1", "--output-dir", str(output),
     ]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, repr(result.exception))
