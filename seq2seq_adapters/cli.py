@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import inspect
 import itertools
+import signal
 import typing
 import warnings
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.markup import escape
 
 from .config import SECTIONS, GenerationArgs, allowed_types, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from .errors import S2SAError, S2SAWarning
-from .io_utils import wrong_kind
+from .io_utils import check_output_file, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
@@ -44,18 +45,27 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 warnings.showwarning = show_warning
 
 
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl+C: the command stops the same way (train installs its own graceful handler on top)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @contextlib.contextmanager
 def user_errors():
-    """Turn S2SAError into one red line on stderr and exit code 1 (130 for an interrupted run)."""
+    """Turn S2SAError into one red line on stderr and exit code 1 (130 for an interrupted run, SIGTERM included)."""
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     except S2SAError as exc:
         label = getattr(exc, "label", "error")
         console.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(getattr(exc, "exit_code", 1)) from None
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]", highlight=False)
+    except KeyboardInterrupt as exc:
+        name = exc.args[0] if exc.args else "SIGINT"
+        console.print(f"[bold red]interrupted:[/] {name}; reports, summaries and exports are written whole at the end, so none is half-written", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 Opt = typer.Option
@@ -160,6 +170,9 @@ def train(
             run_config = load_config(config, flags, parse_overrides(settings or []))
             if run_config.train.output_dir:
                 RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
+        from .data_files import check_local_data  # reads no model: before torch and the checkpoints
+
+        check_local_data(run_config.data.data, "train", "training reads a train file: train.jsonl, .json, .csv or .parquet")
         from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
@@ -260,6 +273,7 @@ def summarize(
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
+        check_output_file(output, "--output", files or [])
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation, console=console)
         write_summaries(documents, summaries, output)
     if output is not None:

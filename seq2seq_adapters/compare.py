@@ -9,7 +9,7 @@ from rich.console import Console
 
 from .data_files import SPLIT_NAMES
 from .errors import S2SAError
-from .io_utils import atomic_write_text, read_json
+from .io_utils import atomic_write_text, check_output_file, read_json
 from .reports import compare_markdown, compare_table
 from .run_dir import RunDir
 
@@ -73,6 +73,7 @@ def different_examples_warning(reports: dict[str, dict]) -> str | None:
 def compare_runs(targets: Sequence[str | Path], split: str, markdown: str | Path | None = None, console: Console | None = None) -> dict[str, dict]:
     """Print one table of several runs' reports for `split`; write it as Markdown to `markdown` if given."""
     console = console or Console()
+    check_output_file(markdown, "--markdown", targets)
     reports = load_reports(targets, split)
     console.print(compare_table(reports))
     warning = different_examples_warning(reports)

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import RunConfig
+from .config import ModelArgs, RunConfig
 from .errors import S2SAError
 from .io_utils import check_output_dir
 
@@ -31,6 +31,15 @@ CHECKPOINTS_DIR = "checkpoints"
 def adapter_of(folder: Path) -> Path:
     """The artifact folder of a run or of one of its checkpoints."""
     return Path(folder) / ADAPTER_DIR
+
+
+def input_paths(data: str | None, model: ModelArgs) -> dict[str, Path]:
+    """A run's local inputs (--data, --encoder, --decoder) by what they are: no output folder may replace them."""
+    inputs = {}
+    for name, value in (("data", data), ("encoder", model.encoder), ("decoder", model.decoder)):
+        if value and Path(value).expanduser().exists():
+            inputs[f"--{name} {value}"] = Path(value).expanduser()
+    return inputs
 
 
 @dataclass(frozen=True)
@@ -91,11 +100,7 @@ class RunDir:
 
     def check_new(self, overwrite: bool, config: RunConfig) -> None:
         """The output-folder guard for a new run: the run's own inputs (--data, --encoder, --decoder) are protected."""
-        inputs = {}
-        for name, value in (("data", config.data.data), ("encoder", config.model.encoder), ("decoder", config.model.decoder)):
-            if value and Path(value).expanduser().exists():
-                inputs[f"--{name} {value}"] = Path(value).expanduser()
-        check_output_dir(self.root, overwrite, inputs, alternative=f" or --resume {self.root}")
+        check_output_dir(self.root, overwrite, input_paths(config.data.data, config.model), alternative=f" or --resume {self.root}")
 
     @classmethod
     def of_artifact(cls, artifact_dir: Path) -> tuple[RunDir | None, bool]:

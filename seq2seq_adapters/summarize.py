@@ -14,10 +14,8 @@ from rich.console import Console
 from .columns import ID_CANDIDATES, TEXT_CANDIDATES
 from .data_files import parse_jsonl_object
 from .errors import S2SAError
-from .generation import generate_summaries
 from .inference import generation_settings, load_model, locate
 from .io_utils import atomic_write_text, wrong_kind
-from .progress import tracked
 
 
 @dataclass
@@ -111,6 +109,9 @@ def summarize_documents(
     source = locate(path)
     gen = generation_settings(source.info, generation)
     summarizer = load_model(source, encoder, decoder)
+    from .generation import generate_summaries  # heavy (torch): after the cheap checks
+    from .progress import tracked
+
     texts = [document.text for document in documents]
     with tracked(console, "summarizing", len(texts)) as advance:
         return generate_summaries(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli_env, run_cli
+from conftest import ROOT, cli_env, run_cli, snapshot
 from tiny import write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -48,10 +48,6 @@ def make_output_dir(path: Path) -> Path:
     path.mkdir(parents=True)
     (path / MARKER).write_text("precious\n")
     return path
-
-
-def snapshot(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): p.read_text() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -234,7 +230,7 @@ class Outcomes(dict):
         super().__init__()
         self.run = run
 
-    def __missing__(self, name: str) -> tuple[Case, Outcome, dict[str, str]]:
+    def __missing__(self, name: str) -> tuple[Case, Outcome, dict[str, bytes]]:
         self[name] = self.run(name)
         return self[name]
 
@@ -247,7 +243,7 @@ def outcomes(request, tmp_path_factory, tiny_bert, dialog_jsonl) -> Outcomes:
     no_torch = tmp / "no-torch" / "torch"
     assert sorted(cases) == sorted(CASE_NAMES)
 
-    def run(name: str) -> tuple[Case, Outcome, dict[str, str]]:
+    def run(name: str) -> tuple[Case, Outcome, dict[str, bytes]]:
         case = cases[name]
         if case.base:
             output_dir = make_output_dir(tmp / "out" / name)

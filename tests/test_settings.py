@@ -16,6 +16,7 @@ from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.modeling import parse_adapter_config
+from tiny import write_jsonl
 
 EXAMPLES = {
     "model": {
@@ -24,7 +25,7 @@ EXAMPLES = {
         "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1,
     },
     "data": {
-        "data": "my.jsonl", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
+        "data": "org/my-data", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
         "max_eval_samples": 6, "max_source_length": 64, "max_target_length": 32, "on_bad_rows": "fail",
     },
     "train": {
@@ -200,7 +201,10 @@ def test_shipped_config_loads_and_validates(name):
 
 
 def test_a_shipped_config_is_found_by_name_from_any_folder(captured, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shared" / "data" / "dialogsum").mkdir(parents=True)  # local data is checked before training
+    write_jsonl(tmp_path / "shared" / "data" / "dialogsum" / "train.jsonl", [{"dialogue": "a b", "summary": "a"}])
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
     run = train(["--config", "dialogsum", "--data", "../shared/data/dialogsum"], captured)
     assert (run.model.adapter_name, run.data.data) == ("dialogsum", "../shared/data/dialogsum")
     assert train(["--config", "configs/dialogsum.yaml"], captured).data.data == "knkarthick/dialogsum"  # the old spelling

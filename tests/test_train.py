@@ -270,7 +270,7 @@ RELOAD = textwrap.dedent(
     import json, sys
     from safetensors.torch import save_file
     from seq2seq_adapters import load_summarizer
-    from seq2seq_adapters.artifacts import read_info, resolve_artifact_dir
+    from seq2seq_adapters.artifact_info import read_info, resolve_artifact_dir
     from seq2seq_adapters.generation import generate_summaries
 
     run, out = sys.argv[1], sys.argv[2]
