@@ -8,7 +8,8 @@ def load_summarizer(directory, encoder=None, decoder=None):
     `generate` (special tokens and the run's decoding settings on `model.generation_config`).
 
     `encoder`/`decoder` replace the base checkpoints recorded in the folder (not for merged exports)."""
-    from .artifacts import generation_config, is_merged_model, load_artifact, load_merged_model, resolve_artifact_dir
+    from .artifact_info import resolve_artifact_dir
+    from .artifacts import generation_config, is_merged_model, load_artifact, load_merged_model
 
     if is_merged_model(directory):
         summarizer = load_merged_model(directory)

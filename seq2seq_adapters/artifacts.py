@@ -14,15 +14,12 @@ Every folder is written into a temporary sibling and renamed into place (`staged
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import adapters
 import torch
@@ -30,85 +27,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
-from .config import GenerationArgs, ModelArgs, type_problems
-from .errors import S2SAError, S2SAWarning
+from .artifact_info import ADAPTER_CONFIG, ADAPTER_WEIGHTS, METADATA, NON_ADAPTER_WEIGHTS, ArtifactInfo, read_info
+from .config import GenerationArgs
+from .errors import S2SAError
 from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
-from .run_dir import adapter_of
-from .trainable import upgrade_legacy_keys
-
-NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
-METADATA = "s2sa.json"
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = "adapter.safetensors"
-FORMAT_VERSION = 1
-
-
-@dataclasses.dataclass
-class ArtifactInfo:
-    """What `s2sa.json` records: enough to rebuild the base model and reapply the trained weights.
-
-    `model` and `generation` are the run's typed settings (mappings are read into them)."""
-
-    model: ModelArgs
-    generation: GenerationArgs
-    new_weight_names: list[str]
-    max_source_length: int = 512
-    format_version: int = FORMAT_VERSION
-
-    def __post_init__(self) -> None:
-        if isinstance(self.model, dict):
-            self.model = ModelArgs.from_dict(self.model)
-        if isinstance(self.generation, dict):
-            self.generation = GenerationArgs(**self.generation)
-
-    @property
-    def model_args(self) -> ModelArgs:
-        """A copy of the model settings, for callers that replace the encoder or decoder."""
-        return dataclasses.replace(self.model)
-
-    @property
-    def generation_args(self) -> GenerationArgs:
-        return dataclasses.replace(self.generation)
-
-    @classmethod
-    def from_dict(cls, raw: Any, path: Path) -> ArtifactInfo:
-        """Read an `s2sa.json` mapping of any format up to ours; keys of a newer s2sa are dropped with a warning.
-
-        Older code thus reads newer artifacts (peft's rule); wrong types or missing keys are errors."""
-        if not isinstance(raw, dict):
-            raise S2SAError(f"{path} is corrupted: not a JSON object")
-        version = raw.get("format_version", 1)
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise S2SAError(f"{path} is corrupted: format_version {version!r} is not a positive integer")
-        dropped = []
-        values = _known(raw, {f.name for f in dataclasses.fields(cls)}, "", dropped)
-        sections = {"model": ModelArgs, "generation": GenerationArgs}
-        for name, section_cls in sections.items():
-            if not isinstance(values.get(name), dict):
-                raise S2SAError(f"{path} is corrupted: '{name}' is missing or not a mapping")
-            section = upgrade_legacy_keys(values[name]) if name == "model" else values[name]  # format 1 had no `train`
-            values[name] = _known(section, {f.name for f in dataclasses.fields(section_cls)}, f"{name}.", dropped)
-        if dropped:
-            newer = f"format {version}, newer than this s2sa's {FORMAT_VERSION}" if version > FORMAT_VERSION else f"format {version}"
-            warnings.warn(f"{path} ({newer}) has settings this s2sa does not know; ignored: {', '.join(dropped)}", S2SAWarning, stacklevel=2)
-        try:
-            info = cls(**values)
-        except TypeError as exc:
-            raise S2SAError(f"{path} is corrupted: {exc}") from None
-        problems = type_problems(info.model, lambda key: f"model.{key}") + type_problems(info.generation, lambda key: f"generation.{key}")
-        if problems:
-            raise S2SAError(f"{path} is corrupted: {'; '.join(problems)}")
-        return info
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `s2sa.json` mapping (format FORMAT_VERSION)."""
-        return {**dataclasses.asdict(self), "format_version": FORMAT_VERSION}
-
-
-def _known(values: dict[str, Any], known: set[str], prefix: str, dropped: list[str]) -> dict[str, Any]:
-    """The entries of `values` whose keys are `known`; the others' names are added to `dropped`."""
-    dropped += [prefix + key for key in values if key not in known]
-    return {key: value for key, value in values.items() if key in known}
 
 
 @contextlib.contextmanager
@@ -201,18 +123,6 @@ def save_tokenizer_files(directory: str | Path, info: ArtifactInfo) -> PreTraine
     return tokenizer
 
 
-def read_info(directory: str | Path) -> ArtifactInfo:
-    """Read and check `s2sa.json`."""
-    path = Path(directory) / METADATA
-    if not path.is_file():
-        raise S2SAError(f"{directory} is not an s2sa adapter folder (no {METADATA})")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise S2SAError(f"{path} is corrupted: {exc}") from None
-    return ArtifactInfo.from_dict(raw, path)
-
-
 def verify_weight_files(directory: str | Path) -> None:
     """Read every safetensors file of an artifact in full: a truncated or corrupted one is an error."""
     for path in sorted(Path(directory).glob("*.safetensors")):
@@ -273,18 +183,6 @@ def load_artifact(
     load_trained_weights(summarizer, directory, info)
     summarizer.model.eval()
     return summarizer, info
-
-
-def resolve_artifact_dir(path: str | Path) -> Path:
-    """Accept a run folder (its `adapter/` is used) or an artifact folder itself."""
-    path = Path(path)
-    if not path.is_dir():
-        raise S2SAError(f"not found: {path} (expected a run folder or an exported adapter folder)")
-    if (path / METADATA).is_file():
-        return path
-    if (adapter_of(path) / METADATA).is_file():
-        return adapter_of(path)
-    raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")
 
 
 def is_merged_model(path: str | Path) -> bool:

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import inspect
 import itertools
+import signal
 import typing
 import warnings
 from pathlib import Path
@@ -28,7 +29,7 @@ from .config import (
     shipped_configs,
 )
 from .errors import S2SAError, S2SAWarning
-from .io_utils import naming_a_full_disk
+from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
@@ -54,9 +55,16 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 warnings.showwarning = show_warning
 
 
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl+C: the command stops the same way (train installs its own graceful handler on top)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @contextlib.contextmanager
 def user_errors():
-    """Turn S2SAError (and a full disk anywhere) into one red line on stderr and exit code 1 (130 for an interrupted run)."""
+    """Turn S2SAError (and a full disk anywhere) into one red line on stderr and exit code 1 (130 for an
+    interrupted run, SIGTERM included)."""
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         with naming_a_full_disk():
             yield
@@ -64,9 +72,12 @@ def user_errors():
         label = getattr(exc, "label", "error")
         console.print(f"[bold red]{label}:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(getattr(exc, "exit_code", 1)) from None
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]", highlight=False)
+    except KeyboardInterrupt as exc:
+        name = exc.args[0] if exc.args else "SIGINT"
+        console.print(f"[bold red]interrupted:[/] {name}; reports, summaries and exports are written whole at the end, so none is half-written", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 Opt = typer.Option
@@ -150,7 +161,10 @@ def train(
     with user_errors():
         flags = sectioned(options or {})
         if resume is not None:
-            config_file = RunDir(resume).saved_config
+            run = RunDir(resume)
+            config_file = run.saved_config
+            if problem := wrong_kind(resume, want_folder=True):
+                raise S2SAError(f"--resume {resume} {problem}")
             if not resume.is_dir():
                 raise S2SAError(f"--resume {resume}: no such folder")
             if config_file is None:
@@ -160,10 +174,11 @@ def train(
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
             if given:
                 raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
-            if RunDir(resume).is_finished():  # exit 0: repeating --resume until a run is done is safe
+            if run.is_finished():  # exit 0: repeating --resume until a run is done is safe
                 console.print(f"[green]done:[/] {escape(str(resume))} is already finished (run.json written); nothing to resume, nothing changed", highlight=False, soft_wrap=True)
                 return
-            run_config = load_config(config_file, {"train": {"output_dir": str(resume)}})
+            run_config = run.read_config()
+            run_config.train.output_dir = str(resume)
         else:
             model_flags = flags.setdefault("model", {})
             model_flags["train"] = policy_from_flags(model_flags.get("train"), full_finetune, freeze_new_weights)
@@ -172,6 +187,9 @@ def train(
                 RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
         if problem := report_to_problem(run_config.train.report_to):
             raise S2SAError(problem)
+        from .data_files import check_local_data  # reads no model: before torch and the checkpoints
+
+        check_local_data(run_config.data.data, "train", "training reads a train file: train.jsonl, .json, .csv or .parquet")
         from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
@@ -273,6 +291,7 @@ def summarize(
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
+        check_output_file(output, "--output", files or [])
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation, console=console)
         write_summaries(documents, summaries, output)
     if output is not None:

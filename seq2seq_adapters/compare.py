@@ -12,7 +12,7 @@ from rich.console import Console
 from .curves import plot_curves
 from .data_files import SPLIT_NAMES
 from .errors import S2SAError
-from .io_utils import atomic_write_text, read_json
+from .io_utils import atomic_write_text, check_output_file, read_json
 from .metrics import ROUGE_TYPES, paired_bootstrap
 from .reports import compare_markdown, compare_table, paired_markdown, paired_table
 from .run_dir import RunDir
@@ -115,6 +115,7 @@ def compare_runs(
     write both as Markdown to `markdown` if given, and the runs' training curves overlaid to `plot`.
     Runs scored on different examples are refused."""
     console = console or Console()
+    check_output_file(markdown, "--markdown", targets)
     reports = load_reports(targets, split)
     check_same_examples(reports)
     if plot is not None:  # before any output, so that a missing matplotlib is the one error line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
+import math
 import re
 import types
 import typing
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import S2SAError
+from .io_utils import wrong_kind
 from .trainable import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
 
 DEFAULT_CHECKPOINT = "minilm"
@@ -37,6 +39,10 @@ RESERVED_ADAPTER_NAMES = frozenset(
 checks the loaded model's own parts too."""
 
 
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+"""An adapter name names `torch` submodules (no dots) and files (no slashes)."""
+
+
 def reserved_name_problem(name: str, reserved: Iterable[str]) -> str | None:
     """Why `name` cannot name an adapter (it is a part of parameter names or a layer number), or None."""
     words = set(reserved)
@@ -49,33 +55,62 @@ def reserved_name_problem(name: str, reserved: Iterable[str]) -> str | None:
     )
 
 
-def setting(default: Any = None, help: str = "", *, flags: tuple[str, ...] | None = (), minimum: float | None = None, parse: Callable[[str], Any] | None = None) -> Any:
-    """A dataclass field that also defines its CLI option: help text, flags, and the lowest allowed value.
+def setting(default: Any = None, help: str = "", *, flags: tuple[str, ...] | None = (), bounds: str | None = None, parse: Callable[[str], Any] | None = None) -> Any:
+    """A dataclass field that also defines its CLI option: help text, flags, and the allowed range.
 
     `flags=()` gives `--field-name`; `flags=None` leaves the setting to a dotted override
-    (`s2sa train generation.batch_size=8`); `parse` turns the flag's text into the value."""
-    metadata = {"help": help, "flags": flags, "minimum": minimum, "parse": parse}
+    (`s2sa train generation.batch_size=8`); `bounds` is an interval such as "[0, 1)" or "[1, inf)";
+    `parse` turns the flag's text into the value."""
+    metadata = {"help": help, "flags": flags, "bounds": bounds, "parse": parse}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
+def bounds_problem(value: float, bounds: str) -> str | None:
+    """Why `value` lies outside `bounds` ("[low, high]", each end "(" / ")" when open, "inf" for none), or None."""
+    low_text, high_text = (part.strip() for part in bounds[1:-1].split(","))
+    low, high = float(low_text), float(high_text)
+    above_low = value > low if bounds[0] == "(" else value >= low
+    below_high = value < high if bounds[-1] == ")" else value <= high
+    if above_low and below_high:
+        return None
+    if not math.isinf(high):
+        return f"must be in {bounds}, got {value}"
+    if bounds[0] == "(":
+        return f"must be positive, got {value}" if low == 0 else f"must be above {low_text}, got {value}"
+    return f"must be at least {low_text}, got {value}"
+
+
+def value_problem(value: Any, bounds: str | None) -> str | None:
+    """What is wrong with one setting's value on its own (its type is right): not finite, out of bounds, empty text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if isinstance(value, str) and (not value.strip() or "\0" in value):
+        return f"must not be empty (leave it out for the default), got {value!r}" if not value.strip() else "must not contain a NUL character"
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return bounds_problem(value, bounds)
+    return None
+
+
 class Settings:
-    """Base of the four sections: each checks its own values (types, minimums, then its own rules)."""
+    """Base of the four sections: each checks its own values (types, then each value alone, then its own rules).
+
+    This is the one validation pass of a setting, whether it comes from a flag, a YAML file, a dotted
+    override or a run's saved files (run_config.json, s2sa.json)."""
 
     def problems(self, label: Callable[[str], str] = str) -> list[str]:
         """Every problem with this section's values, each naming the setting as `label(field name)`."""
         problems = type_problems(self, label)
-        if problems:  # comparisons below would fail on wrong types
+        if problems:  # the checks below would fail on wrong types
             return problems
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value, low = getattr(self, f.name), f.metadata.get("minimum")
-            if low is not None and value is not None and value < low:
-                problems.append(f"{label(f.name)} must be at least {low}, got {value}")
-        return problems + self.rules(label)
+            if problem := value_problem(getattr(self, f.name), f.metadata.get("bounds")):
+                problems.append(f"{label(f.name)} {problem}")
+        return problems or self.rules(label)  # the rules compare values that are each valid
 
     def rules(self, label: Callable[[str], str]) -> list[str]:
-        """Checks across fields or beyond a minimum (values have the right types here)."""
+        """Checks across fields or beyond a range (values are each valid here)."""
         return []
 
 
@@ -140,7 +175,7 @@ class ModelArgs(Settings):
     )
     """self: each decoder layer's cross-attention starts as a copy of its pretrained self-attention, which
     learns to read the input far sooner than a random start (docs/results.md); random: BERT's init."""
-    attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).")
+    attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).", bounds="[0, 1)")
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
 
@@ -161,7 +196,9 @@ class ModelArgs(Settings):
 
     def rules(self, label: Callable[[str], str]) -> list[str]:
         problems = []
-        if problem := reserved_name_problem(self.adapter_name, RESERVED_ADAPTER_NAMES):
+        if not ADAPTER_NAME.fullmatch(self.adapter_name):
+            problems.append(f"{label('adapter_name')} {self.adapter_name!r} must be letters, digits, '_' or '-' (it names modules and files)")
+        elif problem := reserved_name_problem(self.adapter_name, RESERVED_ADAPTER_NAMES):
             problems.append(problem)
         try:
             full_finetune = self.full_finetune
@@ -175,8 +212,6 @@ class ModelArgs(Settings):
             problems.append(f"{label('leave_out')} has duplicate layer ids: {leave_out}")
         if any(i < 0 for i in leave_out):
             problems.append(f"{label('leave_out')} layer ids must be >= 0, got {leave_out}")
-        if not 0.0 <= self.attention_dropout < 1.0:
-            problems.append(f"{label('attention_dropout')} must be in [0, 1), got {self.attention_dropout}")
         return problems
 
 
@@ -187,47 +222,44 @@ class DataArgs(Settings):
     data: str | None = setting(None, "Data file, folder of split files, or hub dataset id (default: bundled ACLSum).")
     text_column: str | None = setting(None, "Column with the documents (default: detected).")
     summary_column: str | None = setting(None, "Column with the summaries (default: detected).")
-    validation_ratio: float = setting(0.1, "Share of train carved out as validation when there is none.")
-    max_train_samples: int | None = setting(None, "Use only the first N training examples.", minimum=1)
-    max_eval_samples: int | None = setting(None, "Use only the first N validation/test examples.", minimum=1)
-    max_source_length: int | None = setting(None, "Source tokens kept (default: min(512, encoder limit)).", minimum=8)
-    max_target_length: int = setting(128, "Summary tokens kept for training.", minimum=8)
+    validation_ratio: float = setting(0.1, "Share of train carved out as validation when there is none.", bounds="(0, 1)")
+    max_train_samples: int | None = setting(None, "Use only the first N training examples.", bounds="[1, inf)")
+    max_eval_samples: int | None = setting(None, "Use only the first N validation/test examples.", bounds="[1, inf)")
+    max_source_length: int | None = setting(None, "Source tokens kept (default: min(512, encoder limit)).", bounds="[8, inf)")
+    max_target_length: int = setting(128, "Summary tokens kept for training.", bounds="[8, inf)")
     on_bad_rows: Literal["skip", "fail"] = setting("skip", "skip or fail on empty / non-text cells.")
-
-    def rules(self, label: Callable[[str], str]) -> list[str]:
-        if not 0.0 < self.validation_ratio < 1.0:
-            return [f"{label('validation_ratio')} must be in (0, 1), got {self.validation_ratio}"]
-        return []
 
 
 @dataclass
 class TrainArgs(Settings):
     """Optimisation and checkpointing."""
 
-    learning_rate: float | None = setting(None, "Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).")
+    learning_rate: float | None = setting(
+        None, "Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).", bounds="(0, inf)"
+    )
     """Peak learning rate; None: the study's best for the `train` policy (trainable.default_learning_rate)."""
-    epochs: float = setting(3.0, "Training epochs.")
-    max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.")
-    batch_size: int = setting(8, "Training batch size per device.", minimum=1)
-    grad_accum: int = setting(1, "Gradient accumulation steps.", minimum=1)
-    warmup_ratio: float = setting(0.05, "Share of steps with linear warm-up.")
-    weight_decay: float = setting(0.0, "AdamW weight decay.")
-    seed: int = setting(42, "Random seed (data order, carving, initialization).")
-    eval_steps: int | None = setting(None, "Validation loss and ROUGE every N steps (keeps the best checkpoint).", minimum=1)
-    eval_rouge_samples: int = setting(50, "With --eval-steps: ROUGE on the first N validation examples (0: loss only).", minimum=0)
+    epochs: float = setting(3.0, "Training epochs.", bounds="[0, inf)")
+    max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.", bounds="[-1, inf)")
+    batch_size: int = setting(8, "Training batch size per device.", bounds="[1, inf)")
+    grad_accum: int = setting(1, "Gradient accumulation steps.", bounds="[1, inf)")
+    warmup_ratio: float = setting(0.05, "Share of steps with linear warm-up.", bounds="[0, 1]")
+    weight_decay: float = setting(0.0, "AdamW weight decay.", bounds="[0, inf)")
+    seed: int = setting(42, "Random seed (data order, carving, initialization).", bounds="[0, 4294967295]")  # numpy's range
+    eval_steps: int | None = setting(None, "Validation loss and ROUGE every N steps (keeps the best checkpoint).", bounds="[1, inf)")
+    eval_rouge_samples: int = setting(50, "With --eval-steps: ROUGE on the first N validation examples (0: loss only).", bounds="[0, inf)")
     eval_greedy: bool = setting(False, "With --eval-steps: greedy decoding for that ROUGE (faster than the run's beams).", flags=("--eval-greedy",))
     metric_for_best: Literal["rougeLsum", "rougeL", "rouge1", "rouge2", "loss"] = setting(
         "rougeLsum", "With --eval-steps: the validation score that picks the best checkpoint, which becomes adapter/."
     )
-    patience: int | None = setting(None, "With --eval-steps: stop after K evaluations without improvement.", minimum=1)
+    patience: int | None = setting(None, "With --eval-steps: stop after K evaluations without improvement.", bounds="[1, inf)")
     max_time: str | None = setting(None, "Wall-clock budget for training, e.g. 90s, 30m, 2h: stop at a step boundary, checkpoint, report.")
     """Training time (from the first step) after which the run stops at a step boundary; the learning-rate
     schedule is re-planned for the steps that fit (budget.py). The final validation report comes after it."""
-    save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", minimum=1)
-    save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", minimum=1)
+    save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", bounds="[1, inf)")
+    save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", bounds="[1, inf)")
     """At least 1: a run keeps its newest complete checkpoint, which `--resume` continues from and which a
     non-finite step or a full disk falls back to (the final adapter/ is written apart from them)."""
-    logging_steps: int = setting(10, "Log loss every N steps.", minimum=1)
+    logging_steps: int = setting(10, "Log loss every N steps.", bounds="[1, inf)")
     on_nonfinite: Literal["stop", "skip-step"] = setting(
         "stop", "A step whose loss or gradient is NaN/inf: stop (default: end the run, keep its checkpoints) or skip-step (skip that update, warn, go on)."
     )
@@ -240,7 +272,7 @@ class TrainArgs(Settings):
     optim: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad", "rmsprop"] = setting(
         "adamw_torch", "Optimizer (transformers' optim)."
     )
-    label_smoothing: float = setting(0.0, "Label smoothing of the training (and validation) loss, in [0, 1).")
+    label_smoothing: float = setting(0.0, "Label smoothing of the training (and validation) loss, in [0, 1).", bounds="[0, 1)")
     gradient_checkpointing: bool = setting(
         False, "Recompute activations in the backward pass: less memory, slower steps.", flags=("--gradient-checkpointing",)
     )
@@ -253,14 +285,10 @@ class TrainArgs(Settings):
 
     def rules(self, label: Callable[[str], str]) -> list[str]:
         problems = []
-        if self.learning_rate is not None and self.learning_rate <= 0:
-            problems.append(f"{label('learning_rate')} must be positive, got {self.learning_rate}")
         if self.max_steps <= 0 and self.epochs <= 0:
             problems.append("set a positive epochs or max_steps")
         if self.bf16 and self.fp16:
             problems.append("choose one of bf16 and fp16")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            problems.append(f"{label('label_smoothing')} must be in [0, 1), got {self.label_smoothing}")
         if self.eval_rouge_samples == 0 and self.metric_for_best != "loss":
             problems.append(f"{label('metric_for_best')} {self.metric_for_best} needs {label('eval_rouge_samples')} > 0; or pick loss")
         if self.patience is not None and self.eval_steps is None:
@@ -282,24 +310,32 @@ class TrainArgs(Settings):
 class GenerationArgs(Settings):
     """Decoding settings, stored with a run and reused by eval and summarize."""
 
-    num_beams: int = setting(4, "Beams for generated summaries.", minimum=1)
-    max_new_tokens: int = setting(96, "Longest generated summary, in tokens.", minimum=1)
-    min_new_tokens: int = setting(10, "Shortest generated summary, in tokens.", minimum=0)
+    num_beams: int = setting(4, "Beams for generated summaries.", bounds="[1, inf)")
+    max_new_tokens: int = setting(96, "Longest generated summary, in tokens.", bounds="[1, inf)")
+    min_new_tokens: int = setting(10, "Shortest generated summary, in tokens.", bounds="[0, inf)")
     length_penalty: float = setting(2.0, "Beam-search length penalty (> 0 favours longer summaries).")
-    no_repeat_ngram_size: int = setting(3, "Never repeat n-grams of this size (0: no limit).", minimum=0)
-    batch_size: int = setting(16, "Documents generated per batch.", flags=None, minimum=1)
+    no_repeat_ngram_size: int = setting(3, "Never repeat n-grams of this size (0: no limit).", bounds="[0, inf)")
+    batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)")
 
     def generate_kwargs(self) -> dict[str, Any]:
         """The `generate()` / GenerationConfig settings these stand for (the one mapping of them)."""
         kwargs: dict[str, Any] = {
             "num_beams": self.num_beams,
             "max_new_tokens": self.max_new_tokens,
-            "min_new_tokens": min(self.min_new_tokens, self.max_new_tokens),
+            "min_new_tokens": self.min_new_tokens,
             "no_repeat_ngram_size": self.no_repeat_ngram_size,
         }
         if self.num_beams > 1:  # without beams these have no effect (and transformers warns about them)
             kwargs.update(length_penalty=self.length_penalty, early_stopping=True)
         return kwargs
+
+    def rules(self, label: Callable[[str], str]) -> list[str]:
+        if self.min_new_tokens > self.max_new_tokens:
+            return [
+                f"{label('min_new_tokens')} {self.min_new_tokens} is above {label('max_new_tokens')} {self.max_new_tokens}; "
+                "lower the one or raise the other"
+            ]
+        return []
 
 
 @dataclass
@@ -450,6 +486,8 @@ def config_path(given: str | Path) -> Path:
     path = Path(given)
     if path.is_file():
         return path
+    if problem := wrong_kind(path, want_folder=False):
+        raise S2SAError(f"config file {given} {problem}")
     shipped = shipped_configs()
     name = path.name.removesuffix(".yaml")
     if name in shipped and str(path.parent) in (".", "configs"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -85,6 +85,27 @@ def load_raw(data: str) -> tuple[dict[str, RawSplit], str, str | None]:
     if _looks_like_path(data):
         raise S2SAError(f"data path not found: {data}")
     return _load_hub(data)
+
+
+def check_local_data(data: str | None, split: str, hint: str) -> None:
+    """The cheap checks of local `data` that the caller's `split` is in (before any model loads): the path,
+    each file's format, and the split (a single file stands for any split; validation can be carved from train)."""
+    path = Path(data).expanduser() if data else None
+    if path is None or not (path.exists() or _looks_like_path(data)):
+        return  # the bundled ACLSum or a Hub id: checked when loaded
+    if not path.exists():
+        raise S2SAError(f"data path not found: {data}")
+    files = _split_files(path) if path.is_dir() else {split: path}
+    carved = split == "validation" and "train" in files
+    if split not in files and not carved:
+        raise S2SAError(missing_split(split, f"{path} ({', '.join(f.name for f in files.values())})", files, hint))
+    for file in files.values():
+        _check_file(file)
+
+
+def missing_split(split: str, source: str, available: Iterable[str], hint: str) -> str:
+    """The one message for data without the split a command needs (`hint`: what to do)."""
+    return f"no {split} split in {source}; it has {', '.join(available)} ({hint})"
 
 
 def _looks_like_path(data: str) -> bool:

@@ -6,19 +6,18 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from datasets import DatasetDict
 from rich.console import Console
 from rich.markup import escape
 
 from .config import DataArgs
-from .data import load_summarization_data
-from .data_files import SPLIT_NAMES
+from .data_files import SPLIT_NAMES, check_local_data, missing_split
 from .errors import S2SAError
-from .evaluation import evaluate_split
 from .inference import Source, generation_settings, load_model, locate, run_config
-from .io_utils import read_json
+from .io_utils import check_output_dir, read_json
 from .reports import TYPE_NAMES
 from .run_dir import RunDir
+
+SPLIT_HINT = "choose one with --split"
 
 
 def eval_data_args(
@@ -91,8 +90,7 @@ def default_output_dir(source: Source, split: str) -> Path:
 
 def check_eval_output(directory: Path, source: Source, split: str, overwrite: bool) -> None:
     """Refuse to replace another run's (or a training run's own) report for this split without --overwrite."""
-    if directory.exists() and not directory.is_dir():
-        raise S2SAError(f"--output-dir {directory} is a file")
+    check_output_dir(directory, overwrite, flag="--output-dir", replaced=False)  # reports are replaced one by one, below
     report = directory / f"rouge_{split}.json"
     predictions = directory / f"predictions_{split}.jsonl"
     if overwrite or not (report.exists() or predictions.exists()):
@@ -142,12 +140,18 @@ def evaluate_run(
     data_args, seed = eval_data_args(source, data, text_column, summary_column)
     directory = Path(output_dir) if output_dir is not None else default_output_dir(source, split)
     check_eval_output(directory, source, split, overwrite)
+    check_local_data(data_args.data, split, SPLIT_HINT)
+    from datasets import DatasetDict  # heavy (datasets, torch): only after the cheap checks above
+
+    from .data import load_summarization_data
+    from .evaluation import evaluate_split
+
     single_file = data is not None and Path(data).expanduser().is_file()
     loaded = load_summarization_data(data_args, seed=seed, carve_validation=not single_file)
     if single_file:  # one file is one split: every row is scored, under the name --split gives
         loaded.splits = DatasetDict({split: loaded.splits["train"]})
     if split not in loaded.splits:
-        raise S2SAError(f"no {split} split in {loaded.source}; it has {', '.join(loaded.splits)} (choose one with --split)")
+        raise S2SAError(missing_split(split, loaded.source, loaded.splits, SPLIT_HINT))
     examples = loaded.splits[split]
     if max_samples is not None:
         examples = examples.select(range(min(max_samples, len(examples))))

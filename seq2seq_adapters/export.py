@@ -38,10 +38,10 @@ from .artifacts import (
 )
 from .checkpoints import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .errors import S2SAError
-from .io_utils import check_output_dir, read_json
+from .io_utils import check_output_dir, read_json, wrong_kind
 from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
-from .run_dir import RunDir, adapter_of
+from .run_dir import RunDir, adapter_of, input_paths
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
@@ -179,6 +179,8 @@ def export_adapter(
 ) -> Path:
     """Export a run's adapter (or merged model) to `output`; nothing is written before all checks pass."""
     run_dir, output = Path(run_dir), Path(output)
+    if problem := wrong_kind(run_dir, want_folder=True):
+        raise S2SAError(f"{run_dir} {problem} (expected a run folder or an exported adapter folder)")
     if not run_dir.is_dir():
         raise S2SAError(f"run folder not found: {run_dir}")
     run = RunDir(run_dir)
@@ -189,14 +191,15 @@ def export_adapter(
     else:
         source = resolve_export_source(run_dir, checkpoint, state)
     info = read_info(source.directory)
-    verify_weight_files(source.directory)
-    protected = {
-        f"the run {run_dir}": run_dir,
+    kept = {  # training replaces these folders, so an export inside them would vanish
         "the run's checkpoints/": run.checkpoints,
         "the run's adapter/": run.adapter,
         f"the exported weights {source.directory}": source.directory,
     }
-    check_output_dir(output, overwrite, protected, flag="--output")
+    data = run.read_config().data.data if run.is_run() else None
+    protected = {f"the run {run_dir}": run_dir, **kept, **input_paths(data, info.model)}
+    check_output_dir(output, overwrite, protected, flag="--output", outside=kept)
+    verify_weight_files(source.directory)
     if merge:
         check_mergeable(source.directory, info)
     rouge = read_json(run.report("validation")) or None

@@ -12,13 +12,15 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import torch
+from typing import TYPE_CHECKING
 
-from .artifacts import ArtifactInfo, load_artifact, read_info, resolve_artifact_dir
+from .artifact_info import ArtifactInfo, read_info, resolve_artifact_dir
 from .config import GenerationArgs, RunConfig
 from .errors import S2SAError
-from .modeling import Summarizer
 from .run_dir import RunDir
+
+if TYPE_CHECKING:
+    from .modeling import Summarizer
 
 
 @dataclass
@@ -56,6 +58,10 @@ def locate(path: str | Path) -> Source:
 
 def load_model(source: Source, encoder: str | None = None, decoder: str | None = None) -> Summarizer:
     """Build the base model, load the trained weights, and move it to the GPU when there is one."""
+    import torch  # heavy: only once the cheap checks (locate, settings, data, output) have passed
+
+    from .artifacts import load_artifact
+
     summarizer, _ = load_artifact(source.artifact_dir, encoder=encoder, decoder=decoder)
     if torch.cuda.is_available():
         summarizer.model.to("cuda")

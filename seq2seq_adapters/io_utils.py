@@ -1,4 +1,4 @@
-"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the --output-dir check, full-disk errors."""
+"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the output guards, full-disk errors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import S2SAError
@@ -47,29 +48,77 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def wrong_kind(path: Path, want_folder: bool) -> str | None:
+    """"is a folder, not a file" (or the reverse) when `path` exists as the other kind, else None:
+    for the messages of paths that must be files or folders, which would otherwise say "not found"."""
+    path = Path(path)
+    if want_folder and path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    if not want_folder and path.is_dir():
+        return "is a folder, not a file"
+    return None
+
+
 def _inside(child: Path, parent: Path) -> bool:
     child, parent = child.resolve(), parent.resolve()
     return child == parent or parent in child.parents
 
 
 def check_output_dir(
-    path: Path, overwrite: bool, protected: dict[str, Path] | None = None, flag: str = "--output-dir", alternative: str = ""
+    path: Path,
+    overwrite: bool,
+    protected: dict[str, Path] | None = None,
+    flag: str = "--output-dir",
+    alternative: str = "",
+    *,
+    outside: dict[str, Path] | None = None,
+    replaced: bool = True,
 ) -> None:
-    """The one guard of a folder a command replaces as a whole (`train --output-dir`, `export-adapter --output`).
+    """The one guard of an output folder (`train --output-dir`, `eval --output-dir`, `export-adapter --output`).
 
-    Refuses a file, a folder holding the current directory or a `protected` path (what: path), and a
-    non-empty folder without --overwrite (`alternative` names another way out, e.g. " or --resume DIR").
-    Writes and deletes nothing (cheap: the CLI calls it before loading anything)."""
+    Refuses a file, a place it cannot create, a folder inside one of `outside` (what: path; e.g. a run's own
+    adapter/, which training replaces) and, when the command replaces the folder as a whole (`replaced`), one
+    holding the current directory or a `protected` path, or a non-empty one without --overwrite (`alternative` names another way
+    out, e.g. " or --resume DIR"). Writes and deletes nothing (cheap: commands call it before loading anything)."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise S2SAError(f"{flag} {path} is a file")
-    if not (path.is_dir() and any(path.iterdir())):
+    if problem := wrong_kind(path, want_folder=True):
+        raise S2SAError(f"{flag} {path} {problem}")
+    check_creatable(path, flag)
+    for what, folder in (outside or {}).items():
+        if _inside(path, folder):
+            raise S2SAError(f"{flag} {path} is inside {what}; choose a folder outside it")
+    if not (replaced and path.is_dir()):
         return
     for what, inside in {"the current directory": Path.cwd(), **(protected or {})}.items():
         if _inside(inside, path):
             raise S2SAError(f"{flag} {path} would replace {what}, which it holds; choose another {flag}")
-    if not overwrite:
+    if any(path.iterdir()) and not overwrite:
         raise S2SAError(f"{flag} {path} is not empty; pass --overwrite to replace it{alternative}")
+
+
+def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path] = ()) -> None:
+    """The guard of an output file (`summarize --output`, `eval --compare --markdown`): not a folder, in a place
+    it can create, and not one of the command's `inputs`; checked before any work, not after it."""
+    if path is None:
+        return
+    path = Path(path)
+    if problem := wrong_kind(path, want_folder=False):
+        raise S2SAError(f"{flag} {path} {problem}")
+    check_creatable(path, flag)
+    for item in inputs:
+        if Path(item).is_file() and Path(item).resolve() == path.resolve():
+            raise S2SAError(f"{flag} {path} is also an input; choose another {flag}")
+
+
+def check_creatable(path: Path, flag: str) -> None:
+    """The nearest existing folder above `path` is a folder this process may write in."""
+    parent = Path(path).absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise S2SAError(f"{flag} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise S2SAError(f"{flag} {path}: cannot write in {parent} (permission denied)")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

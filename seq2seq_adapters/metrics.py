@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from rouge_score import rouge_scorer
+from rouge_score import rouge_scorer, tokenize
 
 from .errors import S2SAError
 from .sentences import SPLITTER, line_sentences, punkt_sentences
@@ -134,16 +134,27 @@ def dropped_text_fraction(text: str) -> float:
     return sum(not c.isascii() for c in alnum) / len(alnum)
 
 
+def scorable(text: str) -> bool:
+    """Whether rouge_score's tokenizer keeps any token of `text` (emoji, CJK, Cyrillic alone: none)."""
+    return bool(tokenize.tokenize(text, None))
+
+
 def non_ascii_warning(
     documents_or_refs: list[str], threshold: float = 0.5, *, label: str = "texts"
 ) -> str | None:
-    """A one-line warning if some texts lose more than `threshold` of their letters to ROUGE."""
-    lossy = sum(dropped_text_fraction(t) > threshold for t in documents_or_refs)
+    """A one-line warning if some texts lose more than `threshold` of their letters (or every token) to ROUGE;
+    when none of them keeps a token, it says plainly that ROUGE cannot score them."""
+    if documents_or_refs and not any(scorable(t) for t in documents_or_refs):
+        return (
+            f"ROUGE cannot score these {label}: none of the {len(documents_or_refs)} has an ASCII letter or digit, the only "
+            "characters rouge_score's tokenizer keeps, so every ROUGE score of them is 0 whatever the summaries say"
+        )
+    lossy = sum(not scorable(t) or dropped_text_fraction(t) > threshold for t in documents_or_refs)
     if not lossy:
         return None
     return (
         f"{lossy} of {len(documents_or_refs)} {label} lose more than {threshold:.0%} of their "
-        "letters/digits to rouge_score's ASCII-only tokenizer; ROUGE is not meaningful for them"
+        "letters/digits (or all of them) to rouge_score's ASCII-only tokenizer; ROUGE is not meaningful for them"
     )
 
 

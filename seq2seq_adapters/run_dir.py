@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import RunConfig
+from .config import ModelArgs, RunConfig
 from .errors import S2SAError
 from .io_utils import check_output_dir
 
@@ -33,6 +33,15 @@ CHECKPOINTS_DIR = "checkpoints"
 def adapter_of(folder: Path) -> Path:
     """The artifact folder of a run or of one of its checkpoints."""
     return Path(folder) / ADAPTER_DIR
+
+
+def input_paths(data: str | None, model: ModelArgs) -> dict[str, Path]:
+    """A run's local inputs (--data, --encoder, --decoder) by what they are: no output folder may replace them."""
+    inputs = {}
+    for name, value in (("data", data), ("encoder", model.encoder), ("decoder", model.decoder)):
+        if value and Path(value).expanduser().exists():
+            inputs[f"--{name} {value}"] = Path(value).expanduser()
+    return inputs
 
 
 @dataclass(frozen=True)
@@ -97,19 +106,15 @@ class RunDir:
             raise S2SAError(f"{self.root} is not a run folder (no {CONFIG_NAME})")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raw = None
+        except (OSError, ValueError) as exc:  # a decoding error is a ValueError too
+            raise S2SAError(f"{path} is not a valid run config (JSON object): {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
-            raise S2SAError(f"{path} is not a valid run config (JSON object)")
+            raise S2SAError(f"{path} is not a valid run config (JSON object): it holds a {type(raw).__name__}")
         return RunConfig.from_dict(raw, source=str(path))
 
     def check_new(self, overwrite: bool, config: RunConfig) -> None:
         """The output-folder guard for a new run: the run's own inputs (--data, --encoder, --decoder) are protected."""
-        inputs = {}
-        for name, value in (("data", config.data.data), ("encoder", config.model.encoder), ("decoder", config.model.decoder)):
-            if value and Path(value).expanduser().exists():
-                inputs[f"--{name} {value}"] = Path(value).expanduser()
-        check_output_dir(self.root, overwrite, inputs, alternative=f" or --resume {self.root}")
+        check_output_dir(self.root, overwrite, input_paths(config.data.data, config.model), alternative=f" or --resume {self.root}")
 
     @classmethod
     def of_artifact(cls, artifact_dir: Path) -> tuple[RunDir | None, bool]:

@@ -14,10 +14,8 @@ from rich.console import Console
 from .columns import ID_CANDIDATES, TEXT_CANDIDATES
 from .data_files import parse_jsonl_object
 from .errors import S2SAError
-from .generation import generate_summaries
 from .inference import generation_settings, load_model, locate
-from .io_utils import atomic_write_text
-from .progress import tracked
+from .io_utils import atomic_write_text, wrong_kind
 
 
 @dataclass
@@ -75,6 +73,8 @@ def read_documents(
             text, origin, as_jsonl = stdin.read(), "<stdin>", jsonl
         else:
             path = Path(name)
+            if problem := wrong_kind(path, want_folder=False):
+                raise S2SAError(f"input file {path} {problem}")
             if not path.is_file():
                 raise S2SAError(f"input file not found: {path}")
             try:
@@ -109,6 +109,9 @@ def summarize_documents(
     source = locate(path)
     gen = generation_settings(source.info, generation)
     summarizer = load_model(source, encoder, decoder)
+    from .generation import generate_summaries  # heavy (torch): after the cheap checks
+    from .progress import tracked
+
     texts = [document.text for document in documents]
     with tracked(console, "summarizing", len(texts)) as advance:
         return generate_summaries(

@@ -35,6 +35,21 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | N
     return run_python(["-m", "seq2seq_adapters", *args], env=env, cwd=cwd, timeout=timeout)
 
 
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str, code: int = 1) -> None:
+    """The CLI's promise for bad input: exit `code`, no traceback, exactly one `error:` line, naming `needles`."""
+    assert result.returncode == code, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under `path` with its contents: compared before and after a command that must change nothing."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} if path.exists() else {}
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (for torchrun's rendezvous; fixed ports collide between runs)."""
     with socket.socket() as probe:

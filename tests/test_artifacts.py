@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seq2seq_adapters.artifacts import FORMAT_VERSION, ArtifactInfo, load_artifact, read_info, save_artifact
+from seq2seq_adapters.artifact_info import FORMAT_VERSION, ArtifactInfo, read_info
+from seq2seq_adapters.artifacts import load_artifact, save_artifact
 from seq2seq_adapters.config import GenerationArgs, ModelArgs
 from seq2seq_adapters.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.modeling import build_summarizer

@@ -33,7 +33,7 @@ def train_args(model: Path, data: Path, out: Path, batch: int) -> list[str]:
     return [
         "train", "--encoder", str(model), "--decoder", str(model), "--data", str(data), "--leave-out", "0",
         "--max-steps", "4", "--batch-size", str(batch), "--learning-rate", "1e-3", "--logging-steps", "1",
-        "--max-source-length", "64", "--num-beams", "1", "--max-new-tokens", "8", "--max-eval-samples", "6",
+        "--max-source-length", "64", "--num-beams", "1", "--max-new-tokens", "8", "--min-new-tokens", "1", "--max-eval-samples", "6",
         "--output-dir", str(out), "--seed", "7", "--no-group-by-length",
     ]
 

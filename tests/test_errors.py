@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli_env, run_cli
+from conftest import ROOT, cli_env, run_cli, snapshot
 from tiny import write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     overwrite: bool = True
     base: bool = True  # prepend tiny --encoder/--decoder, good --data, --output-dir (and --overwrite)
+    before_torch: bool = False  # refused before torch is imported: run with a `torch` that cannot be imported
 
 
 @dataclass
@@ -46,10 +48,6 @@ def make_output_dir(path: Path) -> Path:
     path.mkdir(parents=True)
     (path / MARKER).write_text("precious\n")
     return path
-
-
-def snapshot(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): p.read_text() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -86,9 +84,16 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
     bad_yaml.write_text("train:\n  batch_size: eight\n")
     bad_generation = tmp / "bad-generation.yaml"
     bad_generation.write_text("generation:\n  batch_size: 0\n  min_new_tokens: -1\n  no_repeat_ngram_size: -1\n")
+    nan_yaml = tmp / "nan.yaml"
+    nan_yaml.write_text("train:\n  learning_rate: .nan\n")
+    no_torch = tmp / "no-torch" / "torch"
+    no_torch.mkdir(parents=True)
+    (no_torch / "__init__.py").write_text("raise ImportError('torch was imported before the cheap checks')\n")
     not_a_run = make_output_dir(tmp / "not-a-run")
     no_checkpoint = make_output_dir(tmp / "no-checkpoint")
     (no_checkpoint / "config.json").write_text(json.dumps({"train": {"max_steps": 2}}))  # the old name: still a run
+    damaged_config = make_output_dir(tmp / "damaged-config")
+    (damaged_config / "run_config.json").write_text('{"train": {"max_steps": 2}')
     holds_data = make_output_dir(tmp / "holds-data")
     write_jsonl(holds_data / "train.jsonl", dialog_rows(20))
     export_out = make_output_dir(tmp / "export-out")
@@ -156,6 +161,20 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         ),
         "setting-generation-batch-size": Case(["generation.batch_size=0"], ["invalid configuration: generation.batch_size must be at least 1, got 0"]),
         "setting-unknown": Case(["train.max_step=3"], ["unknown setting 'train.max_step'", "did you mean train.max_steps?"]),
+        # every number finite and in range, from a flag or a YAML file; cross-field rules (issue 18)
+        "learning-rate-nan": Case(["--learning-rate", "nan"], ["train.learning_rate must be a finite number, got nan"], before_torch=True),
+        "config-learning-rate-nan": Case(["--config", str(nan_yaml)], ["train.learning_rate must be a finite number, got nan"], before_torch=True),
+        "epochs-nan": Case(["--epochs", "nan"], ["train.epochs must be a finite number, got nan"], before_torch=True),
+        "warmup-ratio-range": Case(["--warmup-ratio", "5"], ["train.warmup_ratio must be in [0, 1], got 5.0"], before_torch=True),
+        "weight-decay-negative": Case(["--weight-decay", "-1"], ["train.weight_decay must be at least 0, got -1.0"], before_torch=True),
+        "length-penalty-nan": Case(["--length-penalty", "nan"], ["generation.length_penalty must be a finite number, got nan"], before_torch=True),
+        "min-above-max-new-tokens": Case(
+            ["--min-new-tokens", "10", "--max-new-tokens", "8"], ["generation.min_new_tokens 10 is above generation.max_new_tokens 8"], before_torch=True
+        ),
+        "output-dir-empty": Case(["--output-dir", ""], ["train.output_dir must not be empty"], before_torch=True),
+        "adapter-name-path": Case(
+            ["--adapter-name", "../../evil"], ["model.adapter_name '../../evil' must be letters, digits, '_' or '-'"], before_torch=True
+        ),
         # --output-dir / --overwrite / --resume
         "output-dir-not-empty": Case([], ["is not empty", "--overwrite", "--resume"], overwrite=False),
         "overwrite-would-delete-data": Case(
@@ -166,6 +185,10 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
         "resume-not-a-run": Case(["train", "--resume", str(not_a_run)], ["not-a-run", "not a run folder (no run_config.json)"], base=False),
         "resume-missing": Case(["train", "--resume", str(tmp / "gone")], ["--resume", "gone", "no such folder"], base=False),
         "resume-no-checkpoint": Case(["train", "--resume", str(no_checkpoint)], ["no complete checkpoint", "--overwrite"], base=False),
+        "resume-damaged-config": Case(
+            ["train", "--resume", str(damaged_config)], ["run_config.json is not a valid run config (JSON object)", "Expecting ',' delimiter"],
+            base=False, before_torch=True,
+        ),
         "resume-with-flags": Case(
             ["train", "--resume", str(no_checkpoint), "--max-steps", "5"], ["--resume continues with the settings", "--max-steps"], base=False
         ),
@@ -180,6 +203,7 @@ def build_cases(tmp: Path, tiny_bert: Path, dialog_jsonl: Path) -> dict[str, Cas
 RESUME_DIRS = {
     "resume-not-a-run": "not-a-run",
     "resume-no-checkpoint": "no-checkpoint",
+    "resume-damaged-config": "damaged-config",
     "overwrite-would-delete-data": "holds-data",
     "eval-not-a-run": "not-a-run",
     "export-not-a-run": "export-out",
@@ -192,36 +216,55 @@ CASE_NAMES = [
     "train-unknown-group", "train-all-mixed", "train-without-adapter", "train-and-alias",
     "encoder-not-bert", "encoder-missing-folder", "decoder-hub-offline", "encoder-hub-offline-mode",
     "max-source-length", "config-wrong-type", "config-generation-values", "setting-generation-batch-size", "setting-unknown",
+    "learning-rate-nan", "config-learning-rate-nan", "epochs-nan", "warmup-ratio-range", "weight-decay-negative", "length-penalty-nan",
+    "min-above-max-new-tokens", "output-dir-empty", "adapter-name-path", "resume-damaged-config",
     "output-dir-not-empty", "overwrite-would-delete-data", "resume-not-a-run", "resume-missing", "resume-no-checkpoint", "resume-with-flags",
     "eval-not-a-run", "export-not-a-run",
 ]  # fmt: skip
 
 
+class Outcomes(dict):
+    """Outcomes by case name; a case no selected test asked for in advance runs when it is first read."""
+
+    def __init__(self, run) -> None:
+        super().__init__()
+        self.run = run
+
+    def __missing__(self, name: str) -> tuple[Case, Outcome, dict[str, bytes]]:
+        self[name] = self.run(name)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory, tiny_bert, dialog_jsonl) -> dict[str, tuple[Case, Outcome, dict[str, str]]]:
-    """Run every case (a few at a time); keep it with its outcome and the output folder's contents before."""
+def outcomes(request, tmp_path_factory, tiny_bert, dialog_jsonl) -> Outcomes:
+    """Run the selected cases (a few at a time); keep each with its outcome and the output folder's contents before."""
     tmp = tmp_path_factory.mktemp("errors")
     cases = build_cases(tmp, tiny_bert, dialog_jsonl)
+    no_torch = tmp / "no-torch" / "torch"
     assert sorted(cases) == sorted(CASE_NAMES)
 
-    def run(name: str) -> tuple[Case, Outcome, dict[str, str]]:
+    def run(name: str) -> tuple[Case, Outcome, dict[str, bytes]]:
         case = cases[name]
         if case.base:
             output_dir = make_output_dir(tmp / "out" / name)
             args = ["train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(dialog_jsonl)]
             args += ["--output-dir", str(output_dir), *(["--overwrite"] if case.overwrite else [])]
-            args += ["--max-steps", "1", "--num-beams", "1", "--max-new-tokens", "4", "--max-eval-samples", "2"]
+            args += ["--max-steps", "1", "--num-beams", "1", "--max-new-tokens", "10", "--max-eval-samples", "2"]
             args += case.args  # later flags win
         else:
             output_dir = tmp / RESUME_DIRS.get(name, "unused")
             args = case.args
         before = snapshot(output_dir) if output_dir.exists() else {}
+        env = cli_env(**case.env, **({"PYTHONPATH": f"{no_torch.parent}{os.pathsep}{ROOT}"} if case.before_torch else {}))
         start = time.perf_counter()
-        result = run_cli(args, env=cli_env(**case.env), cwd=tmp)
+        result = run_cli(args, env=env, cwd=tmp)
         return case, Outcome(result.returncode, result.stderr, time.perf_counter() - start, output_dir), before
 
+    selected = [item.callspec.params["name"] for item in request.session.items if item.module is request.module and hasattr(item, "callspec")]
+    found = Outcomes(run)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(CASE_NAMES, pool.map(run, CASE_NAMES)))
+        found.update(zip(selected, pool.map(run, selected)))
+    return found
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -236,6 +279,12 @@ def test_bad_input_fails_with_one_clear_line(name, outcomes):
         assert expected in stderr, f"{expected!r} not in stderr:\n{stderr}"
     if before:
         assert snapshot(outcome.output_dir) == before, "the existing output folder was modified"
+
+
+def test_nothing_is_written_for_an_empty_output_dir(outcomes):
+    """`--output-dir ''` used to fall back to runs/<name>-<time> (issue 18, defect 14)."""
+    _, outcome, _ = outcomes["output-dir-empty"]
+    assert not (outcome.output_dir.parent.parent / "runs").exists()
 
 
 def test_hub_id_offline_fails_fast(outcomes):

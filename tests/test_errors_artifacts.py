@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from rich.console import Console
 
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.training import train
-from conftest import run_cli
+from conftest import assert_one_line_error, run_cli
 from tiny import make_tiny_bert
 
 pytestmark = pytest.mark.integration
@@ -29,15 +28,6 @@ def run_dir(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
     )
     train(config, console=Console(quiet=True))
     return out
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr[-2000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def damaged_copy(run_dir: Path, target: Path, file_name: str) -> Path:

@@ -125,7 +125,7 @@ def test_prefix_tuning_generates_with_the_encoder_states_of_training(tiny_bert, 
     with torch.inference_mode():
         states = encode(model, batch["input_ids"], batch["attention_mask"]).last_hidden_state
     torch.testing.assert_close(states, seen[0])
-    summaries = generate_summaries(model, tokenizer, ["#Person1#: Where is the station?"], GenerationArgs(num_beams=2, max_new_tokens=4), 32)
+    summaries = generate_summaries(model, tokenizer, ["#Person1#: Where is the station?"], GenerationArgs(num_beams=2, max_new_tokens=4, min_new_tokens=1), 32)
     assert len(summaries) == 1 and summaries[0]
 
 

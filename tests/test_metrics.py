@@ -153,6 +153,17 @@ def test_non_ascii_warning():
     assert compute_rouge(PREDICTIONS, [[r] for r in REFERENCES]).warnings == []
 
 
+def test_text_rouge_cannot_score_is_named_so():
+    """Emoji have no letters at all, yet ROUGE drops them: every such reference counts (issue 18, defect 20)."""
+    emoji, chinese, mixed = "🎉🎉 🙂", "北京是首都。", "OK 是首都吗"
+    assert non_ascii_warning([emoji, "Plain text."]).startswith("1 of 2 texts")
+    warning = non_ascii_warning([emoji, chinese], label="references")
+    assert warning.startswith("ROUGE cannot score these references: none of the 2 has an ASCII letter or digit")
+    assert non_ascii_warning([mixed, chinese]).startswith("2 of 2 texts")
+    result = compute_rouge(["Paris is the capital.", "A party."], [[emoji], [chinese]])
+    assert result.warnings[0].startswith("ROUGE cannot score these references")
+
+
 def test_write_rouge_report_round_trips(tmp_path):
     results = {
         "adapter": compute_rouge(PREDICTIONS, [[a, b] for a, b in zip(REFERENCES, ALT_REFERENCES)]),

@@ -78,7 +78,7 @@ def train_args(data: Path, tiny_bert: Path, output_dir: Path, save_steps: int = 
         "--output-dir", str(output_dir), "--max-train-samples", str(TRAIN_ROWS), "--max-eval-samples", "3",
         "--batch-size", "4", "--max-steps", str(MAX_STEPS), "--learning-rate", "3e-3", "--seed", "7",
         "--logging-steps", str(LOGGING_STEPS), "--save-steps", str(save_steps), "--save-total-limit", "2",
-        "--max-source-length", "48", "--max-target-length", "16", "--num-beams", "1", "--max-new-tokens", "8",
+        "--max-source-length", "48", "--max-target-length", "16", "--num-beams", "1", "--max-new-tokens", "8", "--min-new-tokens", "1",
     ]  # fmt: skip
 
 

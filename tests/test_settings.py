@@ -16,6 +16,7 @@ from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.modeling import parse_adapter_config
+from tiny import write_jsonl
 
 EXAMPLES = {
     "model": {
@@ -24,7 +25,7 @@ EXAMPLES = {
         "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1,
     },
     "data": {
-        "data": "my.jsonl", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
+        "data": "org/my-data", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
         "max_eval_samples": 6, "max_source_length": 64, "max_target_length": 32, "on_bad_rows": "fail",
     },
     "train": {
@@ -123,6 +124,25 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["--patience", "2"], "train.patience counts evaluations: set train.eval_steps too"),
         (["--label-smoothing", "1"], "train.label_smoothing must be in [0, 1), got 1.0"),
         (["--optim", "adam"], "train.optim must be 'adamw_torch' or"),
+        # every number is finite and in its range, whichever setting and however it is given (issue 18)
+        (["--learning-rate", "nan"], "train.learning_rate must be a finite number, got nan"),
+        (["train.learning_rate=.inf"], "train.learning_rate must be a finite number, got inf"),
+        (["--epochs", "nan"], "train.epochs must be a finite number, got nan"),
+        (["--length-penalty", "-inf"], "generation.length_penalty must be a finite number, got -inf"),
+        (["--warmup-ratio", "5"], "train.warmup_ratio must be in [0, 1], got 5.0"),
+        (["--weight-decay", "-1"], "train.weight_decay must be at least 0, got -1.0"),
+        (["--learning-rate", "0"], "train.learning_rate must be positive, got 0.0"),
+        (["--seed", "-1"], "train.seed must be in [0, 4294967295], got -1"),
+        (["--max-steps", "-5"], "train.max_steps must be at least -1, got -5"),
+        (["--validation-ratio", "1"], "data.validation_ratio must be in (0, 1), got 1.0"),
+        (["--attention-dropout", "1"], "model.attention_dropout must be in [0, 1), got 1.0"),
+        # cross-field: the default min_new_tokens 10 with a lower max
+        (["--max-new-tokens", "8"], "generation.min_new_tokens 10 is above generation.max_new_tokens 8"),
+        # text settings and paths: empty is not "the default"
+        (["--output-dir", ""], "train.output_dir must not be empty"),
+        (["--data", " "], "data.data must not be empty"),
+        (["--adapter-name", "../../evil"], "model.adapter_name '../../evil' must be letters, digits, '_' or '-'"),
+        (["--adapter-name", "a.b"], "model.adapter_name 'a.b' must be letters, digits"),
     ],
 )
 def test_bad_settings_fail_with_one_line_before_training(args, expected, captured):
@@ -147,8 +167,8 @@ def test_the_generate_mapping_is_written_once():
     """length_penalty and early_stopping only with beams (they mean nothing to greedy decoding)."""
     from seq2seq_adapters.config import GenerationArgs
 
-    assert GenerationArgs(num_beams=1, min_new_tokens=50, max_new_tokens=20).generate_kwargs() == {
-        "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 20, "no_repeat_ngram_size": 3
+    assert GenerationArgs(num_beams=1, min_new_tokens=5, max_new_tokens=20).generate_kwargs() == {
+        "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 5, "no_repeat_ngram_size": 3
     }
     assert GenerationArgs().generate_kwargs()["length_penalty"] == 2.0
 
@@ -209,7 +229,10 @@ def test_shipped_config_loads_and_validates(name):
 
 
 def test_a_shipped_config_is_found_by_name_from_any_folder(captured, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shared" / "data" / "dialogsum").mkdir(parents=True)  # local data is checked before training
+    write_jsonl(tmp_path / "shared" / "data" / "dialogsum" / "train.jsonl", [{"dialogue": "a b", "summary": "a"}])
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
     run = train(["--config", "dialogsum", "--data", "../shared/data/dialogsum"], captured)
     assert (run.model.adapter_name, run.data.data) == ("dialogsum", "../shared/data/dialogsum")
     assert train(["--config", "configs/dialogsum.yaml"], captured).data.data == "knkarthick/dialogsum"  # the old spelling
@@ -228,3 +251,42 @@ def test_report_to_a_package_that_is_not_installed_fails_before_training(capture
     result = CliRunner().invoke(app, ["train", "--report-to", "wandb"])
     assert result.exit_code == 1 and not captured and result.output.count("error:") == 1
     assert "--report-to wandb: the wandb package is not installed; pip install wandb" in result.output
+
+
+def test_yaml_and_saved_run_configs_meet_the_same_rules(captured, tmp_path):
+    """A YAML `.nan` and a run's saved run_config.json go through the one validation pass (issue 18)."""
+    config = tmp_path / "nan.yaml"
+    config.write_text("train:\n  learning_rate: .nan\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 1 and not captured
+    assert "train.learning_rate must be a finite number, got nan" in result.output and result.output.count("error:") == 1
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run_config.json").write_text(json.dumps({"train": {"warmup_ratio": 5}}))
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 1 and not captured
+    assert "train.warmup_ratio must be in [0, 1], got 5" in result.output, result.output
+
+
+def test_resume_reads_the_run_config_as_json(captured, tmp_path):
+    """A damaged run_config.json is named as the JSON it is meant to be, not as YAML (issue 18, defect 17)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run_config.json").write_text('{"train": {"max_steps": 2}')
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 1 and not captured
+    assert "run_config.json is not a valid run config (JSON object): Expecting ',' delimiter" in result.output, result.output
+    assert "YAML" not in result.output
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--config", "{folder}"], "config file {folder} is a folder, not a file"),
+    (["--resume", "{file}"], "--resume {file} is a file, not a folder"),
+])  # fmt: skip
+def test_a_path_of_the_wrong_kind_is_named_so(args, expected, captured, tmp_path):
+    """A folder given for a file (or the reverse) is not "not found" (issue 18, defect 15)."""
+    names = {"folder": tmp_path, "file": tmp_path / "notes.txt"}
+    names["file"].write_text("x\n")
+    result = CliRunner().invoke(app, ["train", *(arg.format(**names) for arg in args)])
+    assert result.exit_code == 1 and not captured
+    assert expected.format(**names) in result.output and result.output.count("error:") == 1, result.output

@@ -270,7 +270,7 @@ RELOAD = textwrap.dedent(
     import json, sys
     from safetensors.torch import save_file
     from seq2seq_adapters import load_summarizer
-    from seq2seq_adapters.artifacts import read_info, resolve_artifact_dir
+    from seq2seq_adapters.artifact_info import read_info, resolve_artifact_dir
     from seq2seq_adapters.generation import generate_summaries
 
     run, out = sys.argv[1], sys.argv[2]
@@ -310,7 +310,7 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
         "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(dialog_jsonl),
         "--leave-out", "0,1", "--max-steps", "2", "--batch-size", "8", "--logging-steps", "1",
         "--max-source-length", "64", "--max-target-length", "16", "--max-eval-samples", "3",
-        "--num-beams", "1", "--max-new-tokens", "4", "--output-dir", str(output),
+        "--num-beams", "1", "--max-new-tokens", "4", "--min-new-tokens", "1", "--output-dir", str(output),
     ]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, repr(result.exception))

@@ -1,0 +1,139 @@
+"""Bad input to `s2sa eval`, `summarize` and `export-adapter` (issue 18): one `error:` line, exit 1, no traceback,
+the run and every other earlier file unchanged, and, where marked, refused before torch is imported (so before
+any model loads: the subprocess gets a `torch` that cannot be imported)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from conftest import ROOT, assert_one_line_error, cli_env, run_cli, snapshot
+from tiny import write_jsonl
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Case:
+    args: list[str]
+    expected: list[str]
+    watched: str = "run"  # the folder (under the case's tmp) that must stay as it was
+    before_torch: bool = True
+
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory, tiny_bert, dialog_jsonl) -> Path:
+    """A finished tiny run, its data as a split folder, and the odd files the cases point at."""
+    from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+    from seq2seq_adapters.training import train
+
+    tmp = tmp_path_factory.mktemp("command-errors")
+    data = tmp / "data"
+    data.mkdir()
+    shutil.copy(dialog_jsonl, data / "train.jsonl")
+    (data / "notes").mkdir()
+    (data / "notes" / "keep.txt").write_text("precious\n")
+    config = RunConfig(
+        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
+        data=DataArgs(data=str(data), max_source_length=64, max_eval_samples=4),
+        train=TrainArgs(max_steps=1, batch_size=4, output_dir=str(tmp / "run")),
+        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
+    )
+    train(config, console=Console(quiet=True))
+    shutil.copytree(tmp / "run", tmp / "bad-json")
+    info = tmp / "bad-json" / "adapter" / "s2sa.json"
+    info.write_text(json.dumps({**json.loads(info.read_text()), "generation": {"num_beams": "four"}}))
+    (tmp / "test-only").mkdir()
+    write_jsonl(tmp / "test-only" / "test.jsonl", [{"dialogue": "#Person1#: Hi. #Person2#: Hello.", "summary": "They greet."}])
+    write_jsonl(tmp / "docs.jsonl", [{"text": "#Person1#: Shall we meet at 5 pm? #Person2#: Yes, at the station."}])
+    (tmp / "summaries").mkdir()
+    (tmp / "summaries" / "old.jsonl").write_text("{}\n")
+    (tmp / "notes.txt").write_text("not a run\n")
+    no_torch = tmp / "no-torch" / "torch"
+    no_torch.mkdir(parents=True)
+    (no_torch / "__init__.py").write_text("raise ImportError('torch was imported before the cheap checks')\n")
+    return tmp
+
+
+CASES = {
+    # eval: decoding settings from flags meet the run's saved ones under the same rules (defects 6, 11)
+    "eval-min-above-max": Case(["eval", "run", "--min-new-tokens", "50", "--max-new-tokens", "5"], ["--min-new-tokens 50 is above --max-new-tokens 5"]),
+    "eval-length-penalty-nan": Case(["eval", "run", "--length-penalty", "nan"], ["--length-penalty must be a finite number, got nan"]),
+    "eval-beams-zero": Case(["eval", "run", "--num-beams", "0"], ["--num-beams must be at least 1, got 0"]),
+    # eval: data and paths before the model (defects 7, 18, 15)
+    "eval-data-missing": Case(["eval", "run", "--data", "missing.jsonl"], ["data path not found: missing.jsonl"]),
+    "eval-data-without-split": Case(["eval", "run", "--data", "test-only", "--split", "validation"], ["no validation split in test-only", "it has test", "--split"]),
+    "eval-output-dir-file": Case(["eval", "run", "--output-dir", "notes.txt"], ["--output-dir notes.txt is a file, not a folder"]),
+    "eval-output-dir-under-file": Case(["eval", "run", "--output-dir", "notes.txt/eval"], ["--output-dir notes.txt/eval", "notes.txt is a file, not a folder"]),
+    "eval-target-file": Case(["eval", "notes.txt"], ["notes.txt is a file, not a folder"]),
+    # eval: a saved s2sa.json whose setting has the wrong type (defect 9)
+    "eval-s2sa-json-type": Case(["eval", "bad-json"], ["bad-json/adapter/s2sa.json is corrupted: generation.num_beams must be int, got 'four'"], watched="bad-json"),
+    # summarize: the output is checked before any summary is generated (defects 8, 15)
+    "summarize-output-folder": Case(["summarize", "run", "docs.jsonl", "--output", "summaries"], ["--output summaries is a folder, not a file"], watched="summaries"),
+    "summarize-output-is-input": Case(["summarize", "run", "docs.jsonl", "--output", "docs.jsonl"], ["--output docs.jsonl is also an input"]),
+    "summarize-input-folder": Case(["summarize", "run", "summaries"], ["input file summaries is a folder, not a file"], watched="summaries"),
+    "summarize-min-above-max": Case(["summarize", "run", "docs.jsonl", "--max-new-tokens", "0"], ["--max-new-tokens must be at least 1, got 0"]),
+    # export-adapter: the one output guard (defects 4, 13, 15)
+    "export-over-data": Case(["export-adapter", "run", "--output", "data", "--overwrite"], ["--output data would replace --data", "which it holds"], watched="data", before_torch=False),
+    "export-over-current-dir": Case(["export-adapter", "run", "--output", ".", "--overwrite"], ["--output . would replace the current directory"], watched="data", before_torch=False),
+    "export-inside-adapter": Case(["export-adapter", "run", "--output", "run/adapter/exp"], ["--output run/adapter/exp is inside the run's adapter/"], before_torch=False),
+    "export-inside-checkpoints": Case(["export-adapter", "run", "--output", "run/checkpoints/exp"], ["is inside the run's checkpoints/"], before_torch=False),
+    "export-run-is-file": Case(["export-adapter", "notes.txt", "--output", "exp"], ["notes.txt is a file, not a folder"], before_torch=False),
+    # train: a data folder without a train file (defect 7)
+    "train-data-without-train": Case(["train", "--data", "test-only", "--output-dir", "new-run"], ["no train split in test-only", "it has test"], watched="test-only"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
+    """Run every case (a few at a time), with the watched folder's contents before and after."""
+
+    def run(name: str):
+        case = CASES[name]
+        watched = tmp / case.watched
+        before = snapshot(watched)
+        env = cli_env(**({"PYTHONPATH": f"{tmp / 'no-torch'}{os.pathsep}{ROOT}"} if case.before_torch else {}))
+        result = run_cli(case.args, env=env, cwd=tmp)
+        return result, before, snapshot(watched)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(CASES, pool.map(run, CASES)))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_input_to_a_command_fails_with_one_clear_line(name, outcomes, tmp):
+    result, before, after = outcomes[name]
+    assert_one_line_error(result, *CASES[name].expected)
+    assert after == before, f"{CASES[name].watched} changed"
+    assert not (tmp / "exp").exists() and not (tmp / "new-run").exists()
+
+
+def test_sigterm_stops_eval_with_one_line(tmp, dialog_jsonl):
+    """SIGTERM used to end eval with exit 143 and no word (issue 18, defect 19): now as Ctrl+C, exit 130, nothing
+    written (summarize and export-adapter run under the same handler)."""
+    rows = [json.loads(line) for line in dialog_jsonl.read_text().splitlines()] * 5
+    many = write_jsonl(tmp / "many.jsonl", rows)
+    out = tmp / "sigterm"
+    args = ["eval", "run", "--data", str(many), "--output-dir", str(out), "--num-beams", "4", "--min-new-tokens", "60", "--max-new-tokens", "60"]
+    process = subprocess.Popen([sys.executable, "-m", "seq2seq_adapters", *args], cwd=tmp, env=cli_env(), stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "data:" not in seen:  # printed once the model is loaded, just before generating
+        line = process.stderr.readline()
+        assert line, seen
+        seen += line
+    process.send_signal(signal.SIGTERM)
+    stderr = seen + process.stderr.read()
+    assert process.wait(timeout=120) == 130, stderr
+    assert "Traceback" not in stderr and "error:" not in stderr
+    assert stderr.count("interrupted: SIGTERM; reports, summaries and exports are written whole at the end") == 1, stderr
+    assert not out.exists()
