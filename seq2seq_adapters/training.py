@@ -466,7 +466,11 @@ def fit(session: Session) -> TrainOutput:
     trainer.add_callback(stopper := GracefulStop())
     try:
         with stop_on_signals(stopper, session.console):
-            output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+            try:
+                output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+            except BaseException:
+                trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)  # the progress bar stops before the error line
+                raise
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"stopped at once by a second signal; continue from the last complete checkpoint with: s2sa train --resume {output_dir}"
