@@ -8,7 +8,7 @@ import time
 from transformers import TrainerCallback
 from transformers.optimization import get_scheduler
 
-from .distributed import max_over_processes
+from .stopping import rank_max
 
 MEASURED_STEPS = 3
 """Optimizer steps timed before the first plan (the first steps pay for warm-up and allocation)."""
@@ -45,7 +45,7 @@ class TimeBudget(TrainerCallback):
         self.start, self.first_step = time.perf_counter(), state.global_step
 
     def on_step_end(self, args, state, control, lr_scheduler=None, optimizer=None, **kwargs):
-        elapsed = max_over_processes(time.perf_counter() - self.start, args.device)  # one clock for all ranks: one schedule
+        elapsed = rank_max(time.perf_counter() - self.start, args)  # one clock for all ranks: one schedule
         if elapsed >= self.seconds:
             self.stopped_by_budget = True
             control.should_save = True

@@ -71,15 +71,3 @@ def unshard(local: list[Any], total: int) -> list[Any]:
     for owner, values in enumerate(gathered):
         ordered[owner :: world_size()] = values
     return ordered
-
-
-def max_over_processes(value: float, device: Any) -> float:
-    """The largest `value` over every process of a running torch.distributed job (itself without one),
-    so that all ranks take the same decision from it (the `--max-time` clock)."""
-    import torch
-
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_world_size() == 1:
-        return value
-    tensor = torch.tensor([float(value)], device=device)
-    torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
-    return tensor.item()

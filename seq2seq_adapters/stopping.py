@@ -28,6 +28,15 @@ class TrainingInterrupted(S2SAError):
     label = "stopped"
 
 
+def rank_max(value: float, args) -> float:
+    """The largest `value` over all processes (itself in one): every rank then takes the same decision."""
+    if args.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        reduced = torch.tensor([float(value)], device=args.device)
+        torch.distributed.all_reduce(reduced, op=torch.distributed.ReduceOp.MAX)
+        return reduced.item()
+    return value
+
+
 class GracefulStop(TrainerCallback):
     """After a stop signal, save a checkpoint and stop at the end of the current optimizer step.
 
@@ -43,12 +52,7 @@ class GracefulStop(TrainerCallback):
         return signal.Signals(self.signal).name if self.signal is not None else "a stop signal on another rank"
 
     def on_step_end(self, args, state, control, **kwargs):
-        stop = self.signal is not None
-        if args.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            flag = torch.tensor([int(stop)], device=args.device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            stop = bool(flag.item())
-        if stop:
+        if rank_max(self.signal is not None, args):
             self.stopped = True
             control.should_save = True
             control.should_training_stop = True
