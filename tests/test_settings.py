@@ -12,7 +12,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import cli_env, run_cli
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
 from seq2seq_adapters.errors import S2SAError
@@ -212,9 +211,3 @@ def test_report_to_a_package_that_is_not_installed_fails_before_training(capture
     result = CliRunner().invoke(app, ["train", "--report-to", "wandb"])
     assert result.exit_code == 1 and not captured and result.output.count("error:") == 1
     assert "--report-to wandb: the wandb package is not installed; pip install wandb" in result.output
-
-
-@pytest.mark.integration
-def test_shell_completion_is_on():
-    result = run_cli(["--show-completion", "bash"], env={**cli_env(), "SHELL": "/bin/bash"})
-    assert result.returncode == 0 and "_s2sa_completion" in result.stdout and "complete" in result.stdout
