@@ -33,7 +33,7 @@ from .checkpoints import (
     mark_complete,
     rotate_checkpoints,
 )
-from .config import RunConfig
+from .config import RunConfig, TrainArgs
 from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
@@ -433,7 +433,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     console.print(parameter_table(parameters))
     t = config.train
     console.print(
-        f"effective batch size {t.batch_size * t.grad_accum * world_size()} "
+        f"effective batch size {effective_batch_size(t)} "
         f"= {t.batch_size} per device x {world_size()} process(es) x {t.grad_accum} accumulation"
     )
     info = ArtifactInfo(
@@ -491,11 +491,17 @@ def trained_to_the_end(session: Session, state: TrainerState) -> TrainOutput:
     return TrainOutput(state.global_step, book.train_loss(state.global_step) if book else None, {})
 
 
-def session_samples_per_s(output: TrainOutput, first_step: int) -> float | None:
-    """Training throughput of this session: the Trainer divides all of a run's samples by this session's time
-    (a resumed run looked faster); None when this session trained no step."""
+def effective_batch_size(t: TrainArgs) -> int:
+    """Examples per optimizer step over all processes: batch size x processes x accumulation."""
+    return t.batch_size * t.grad_accum * world_size()
+
+
+def session_samples_per_s(output: TrainOutput, first_step: int, effective_batch: int) -> float | None:
+    """Training throughput of this session: the steps it trained times the effective batch, over its training
+    time. (The Trainer divides the samples of every *planned* step of the run by it: a resumed run, or one
+    stopped early by --max-time or --patience, looked several times faster.) None when it trained no step."""
     trained = output.global_step - first_step
-    return output.metrics["train_samples_per_second"] * trained / output.global_step if trained > 0 else None
+    return trained * effective_batch / output.metrics["train_runtime"] if trained > 0 else None
 
 
 def best_checkpoint_record(trainer: SummarizationTrainer) -> dict | None:
@@ -534,7 +540,8 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                 f"interrupted while writing the validation report; the trained adapter is in {run.adapter}; "
                 f"s2sa train --resume {output_dir} writes the report"
             ) from None
-    samples_per_s = session_samples_per_s(output, checkpoint_step(session.checkpoint) if session.checkpoint else 0)
+    first_step = checkpoint_step(session.checkpoint) if session.checkpoint else 0
+    samples_per_s = session_samples_per_s(output, first_step, effective_batch_size(config.train))
     if not is_main_process():
         return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)
     with naming_a_full_disk(run.record):
@@ -550,7 +557,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                 "wall_time_s": round(time.perf_counter() - session.start, 2),
                 "rouge_validation": rouge,
                 "world_size": world_size(),
-                "effective_batch_size": config.train.batch_size * config.train.grad_accum * world_size(),
+                "effective_batch_size": effective_batch_size(config.train),
                 "best_checkpoint": best_checkpoint_record(session.trainer),
                 "time_budget": session.budget.record(session.trainer.state) if session.budget else None,
             },
