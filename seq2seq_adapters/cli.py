@@ -281,6 +281,7 @@ def summarize(
     jsonl: Annotated[bool, Opt("--jsonl", help="Read stdin as JSON lines, one document per line (default: all of stdin is one document).")] = False,
     text_column: Annotated[Optional[str], Opt(help="Field of the JSON lines holding the text (default: detected).", show_default=False)] = None,
     output: Annotated[Optional[Path], Opt(help="Write JSON lines {id, source, summary} here instead of one summary per line on stdout.", show_default=False)] = None,
+    long_documents: Annotated[str, Opt(help="Documents over the source limit: truncate (cut them, as training does) or chunk (summarise overlapping windows, then their summaries).")] = "truncate",
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
     options: dict[str, object] | None = None,
@@ -292,7 +293,8 @@ def summarize(
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
         check_output_file(output, "--output", files or [])
-        summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation, console=console)
+        summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation,
+                                        long_documents=long_documents, console=console)
         write_summaries(documents, summaries, output)
     if output is not None:
         console.print(f"[green]done:[/] {len(summaries)} summaries written to [bold]{output}[/]")

@@ -14,6 +14,7 @@ from .config import GenerationArgs
 from .distributed import is_main_process, shard, unshard
 from .generation import generate_summaries
 from .io_utils import atomic_write_text
+from .long_documents import measure_overflow
 from .metrics import RougeResult, choose_lead_k, compute_rouge, lead_k, mean_words
 from .modeling import Summarizer
 from .progress import tracked
@@ -59,6 +60,8 @@ def evaluate_split(
         notes = [*notes, UNCASED_NOTE]
     columns = split.select_columns(["id", "document", "references"]).to_dict()
     documents, references = columns["document"], columns["references"]
+    overflow = measure_overflow(summarizer.tokenizer, documents, max_source_length)
+    console.print(f"{split_name} documents: {overflow.describe()}", highlight=False)
     local_documents = shard(documents)
     with tracked(console, "generating", len(local_documents)) as advance:
         local = generate_summaries(
@@ -82,7 +85,8 @@ def evaluate_split(
         output_dir / f"predictions_{split_name}.jsonl",
         predictions_jsonl(columns["id"], documents, references, predictions, model_result),
     )
-    write_rouge_report(output_dir, split_name, results, {**lengths, **(extra or {})}, notes=notes)
+    write_rouge_report(output_dir, split_name, results, {**lengths, "source_overflow": overflow.to_dict(), **(extra or {})},
+                       notes=[*notes, f"Source documents: {overflow.describe()}."])
     console.print(rouge_table(results, f"ROUGE on {split_name} ({len(documents)} examples)"))
     for warning in model_result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-
-from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from .config import GenerationArgs
-from .generation import generate_summaries
+
+if TYPE_CHECKING:  # light to import: `summarize` checks --long-documents before torch loads
+    from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
 
 LONG_DOCUMENT_MODES = ("truncate", "chunk")
 
@@ -87,6 +88,7 @@ def chunked_summaries(
 ) -> list[str]:
     """Summaries in input order; a document over `limit` tokens is summarised window by window, then the
     joined window summaries are summarised once more (map-reduce). Documents that fit go through as they are."""
+    from .generation import generate_summaries
     lengths = token_lengths(tokenizer, documents)
     pieces: list[str] = []
     owners: list[int] = []

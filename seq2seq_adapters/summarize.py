@@ -16,6 +16,7 @@ from .data_files import parse_jsonl_object
 from .errors import S2SAError
 from .inference import generation_settings, load_model, locate
 from .io_utils import atomic_write_text, wrong_kind
+from .long_documents import LONG_DOCUMENT_MODES
 
 
 @dataclass
@@ -100,23 +101,34 @@ def summarize_documents(
     encoder: str | None = None,
     decoder: str | None = None,
     generation: dict[str, Any] | None = None,
+    long_documents: str = "truncate",
     console: Console | None = None,
 ) -> list[str]:
-    """Summaries of `documents`, in their order, with the weights' stored decoding settings (or overrides)."""
+    """Summaries of `documents`, in their order, with the weights' stored decoding settings (or overrides).
+
+    Documents over the source limit are counted on the console; `long_documents="chunk"` summarises them
+    window by window (long_documents.py) instead of cutting them."""
     console = console or Console(stderr=True)
+    if long_documents not in LONG_DOCUMENT_MODES:
+        raise S2SAError(f"--long-documents must be {' or '.join(LONG_DOCUMENT_MODES)}, got {long_documents!r}")
     if not documents:
         raise S2SAError("no documents to summarise")
     source = locate(path)
     gen = generation_settings(source.info, generation)
     summarizer = load_model(source, encoder, decoder)
     from .generation import generate_summaries  # heavy (torch): after the cheap checks
+    from .long_documents import chunked_summaries, measure_overflow
     from .progress import tracked
 
     texts = [document.text for document in documents]
+    limit = source.info.max_source_length
+    overflow = measure_overflow(summarizer.tokenizer, texts, limit)
+    if overflow.over_limit:
+        how = "summarised in overlapping windows" if long_documents == "chunk" else "cut (--long-documents chunk summarises them whole)"
+        console.print(f"[yellow]note:[/] {overflow.describe().replace(' and are cut', '')}: {how}", highlight=False, soft_wrap=True)
+    run = chunked_summaries if long_documents == "chunk" else generate_summaries
     with tracked(console, "summarizing", len(texts)) as advance:
-        return generate_summaries(
-            summarizer.model, summarizer.tokenizer, texts, gen, source.info.max_source_length, on_batch=advance
-        )
+        return run(summarizer.model, summarizer.tokenizer, texts, gen, limit, on_batch=advance)
 
 
 def write_summaries(documents: Sequence[Document], summaries: Sequence[str], output: str | Path | None, stdout: TextIO | None = None) -> None:

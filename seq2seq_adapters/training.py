@@ -40,6 +40,7 @@ from .distributed import broadcast, is_main_process, main_process_first, world_s
 from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
 from .io_utils import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
+from .long_documents import Overflow, measure_overflow
 from .loss import label_position_loss
 from .loss_book import LossBook
 from .metrics_log import MetricsFileCallback
@@ -295,7 +296,8 @@ def library_versions() -> dict[str, str]:
 
 
 def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
-    """Load the splits, say which columns were used, and tokenize them with a progress bar."""
+    """Load the splits, say which columns were used, tokenize them with a progress bar, and say how many
+    training documents the source limit cuts."""
     data = load_summarization_data(config.data, seed=config.train.seed)
     console.print(
         f"data: {escape(data.source)} · text column [bold]{escape(data.text_column)}[/] · "
@@ -307,7 +309,9 @@ def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
     source_length, target_length = resolve_lengths(config, summarizer)
     with tracked(console, "tokenizing", sum(len(ds) for ds in data.splits.values())) as advance:
         tokenized = tokenize_splits(data.splits, summarizer.tokenizer, source_length, target_length, progress=advance)
-    return data, tokenized, source_length
+    overflow = measure_overflow(summarizer.tokenizer, data.splits["train"]["document"], source_length)
+    console.print(f"train documents: {overflow.describe()}", highlight=False)
+    return data, tokenized, source_length, overflow
 
 
 def write_run_record(path: Path, config: RunConfig, data: SummarizationData, parameters: dict, extra: dict) -> None:
@@ -379,6 +383,8 @@ class Session:
     source_length: int
     console: Console
     start: float
+    overflow: Overflow
+    """How many training documents exceed the source limit, for run.json."""
     budget: TimeBudget | None = None
     """The `--max-time` callback, for run.json; None without a budget."""
 
@@ -424,7 +430,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     output_dir = run.root
     summarizer = build_summarizer(config.model)
     with main_process_first():
-        data, tokenized, source_length = load_data(config, summarizer, console)
+        data, tokenized, source_length, overflow = load_data(config, summarizer, console)
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
         with naming_a_full_disk(run.config):
@@ -453,7 +459,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else [])],
         ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length) if t.eval_steps else None,
     )
-    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start, budget)
+    return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start, overflow, budget)
 
 
 def fit(session: Session) -> TrainOutput:
@@ -560,6 +566,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
                 "effective_batch_size": effective_batch_size(config.train),
                 "best_checkpoint": best_checkpoint_record(session.trainer),
                 "time_budget": session.budget.record(session.trainer.state) if session.budget else None,
+                "train_source_overflow": session.overflow.to_dict(),
             },
         )
     return TrainResult(output_dir, samples_per_s, output.training_loss, rouge)

@@ -256,3 +256,34 @@ def test_reports_say_when_the_tokenizer_is_uncased(runs):
     from seq2seq_adapters.surface import UNCASED_NOTE
 
     assert UNCASED_NOTE in (runs[0] / "rouge_validation.md").read_text()
+
+
+def test_long_documents_are_counted_and_chunked_on_request(runs, tmp_path):
+    """The run keeps 64 source tokens: a 210-word document is cut, and said to be; chunk mode summarises it whole."""
+    long_document = tmp_path / "long.txt"
+    long_document.write_text(" ".join(WORDS * 10))
+    short = tmp_path / "short.txt"
+    short.write_text("A short document.")
+    for mode, how in (("truncate", "cut (--long-documents chunk"), ("chunk", "summarised in overlapping windows")):
+        result = runner.invoke(app, ["summarize", str(runs[0]), str(long_document), str(short), "--long-documents", mode])
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 2
+        assert "1 of 2 documents exceed the 64-token source limit (longest 212 tokens; 148 tokens cut in all)" in result.output
+        assert how in result.output
+    result = runner.invoke(app, ["summarize", str(runs[0]), str(short), "--long-documents", "split"])
+    assert result.exit_code == 1 and result.output.count("error:") == 1
+    assert "--long-documents must be truncate or chunk, got 'split'" in result.output
+
+
+def test_eval_and_train_report_documents_over_the_source_limit(runs):
+    """run.json counts the training documents the source limit cuts; the validation report its own."""
+    from seq2seq_adapters.long_documents import measure_overflow
+    from seq2seq_adapters.inference import load_source
+
+    record = json.loads((runs[0] / "run.json").read_text())
+    report = json.loads((runs[0] / "rouge_validation.json").read_text())
+    _, summarizer = load_source(runs[0])
+    documents = [row["document"] for row in read_jsonl(runs[0] / "predictions_validation.jsonl")]
+    assert report["source_overflow"] == measure_overflow(summarizer.tokenizer, documents, 64).to_dict()
+    assert record["train_source_overflow"]["limit"] == 64 and record["train_source_overflow"]["documents"] > 0
+    assert "Source documents:" in (runs[0] / "rouge_validation.md").read_text()
