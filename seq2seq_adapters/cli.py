@@ -21,6 +21,7 @@ from .config import (
     SECTIONS,
     GenerationArgs,
     allowed_types,
+    flag_name,
     load_config,
     parse_overrides,
     report_to_problem,
@@ -226,7 +227,7 @@ def export_adapter(
 
 # Decoding options of `eval` and `summarize`: every GenerationArgs field, defaulting to the run's setting.
 DECODING_OPTIONS = setting_options(
-    {"generation": GenerationArgs}, flags_of=lambda section, f: (f"--{f.name.replace('_', '-')}",), help_suffix=" (default: the run's)"
+    {"generation": GenerationArgs}, flags_of=lambda section, f: (flag_name(f.name),), help_suffix=" (default: the run's)"
 )
 BaseEncoder = Annotated[Optional[str], Opt(help="Base encoder checkpoint (default: the one recorded with the weights).", show_default=False)]
 BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (default: the one recorded with the weights).", show_default=False)]
@@ -258,7 +259,7 @@ def eval_command(
 
     with user_errors():
         if compare:
-            ignored = [f"--{k.replace('_', '-')}" for k, v in flags.items() if k not in ("targets", "split", "markdown", "plot", "compare") and v not in (None, False)]
+            ignored = [flag_name(k) for k, v in flags.items() if k not in ("targets", "split", "markdown", "plot", "compare") and v not in (None, False)]
             if ignored:
                 raise S2SAError(f"--compare reads existing reports; {', '.join(ignored)} do not apply")
             compare_runs(targets, split, markdown, plot=plot)

@@ -432,7 +432,12 @@ def setting_fields() -> list[tuple[str, dataclasses.Field]]:
 def setting_flags(section: str, f: dataclasses.Field) -> tuple[str, ...]:
     """The `s2sa train` flags of a setting (none for those set only by a dotted override)."""
     flags = f.metadata.get("flags", ())
-    return (f"--{f.name.replace('_', '-')}",) if flags == () else tuple(flags or ())
+    return (flag_name(f.name),) if flags == () else tuple(flags or ())
+
+
+def flag_name(name: str) -> str:
+    """The flag spelling of a setting or parameter name: `max_new_tokens` -> `--max-new-tokens`."""
+    return f"--{name.replace('_', '-')}"
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .config import DataArgs
+from .config import DataArgs, flag_name
 from .data_files import SPLIT_NAMES, check_local_data, missing_split
 from .errors import S2SAError
 from .inference import Source, generation_settings, load_model, locate, run_config
@@ -54,6 +54,8 @@ def eval_data_args(
             on_bad_rows=base.get("on_bad_rows", DataArgs.on_bad_rows),
         )
     args.max_train_samples = args.max_eval_samples = None
+    if problems := args.problems(flag_name):  # the flags given here meet the settings' rules
+        raise S2SAError("; ".join(problems))
     return args, config.train.seed if config is not None else 42
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from .artifact_info import ArtifactInfo, read_info, resolve_artifact_dir
-from .config import GenerationArgs, RunConfig
+from .config import GenerationArgs, RunConfig, flag_name
 from .errors import S2SAError
 from .run_dir import RunDir
 
@@ -80,7 +80,7 @@ def generation_settings(info: ArtifactInfo, overrides: dict[str, Any] | None = N
     if unknown:
         raise ValueError(f"not generation settings: {sorted(unknown)}")
     gen = replace(info.generation, **{k: v for k, v in (overrides or {}).items() if v is not None})
-    problems = gen.problems(lambda name: f"--{name.replace('_', '-')}")
+    problems = gen.problems(flag_name)
     if problems:
         raise S2SAError("; ".join(problems))
     return gen

@@ -85,7 +85,7 @@ def check_output_dir(
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
     for what, folder in (outside or {}).items():
-        if _inside(path, folder):
+        if _inside(path, folder) and not _inside(folder, path):  # the folder itself: "would replace" below
             raise S2SAError(f"{flag} {path} is inside {what}; choose a folder outside it")
     if not (replaced and path.is_dir()):
         return

@@ -73,6 +73,7 @@ CASES = {
     # eval: data and paths before the model (defects 7, 18, 15)
     "eval-data-missing": Case(["eval", "run", "--data", "missing.jsonl"], ["data path not found: missing.jsonl"]),
     "eval-data-without-split": Case(["eval", "run", "--data", "test-only", "--split", "validation"], ["no validation split in test-only", "it has test", "--split"]),
+    "eval-text-column-empty": Case(["eval", "run", "--data", "data", "--text-column", " "], ["--text-column must not be empty"]),
     "eval-output-dir-file": Case(["eval", "run", "--output-dir", "notes.txt"], ["--output-dir notes.txt is a file, not a folder"]),
     "eval-output-dir-under-file": Case(["eval", "run", "--output-dir", "notes.txt/eval"], ["--output-dir notes.txt/eval", "notes.txt is a file, not a folder"]),
     "eval-target-file": Case(["eval", "notes.txt"], ["notes.txt is a file, not a folder"]),
