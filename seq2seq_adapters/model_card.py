@@ -343,6 +343,12 @@ def _usage_section(info: ArtifactInfo, output: Path, merged: bool) -> list[str]:
             "adapters.init(model)",
             f"model.load_adapter(export_dir, load_as={margs.adapter_name!r}, set_active=True, use_safetensors=True)",
         ]
+    copy_cross_attention = [] if margs.cross_attention_init != "self" else [
+        "# each cross-attention starts as a copy of its layer's self-attention (s2sa's --cross-attention-init self);",
+        "# the trained ones are in non_adapter_weights.safetensors, a frozen copy is rebuilt here",
+        "for layer in model.decoder.base_model.encoder.layer:",
+        "    layer.crossattention.load_state_dict(layer.attention.state_dict())",
+    ]
     code = [
         *([] if margs.full_finetune else ["import adapters"]),
         "import torch",
@@ -352,6 +358,7 @@ def _usage_section(info: ArtifactInfo, output: Path, merged: bool) -> list[str]:
         *_python_base_lines(info),
         f"export_dir = {str(output)!r}",
         f"model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder{tie})",
+        *copy_cross_attention,
         *load_adapter,
         "# the trained cross-attention / LM-head weights (not part of the adapter):",
         f"missing, unexpected = model.load_state_dict(load_file(f\"{{export_dir}}/{NON_ADAPTER_WEIGHTS}\"), strict=False)",

@@ -136,6 +136,8 @@ def test_plain_adapters_code_from_the_card_reproduces_the_runs_summaries(lora_ru
     info = read_info(lora_export)
     loading = card_code_blocks(lora_export)[0].split("documents = ")[0]
     assert "seq2seq_adapters" not in loading and "adapters.init(model)" in loading
+    # the default trains the head but not the cross-attention: the card rebuilds its copy of self-attention
+    assert "layer.crossattention.load_state_dict(layer.attention.state_dict())" in loading
     code = loading + SUMMARIZE + f'''
 assert not any(name.startswith("seq2seq_adapters") for name in sys.modules)
 documents = json.loads(sys.argv[1])

@@ -62,7 +62,7 @@ def train_args(data: Path, tiny_bert: Path, output_dir: Path, *extra: str) -> li
     return [
         "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(data), "--output-dir", str(output_dir),
         "--max-train-samples", "8", "--max-eval-samples", "2", "--batch-size", "4", "--max-steps", "4", "--save-steps", "1",
-        "--logging-steps", "1", "--max-source-length", "32", "--max-target-length", "8", "--num-beams", "1", "--max-new-tokens", "4",
+        "--logging-steps", "1", "--max-source-length", "32", "--max-target-length", "8", "--num-beams", "1", "--max-new-tokens", "4", "--min-new-tokens", "1",
         *extra,
     ]  # fmt: skip
 
