@@ -28,12 +28,12 @@ class Overflow:
     longest_tokens: int
     tokens_cut: int
 
-    def describe(self) -> str:
-        """One line for the console and reports."""
+    def describe(self, cut: bool = True) -> str:
+        """One line for the console and reports; `cut=False` where the documents are not cut (chunk mode may follow)."""
         if not self.over_limit:
             return f"all {self.documents} documents fit the {self.limit}-token source limit"
         return (
-            f"{self.over_limit} of {self.documents} documents exceed the {self.limit}-token source limit and are cut "
+            f"{self.over_limit} of {self.documents} documents exceed the {self.limit}-token source limit{' and are cut' if cut else ''} "
             f"(longest {self.longest_tokens:,} tokens; {self.tokens_cut:,} tokens cut in all)"
         )
 

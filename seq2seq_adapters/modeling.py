@@ -303,7 +303,6 @@ def parameter_count(model: torch.nn.Module) -> int:
 def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:
     """Freeze everything but the groups the `train` policy names (see trainable.py)."""
     model, policy = summarizer.model, margs.policy
-    summarizer.policy = policy
     if policy.full:
         for parameter in model.parameters():
             parameter.requires_grad = True

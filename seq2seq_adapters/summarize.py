@@ -125,7 +125,7 @@ def summarize_documents(
     overflow = measure_overflow(summarizer.tokenizer, texts, limit)
     if overflow.over_limit:
         how = "summarised in overlapping windows" if long_documents == "chunk" else "cut (--long-documents chunk summarises them whole)"
-        console.print(f"[yellow]note:[/] {overflow.describe().replace(' and are cut', '')}: {how}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]note:[/] {overflow.describe(cut=False)}: {how}", highlight=False, soft_wrap=True)
     run = chunked_summaries if long_documents == "chunk" else generate_summaries
     with tracked(console, "summarizing", len(texts)) as advance:
         return run(summarizer.model, summarizer.tokenizer, texts, gen, limit, on_batch=advance)
