@@ -4,18 +4,21 @@
 
 * eval path: `seq2seq_adapters.generation.generate_summaries` (what `s2sa eval`, `s2sa summarize` and the
   end-of-training validation use): batches of similar source length (sorted, original order restored),
-  padding only within a batch, KV cache, `torch.inference_mode()`, and a beam-search cache that does not
-  reorder the cross-attention keys/values (identical for all beams of one example).
+  padding only within a batch, KV cache, `torch.inference_mode()`, a beam-search cache that does not
+  reorder the cross-attention keys/values (identical for all beams of one example), and adapters'
+  attention without its needless q/k/v copies (seq2seq_adapters/adapter_attention.py).
+* eval path, int8: the same with `--quantize int8` (Linear layers dynamically quantised; the int8 copy
+  of the model is made inside the timed call).
 * baseline: what `Seq2SeqTrainer.predict(predict_with_generate=True)` does with a sequential eval sampler:
   the examples in dataset order, fixed batches, each padded to its longest source (DataCollatorForSeq2Seq),
-  stock `model.generate(...)` under `torch.no_grad()`. The Trainer's extra loss forward pass and its
-  cross-process gathering are left out, which only flatters the baseline.
+  stock `model.generate(...)` under `torch.no_grad()`, adapters' own attention code. The Trainer's extra
+  loss forward pass and its cross-process gathering are left out, which only flatters the baseline.
 
-Both use the same model object and the same generation settings (the run's, overridable by flags). Without
+All use the same model object and the same generation settings (the run's, overridable by flags). Without
 a run folder a fresh summarizer is built from the bundled MiniLM (untrained adapter: every summary runs to
---max-new-tokens, so both paths decode the same number of steps). `--ablation` adds a third pass: sorted
-batches with the stock cache, to separate what sorting gives from what the cache gives.
-`--repeats 2` runs the passes as A B B A (and so on) to cancel load drift on a shared machine.
+--max-new-tokens, so all paths decode the same number of steps). `--ablation` adds the steps in between
+(sorted batches with the stock cache; sorted + beam cache with adapters' own attention), so each
+candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,6 +36,7 @@ from transformers import DataCollatorForSeq2Seq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from seq2seq_adapters.adapter_attention import use_copy_free_attention  # noqa: E402
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
 from seq2seq_adapters.data import load_summarization_data  # noqa: E402
 from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch  # noqa: E402
@@ -39,6 +44,7 @@ from seq2seq_adapters.inference import generation_settings, load_source  # noqa:
 from seq2seq_adapters.metrics import compute_rouge, mean_words  # noqa: E402
 from seq2seq_adapters.modeling import build_summarizer  # noqa: E402
 
+ROUGE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "test.jsonl"
 
 
@@ -85,6 +91,22 @@ def eval_path(model, tokenizer, documents, gen: GenerationArgs, max_source_lengt
     return generate_summaries(model, tokenizer, documents, gen, max_source_length)
 
 
+def eval_path_int8(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int) -> list[str]:
+    """The eval path with --quantize int8 (the int8 copy is made inside, so its cost is timed too)."""
+    return generate_summaries(model, tokenizer, documents, replace(gen, quantize="int8"), max_source_length)
+
+
+# name -> (how it generates, whether adapters' attention runs without its copies); the first is the baseline
+METHODS = {
+    "trainer-style baseline": (trainer_predict_style, False),
+    "sorted batches, stock cache": (sorted_stock_cache, False),
+    "sorted + beam cache": (eval_path, False),
+    "eval path": (eval_path, True),
+    "eval path, int8": (eval_path_int8, True),
+}
+ABLATIONS = ("sorted batches, stock cache", "sorted + beam cache")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", nargs="?", help="run folder or exported adapter (default: fresh bundled-MiniLM summarizer)")
@@ -99,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-source-length", type=int, help="default: the run's (256 for a fresh summarizer)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=1, help="passes per method, alternated A B B A ...")
-    parser.add_argument("--ablation", action="store_true", help="also time sorted batches with the stock cache")
+    parser.add_argument("--ablation", action="store_true", help="also time the steps in between (sorting, beam cache)")
+    parser.add_argument("--no-int8", action="store_true", help="leave out the eval path with --quantize int8")
+    parser.add_argument("--batch-sizes", type=lambda text: [int(x) for x in text.split(",")], default=[],
+                        help="afterwards, time the eval path(s) at these batch sizes too, e.g. 8,16,64")
     parser.add_argument("--json", type=Path, help="write the numbers here as JSON")
     args = parser.parse_args(argv)
 
@@ -134,36 +159,44 @@ def main(argv: list[str] | None = None) -> int:
     documents, references = columns["document"], columns["references"]
     lengths = [len(ids) for ids in tokenizer(documents, truncation=True, max_length=max_source_length)["input_ids"]]
 
-    methods = {"trainer-style baseline": trainer_predict_style, "eval path": eval_path}
-    if args.ablation:
-        methods["sorted batches, stock cache"] = sorted_stock_cache
+    names = [name for name in METHODS if args.ablation or name not in ABLATIONS]
+    if args.no_int8:
+        names.remove("eval path, int8")
     print(f"model: {model_name}", flush=True)
     print(f"data: {args.data}, {len(documents)} documents, source tokens min/mean/max "
           f"{min(lengths)}/{sum(lengths) / len(lengths):.0f}/{max(lengths)} (max_source_length {max_source_length})", flush=True)  # fmt: skip
     print(f"generation: {vars(gen)}; torch threads {torch.get_num_threads()}; device {model.device}", flush=True)
 
-    # Warm up (first-call allocations, lazy imports) on a few documents, untimed.
-    for method in methods.values():
-        method(model, tokenizer, documents[:2], GenerationArgs(**{**vars(gen), "max_new_tokens": 2, "min_new_tokens": 0}), max_source_length)
+    def run(name: str, docs: list[str], settings: GenerationArgs) -> list[str]:
+        method, copy_free = METHODS[name]
+        use_copy_free_attention(copy_free)
+        return method(model, tokenizer, docs, settings, max_source_length)
 
-    names = list(methods)
+    # Warm up (first-call allocations, lazy imports) on a few documents, untimed.
+    for name in names:
+        run(name, documents[:2], replace(gen, max_new_tokens=2, min_new_tokens=0))
+
     order = [name for r in range(args.repeats) for name in (names if r % 2 == 0 else names[::-1])]
     wall = {name: 0.0 for name in names}
     cpu = {name: 0.0 for name in names}
     outputs: dict[str, list[str]] = {}
     for name in order:
         start_wall, start_cpu = time.perf_counter(), time.process_time()
-        outputs[name] = methods[name](model, tokenizer, documents, gen, max_source_length)
+        outputs[name] = run(name, documents, gen)
         elapsed, elapsed_cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
         wall[name] += elapsed
         cpu[name] += elapsed_cpu
         print(f"  pass {name}: {elapsed:.1f} s wall, {elapsed_cpu:.1f} s CPU", flush=True)
 
     n = len(documents) * args.repeats
+    baseline = names[0]
     results = {}
+    print("\n| path | summaries/s (wall) | per CPU-s | speed-up wall | speed-up CPU | tokens/summary | identical to baseline | "
+          + " | ".join(ROUGE_NAMES.values()) + " |")
+    print("| --- " * (7 + len(ROUGE_NAMES)) + "|")
     for name in names:
         summaries = outputs[name]
-        rouge = compute_rouge(summaries, references).aggregate["rougeL"]["fmeasure"]["mean"]
+        rouge = compute_rouge(summaries, references).aggregate
         tokens = sum(len(ids) for ids in tokenizer(summaries, add_special_tokens=False)["input_ids"]) / len(summaries)
         results[name] = {
             "summaries_per_s": n / wall[name],
@@ -172,18 +205,29 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_s": cpu[name],
             "avg_summary_tokens": tokens,
             "avg_summary_words": mean_words(summaries),
-            "rougeL_f1": 100 * rouge,
+            "identical_to_baseline": sum(a == b for a, b in zip(outputs[baseline], summaries)),
+            "rouge": {kind: {k: 100 * v for k, v in rouge[kind]["fmeasure"].items()} for kind in ROUGE_NAMES},
         }
-        print(f"{name:30s} {n / wall[name]:7.3f} summaries/s ({n / cpu[name]:.3f} per CPU-s)  "
-              f"avg {tokens:.1f} tokens / {mean_words(summaries):.1f} words  ROUGE-L F1 {100 * rouge:.2f}")  # fmt: skip
-    base, fast = results["trainer-style baseline"], results["eval path"]
-    same = sum(a == b for a, b in zip(outputs["trainer-style baseline"], outputs["eval path"]))
-    ratio, cpu_ratio = fast["summaries_per_s"] / base["summaries_per_s"], fast["summaries_per_cpu_s"] / base["summaries_per_cpu_s"]
-    print(f"speed-up of the eval path: {ratio:.2f}x wall-clock, {cpu_ratio:.2f}x CPU time; "
-          f"identical summaries {same}/{len(documents)}")  # fmt: skip
+        r = results[name]
+        cells = [f"{r['rouge'][k]['mean']:.2f} [{r['rouge'][k]['low']:.2f}, {r['rouge'][k]['high']:.2f}]" for k in ROUGE_NAMES]
+        print(f"| {name} | {r['summaries_per_s']:.3f} | {r['summaries_per_cpu_s']:.3f} | "
+              f"{r['summaries_per_s'] / results[baseline]['summaries_per_s']:.2f}x | "
+              f"{r['summaries_per_cpu_s'] / results[baseline]['summaries_per_cpu_s']:.2f}x | {tokens:.1f} | "
+              f"{r['identical_to_baseline']}/{len(documents)} | " + " | ".join(cells) + " |", flush=True)  # fmt: skip
+    sweep = {}
+    for size in args.batch_sizes:  # the eval path alone at other batch sizes (for the default)
+        for name in [n for n in names if n.startswith("eval path")]:
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            summaries = run(name, documents, replace(gen, batch_size=size))
+            wall_s, cpu_s = time.perf_counter() - start_wall, time.process_time() - start_cpu
+            same = sum(a == b for a, b in zip(outputs[name], summaries))
+            sweep[f"{name}, batch {size}"] = {"summaries_per_s": len(documents) / wall_s, "summaries_per_cpu_s": len(documents) / cpu_s,
+                                              "identical_to_main_batch_size": same}  # fmt: skip
+            print(f"{name}, batch size {size}: {len(documents) / wall_s:.3f} summaries/s, {len(documents) / cpu_s:.3f} per CPU-s, "
+                  f"identical to batch size {gen.batch_size}: {same}/{len(documents)}", flush=True)  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "ratio": ratio, "cpu_ratio": cpu_ratio, "identical": same,
-                                         "examples": len(documents), "generation": vars(gen), "model": model_name}, indent=2))  # fmt: skip
+        args.json.write_text(json.dumps({"results": results, "batch_sizes": sweep, "examples": len(documents), "generation": vars(gen),
+                                         "model": model_name, "threads": torch.get_num_threads()}, indent=2))  # fmt: skip
     return 0
 
 

@@ -1,12 +1,16 @@
 """Surface text on real DialogSum summaries: broken speaker tags and ROUGE, before and after `surface.readable`.
 
     python scripts/bench_surface.py [--data ../shared/data/dialogsum] [--samples 200]
+    python scripts/bench_surface.py --predictions RUN/eval-test/predictions_test.jsonl
 
-Each test dialogue's first reference goes through what a generated summary goes through: the uncased
-tokenizer's ids, then decoding. "before" is the old decoding (plain `batch_decode`), "after" is s2sa's
-(clean-up of spacing, numbers joined, the dialogue's markers restored). ROUGE scores both against all
-three references, as `s2sa eval` does. This measures the decoding path on real text, not a model's
-summaries (it is what a model that wrote the reference token by token would get).
+Without --predictions, each test dialogue's first reference goes through what a generated summary goes
+through: the uncased tokenizer's ids, then decoding (what a model that wrote the reference token by
+token would get). With --predictions (written by `s2sa eval`), a trained model's own summaries are
+measured: "after" is the summary as s2sa wrote it, "before" is the same tokens decoded without the
+surface step (the summary through the tokenizer and back, which gives exactly the plain `batch_decode`
+of its ids). "before" is the old decoding (plain `batch_decode`), "after" is s2sa's (clean-up of
+spacing, numbers joined, the dialogue's markers restored). ROUGE scores both against all references,
+as `s2sa eval` does.
 """
 
 from __future__ import annotations
@@ -35,18 +39,26 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dialogsum")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--examples", type=int, default=10)
+    parser.add_argument("--predictions", type=Path, help="predictions_<split>.jsonl of `s2sa eval`: measure a model's own summaries")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in (args.data / "test.jsonl").read_text().splitlines()[: args.samples]]
     tokenizer = AutoTokenizer.from_pretrained(resolve_checkpoint(DEFAULT_CHECKPOINT))
-    ids = tokenizer([row["summary1"] for row in rows]).input_ids
+    if args.predictions:
+        records = [json.loads(line) for line in args.predictions.read_text().splitlines()[: args.samples]]
+        documents, references = [r["document"] for r in records], [r["references"] for r in records]
+        after = [r["prediction"] for r in records]
+        ids = tokenizer(after).input_ids
+        print(f"{len(records)} summaries of {args.predictions}\n")
+    else:
+        rows = [json.loads(line) for line in (args.data / "test.jsonl").read_text().splitlines()[: args.samples]]
+        documents, references = [row["dialogue"] for row in rows], [[row[f"summary{k}"] for k in (1, 2, 3)] for row in rows]
+        ids = tokenizer([row["summary1"] for row in rows]).input_ids
+        after = decode_summaries(tokenizer, ids, documents)
+        print(f"{len(rows)} DialogSum test dialogues, first reference through the uncased MiniLM tokenizer\n")
     before = [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)]
-    after = decode_summaries(tokenizer, ids, [row["dialogue"] for row in rows])
-    references = [[row[f"summary{k}"] for k in (1, 2, 3)] for row in rows]
-    print(f"{len(rows)} DialogSum test dialogues, first reference through the uncased MiniLM tokenizer\n")
     print("| decoding | summaries with a broken tag | broken tags | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |")
     print("| --- | ---: | ---: | --- | --- | --- | --- |")
     for name, texts in (("before", before), ("after", after)):
-        counts = [broken_tags(text, row["dialogue"]) for text, row in zip(texts, rows)]
+        counts = [broken_tags(text, document) for text, document in zip(texts, documents)]
         result = compute_rouge(texts, references)
         cells = [f"{100 * result.aggregate[k]['fmeasure']['mean']:.2f} [{100 * result.aggregate[k]['fmeasure']['low']:.2f}, "
                  f"{100 * result.aggregate[k]['fmeasure']['high']:.2f}]" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum")]

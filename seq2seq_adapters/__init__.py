@@ -7,7 +7,8 @@ def load_summarizer(directory, encoder=None, decoder=None):
     """Load a run folder, an exported adapter folder or a merged export; returns (model, tokenizer) ready to
     `generate` (special tokens and the run's decoding settings on `model.generation_config`).
 
-    `encoder`/`decoder` replace the base checkpoints recorded in the folder (not for merged exports)."""
+    `encoder`/`decoder` replace the base checkpoints recorded in the folder (not for merged exports). A folder
+    whose decoding settings say `quantize: int8` (export-adapter --quantize int8) gives the int8 CPU model."""
     from .artifact_info import resolve_artifact_dir
     from .artifacts import generation_config, is_merged_model, load_artifact, load_merged_model
 
@@ -16,6 +17,10 @@ def load_summarizer(directory, encoder=None, decoder=None):
     else:
         summarizer, info = load_artifact(resolve_artifact_dir(directory), encoder=encoder, decoder=decoder)
         summarizer.model.generation_config = generation_config(summarizer.tokenizer, info.generation_args)
+        if info.generation_args.quantize == "int8":
+            from .quantize import int8_copy
+
+            return int8_copy(summarizer.model), summarizer.tokenizer
     return summarizer.model, summarizer.tokenizer
 
 

@@ -21,12 +21,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import adapters
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
+from .adapter_attention import init_adapters
 from .artifact_info import ADAPTER_CONFIG, ADAPTER_WEIGHTS, METADATA, NON_ADAPTER_WEIGHTS, ArtifactInfo, read_info
 from .config import GenerationArgs
 from .errors import S2SAError
@@ -140,7 +140,7 @@ def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: Ar
     try:
         if not margs.full_finetune:
             if not hasattr(model, "adapters_config"):
-                adapters.init(model)
+                init_adapters(model)
             if margs.adapter_name in model.adapters_config.adapters:
                 model.delete_adapter(margs.adapter_name)
             model.load_adapter(str(directory), load_as=margs.adapter_name, set_active=True, use_safetensors=True)

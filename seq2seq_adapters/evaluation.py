@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +40,19 @@ def predictions_jsonl(
     return "\n".join(lines) + "\n"
 
 
+def throughput(tokenizer, predictions: Sequence[str], seconds: float) -> dict[str, float]:
+    """Generation speed as users feel it: wall-clock seconds (all processes together), summaries/s and
+    summary tokens/s (the tokenizer's tokens of the summaries, without special tokens)."""
+    tokens = sum(len(ids) for ids in tokenizer(list(predictions), add_special_tokens=False)["input_ids"])
+    seconds = max(seconds, 1e-9)
+    return {
+        "generation_seconds": round(seconds, 3),
+        "summaries_per_s": round(len(predictions) / seconds, 4),
+        "tokens_per_s": round(tokens / seconds, 2),
+        "summary_tokens": tokens,
+    }
+
+
 def evaluate_split(
     summarizer: Summarizer,
     split: Dataset,
@@ -63,6 +77,7 @@ def evaluate_split(
     overflow = measure_overflow(summarizer.tokenizer, documents, max_source_length)
     console.print(f"{split_name} documents: {overflow.describe()}", highlight=False)
     local_documents = shard(documents)
+    started = time.perf_counter()
     with tracked(console, "generating", len(local_documents)) as advance:
         local = generate_summaries(
             summarizer.model, summarizer.tokenizer, local_documents, gen, max_source_length, on_batch=advance
@@ -70,6 +85,9 @@ def evaluate_split(
     predictions = unshard(local, len(documents))
     if not is_main_process():
         return {}
+    speed = throughput(summarizer.tokenizer, predictions, time.perf_counter() - started)
+    console.print(f"generated {len(predictions)} summaries in {speed['generation_seconds']:.1f} s: "
+                  f"{speed['summaries_per_s']:.2f} summaries/s, {speed['tokens_per_s']:.1f} tokens/s", highlight=False)  # fmt: skip
     model_result = compute_rouge(predictions, references, seed=seed)
     k = choose_lead_k(references)
     lead_result = compute_rouge([lead_k(d, k) for d in documents], references, seed=seed)
@@ -79,6 +97,7 @@ def evaluate_split(
         # Each example's references averaged first, so examples with more references do not weigh more.
         "avg_words_reference": round(float(np.mean([mean_words(refs) for refs in references])), 2),
         "generation": vars(gen),
+        "throughput": speed,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(

@@ -20,8 +20,6 @@ from typing import Any
 import torch
 from adapters import AdapterConfig
 from adapters.configuration.adapter_config import BnConfig, LoRAConfig, MTLLoRAConfig
-from adapters.context import ForwardContext
-from adapters.methods.lora import LoRALayer
 from transformers import EncoderDecoderModel
 
 from .artifacts import (
@@ -38,6 +36,7 @@ from .artifacts import (
 )
 from .checkpoints import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .errors import S2SAError
+from .folding import fold_adapter
 from .io_utils import check_output_dir, read_json, wrong_kind
 from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
@@ -112,29 +111,6 @@ def check_mergeable(directory: Path, info: ArtifactInfo) -> None:
         f"--merge: the adapter '{info.model_args.adapter_config}' ({architecture}) cannot be merged into the base "
         f"weights; only {MERGEABLE} can; export it without --merge"
     )
-
-
-def fold_adapter(model: EncoderDecoderModel, name: str) -> None:
-    """`merge_adapter` every LoRA layer of `name` into its Linear weights, and its bias too.
-
-    adapters' merge only rewrites the weight matrix; (IA)^3 and DoRA also scale the layer's bias
-    term in their forward pass, so the merged bias is taken from the unmerged layer at input zero.
-    """
-    model.eval()
-    with torch.no_grad(), ForwardContext(model, torch.empty(0, 1)):
-        shared = getattr(model.base_model, "shared_parameters", None)
-        if shared:
-            ForwardContext.get_context().shared_parameters = shared
-        for module in model.modules():
-            if not isinstance(module, LoRALayer) or name not in module.loras:
-                continue
-            bias = getattr(module, "bias", None)
-            at_zero = None
-            if bias is not None:
-                at_zero = module(torch.zeros(1, 1, module.in_features, dtype=bias.dtype, device=bias.device))
-            module.merge_adapter(name)
-            if at_zero is not None:
-                bias.data.copy_(at_zero.reshape(-1))
 
 
 def _probe_logits(model: EncoderDecoderModel, tokenizer) -> torch.Tensor:

@@ -80,12 +80,17 @@ def generate_summaries(
 ) -> list[str]:
     """Summarise `documents`, returning summaries in input order; `on_batch(n)` reports progress.
 
-    Out of GPU memory, the batch is halved and retried (and stays halved for the rest), down to one
-    document, instead of losing the run."""
+    `gen.quantize` int8 generates with an int8 CPU copy of the model (quantize.py). Out of GPU memory,
+    the batch is halved and retried (and stays halved for the rest), down to one document, instead of
+    losing the run."""
     encoded = tokenizer(
         list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False
     )["input_ids"]
     summaries: list[str] = [""] * len(documents)
+    if gen.quantize == "int8":
+        from .quantize import int8_copy  # imports torch.ao.quantization: only when asked for
+
+        model = int8_copy(model)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

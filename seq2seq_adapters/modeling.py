@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import adapters
 import torch
 from adapters import AdapterConfig
 from adapters.configuration.adapter_config import ConfigUnion, ReftConfig
@@ -22,6 +21,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from .adapter_attention import init_adapters
 from .config import DEFAULT_CHECKPOINT, ModelArgs, reserved_name_problem
 from .errors import S2SAError
 from .trainable import GROUPS, LEGACY_DEFAULT, TrainPolicy, parameter_group
@@ -264,7 +264,7 @@ def configured_leave_out(config: AdapterConfig) -> list[int]:
 
 
 def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
-    """`adapters.init` the model and add (but not yet train) the configured adapter.
+    """`adapters.init` the model (with copy-free attention) and add (but not yet train) the configured adapter.
 
     A default leave_out (None) is replaced on `margs` by the layers it resolved to, so the saved run
     config states them."""
@@ -273,7 +273,7 @@ def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
     margs.leave_out = configured_leave_out(config)
     if problem := reserved_name_problem(margs.adapter_name, parameter_name_parts(model)):
         raise S2SAError(problem)
-    adapters.init(model)
+    init_adapters(model)
     before = parameter_count(model)
     try:
         model.add_adapter(margs.adapter_name, config=config)

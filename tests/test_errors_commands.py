@@ -70,6 +70,7 @@ CASES = {
     "eval-min-above-max": Case(["eval", "run", "--min-new-tokens", "50", "--max-new-tokens", "5"], ["--min-new-tokens 50 is above --max-new-tokens 5"]),
     "eval-length-penalty-nan": Case(["eval", "run", "--length-penalty", "nan"], ["--length-penalty must be a finite number, got nan"]),
     "eval-beams-zero": Case(["eval", "run", "--num-beams", "0"], ["--num-beams must be at least 1, got 0"]),
+    "eval-quantize-int4": Case(["eval", "run", "--quantize", "int4"], ["--quantize must be 'none' or 'int8', got 'int4'"]),
     # eval: data and paths before the model (defects 7, 18, 15)
     "eval-data-missing": Case(["eval", "run", "--data", "missing.jsonl"], ["data path not found: missing.jsonl"]),
     "eval-data-without-split": Case(["eval", "run", "--data", "test-only", "--split", "validation"], ["no validation split in test-only", "it has test", "--split"]),
@@ -83,6 +84,7 @@ CASES = {
     "summarize-output-folder": Case(["summarize", "run", "docs.jsonl", "--output", "summaries"], ["--output summaries is a folder, not a file"], watched="summaries"),
     "summarize-output-is-input": Case(["summarize", "run", "docs.jsonl", "--output", "docs.jsonl"], ["--output docs.jsonl is also an input"]),
     "summarize-input-folder": Case(["summarize", "run", "summaries"], ["input file summaries is a folder, not a file"], watched="summaries"),
+    "summarize-quantize-int4": Case(["summarize", "run", "docs.jsonl", "--quantize", "int4"], ["--quantize must be 'none' or 'int8', got 'int4'"]),
     "summarize-min-above-max": Case(["summarize", "run", "docs.jsonl", "--max-new-tokens", "0"], ["--max-new-tokens must be at least 1, got 0"]),
     # export-adapter: the one output guard (defects 4, 13, 15)
     "export-over-data": Case(["export-adapter", "run", "--output", "data", "--overwrite"], ["--output data would replace --data", "which it holds"], watched="data", before_torch=False),

@@ -155,6 +155,10 @@ def test_eval_flags_override_the_stored_generation_settings(runs, dialog_jsonl, 
     report = json.loads((tmp_path / "rouge_test.json").read_text())
     assert report["generation"]["num_beams"] == 1 and report["generation"]["max_new_tokens"] == 3
     assert report["generation"]["batch_size"] == 4  # not given: the run's
+    speed = report["throughput"]  # issue 17: eval reports how fast it generated
+    assert speed["summaries_per_s"] == pytest.approx(3 / speed["generation_seconds"], rel=0.02)
+    assert speed["tokens_per_s"] == pytest.approx(speed["summary_tokens"] / speed["generation_seconds"], rel=0.02)
+    assert speed["summary_tokens"] > 0 and "summaries/s" in result.output
     records = read_jsonl(tmp_path / "predictions_test.jsonl")
     assert [r["id"] for r in records] == ["d0", "d1", "d2"]  # a lone file is scored whole, in file order
 
