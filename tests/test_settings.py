@@ -35,7 +35,7 @@ EXAMPLES = {
         "gradient_checkpointing": True, "report_to": "tensorboard", "save_steps": 6, "save_total_limit": 3, "logging_steps": 4,
         "on_nonfinite": "skip-step", "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
     },
-    "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4},
+    "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4, "quantize": "int8"},
 }  # fmt: skip
 """A valid value, other than the default, for every setting."""
 NEEDS = {"patience": ["train.eval_steps=5"]}
