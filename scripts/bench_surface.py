@@ -6,17 +6,17 @@
 Without --predictions, each test dialogue's first reference goes through what a generated summary goes
 through: the uncased tokenizer's ids, then decoding (what a model that wrote the reference token by
 token would get). With --predictions (written by `s2sa eval`), a trained model's own summaries are
-measured: "after" is the summary as s2sa wrote it, "before" is the same tokens decoded without the
-surface step (the summary through the tokenizer and back, which gives exactly the plain `batch_decode`
-of its ids). "before" is the old decoding (plain `batch_decode`), "after" is s2sa's (clean-up of
-spacing, numbers joined, the dialogue's markers restored). ROUGE scores both against all references,
-as `s2sa eval` does.
+measured: their tokens (the summary through the tokenizer) decoded plainly. "before" is that plain
+`batch_decode`, "after" is s2sa's surface step on it (`surface.readable`: spacing cleaned up, numbers
+joined, the dialogue's markers restored, other markers closed up). ROUGE scores both against all
+references, as `s2sa eval` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from transformers import AutoTokenizer
@@ -24,14 +24,21 @@ from transformers import AutoTokenizer
 from seq2seq_adapters.config import DEFAULT_CHECKPOINT
 from seq2seq_adapters.metrics import compute_rouge
 from seq2seq_adapters.modeling import resolve_checkpoint
-from seq2seq_adapters.surface import decode_summaries, marker_pattern, source_markers
+from seq2seq_adapters.surface import TAG, readable, source_markers
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def broken_tags(summary: str, dialogue: str) -> int:
-    """Occurrences of a dialogue marker written otherwise than in the dialogue (`# person1 #`)."""
-    return sum(match.group() != marker for marker in source_markers(dialogue) for match in marker_pattern(marker).finditer(summary))
+    """Markers written otherwise than a marker is written: spaced (`# person1 #`), or in another casing
+    than the dialogue's own (`#person1#`)."""
+    written = {marker.lower(): marker for marker in source_markers(dialogue)}
+    broken = 0
+    for match in TAG.finditer(summary):
+        text = match.group()
+        expected = written.get(re.sub(r"\s", "", text).lower())
+        broken += bool(re.search(r"\s", text)) or (expected is not None and text != expected)
+    return broken
 
 
 def main() -> None:
@@ -45,16 +52,15 @@ def main() -> None:
     if args.predictions:
         records = [json.loads(line) for line in args.predictions.read_text().splitlines()[: args.samples]]
         documents, references = [r["document"] for r in records], [r["references"] for r in records]
-        after = [r["prediction"] for r in records]
-        ids = tokenizer(after).input_ids
+        ids = tokenizer([r["prediction"] for r in records]).input_ids
         print(f"{len(records)} summaries of {args.predictions}\n")
     else:
         rows = [json.loads(line) for line in (args.data / "test.jsonl").read_text().splitlines()[: args.samples]]
         documents, references = [row["dialogue"] for row in rows], [[row[f"summary{k}"] for k in (1, 2, 3)] for row in rows]
         ids = tokenizer([row["summary1"] for row in rows]).input_ids
-        after = decode_summaries(tokenizer, ids, documents)
         print(f"{len(rows)} DialogSum test dialogues, first reference through the uncased MiniLM tokenizer\n")
     before = [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)]
+    after = [readable(text, document) for text, document in zip(before, documents)]  # what decode_summaries does
     print("| decoding | summaries with a broken tag | broken tags | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum |")
     print("| --- | ---: | ---: | --- | --- | --- | --- |")
     for name, texts in (("before", before), ("after", after)):

@@ -55,10 +55,23 @@ def join_numbers(summary: str) -> str:
     return SPLIT_NUMBER.sub(lambda match: match.group(1) or match.group(2), summary)
 
 
+TAG = re.compile(r"#\s*([A-Za-z][A-Za-z0-9_]*)\s*#")
+"""A marker as decoding may leave it: `# person3 #`."""
+
+
+def close_tags(summary: str) -> str:
+    """Markers the source does not have, written as markers: `# person3 #` -> `#Person3#`.
+
+    A model can name a speaker the dialogue lacks (DialogSum's summaries know up to #Person7#). There is
+    no source spelling to copy, so a lowercase (uncased) marker gets DialogSum's capital first letter;
+    other casing is kept."""
+    return TAG.sub(lambda match: "#" + (match[1][0].upper() + match[1][1:] if match[1].islower() else match[1]) + "#", summary)
+
+
 def readable(summary: str, document: str) -> str:
     """A decoded summary with apostrophes, numbers and punctuation unspaced and the document's markers restored."""
     summary = APOSTROPHE.sub("' ", CONTRACTION.sub("'", summary))
-    return restore_markers(SPACED_PUNCTUATION.sub("", join_numbers(summary)), source_markers(document))
+    return close_tags(restore_markers(SPACED_PUNCTUATION.sub("", join_numbers(summary)), source_markers(document)))
 
 
 def decode_summaries(tokenizer: PreTrainedTokenizerBase, ids, documents: Sequence[str]) -> list[str]:
