@@ -43,6 +43,7 @@ from seq2seq_adapters.generation import generate_summaries, generation_kwargs, l
 from seq2seq_adapters.inference import generation_settings, load_source  # noqa: E402
 from seq2seq_adapters.metrics import compute_rouge, mean_words  # noqa: E402
 from seq2seq_adapters.modeling import build_summarizer  # noqa: E402
+from seq2seq_adapters.surface import decode_summaries  # noqa: E402
 
 ROUGE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "test.jsonl"
@@ -64,7 +65,7 @@ def trainer_predict_style(model, tokenizer, documents, gen: GenerationArgs, max_
                 generation_config=model.generation_config,
                 **generation_kwargs(gen),
             )
-            summaries += [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+            summaries += decode_summaries(tokenizer, output, documents[start : start + gen.batch_size])  # s2sa's text, as the eval path
     return summaries
 
 
@@ -82,8 +83,8 @@ def sorted_stock_cache(model, tokenizer, documents, gen: GenerationArgs, max_sou
                 generation_config=model.generation_config,
                 **generation_kwargs(gen),
             )
-            for index, text in zip(batch, tokenizer.batch_decode(output, skip_special_tokens=True)):
-                summaries[index] = text.strip()
+            for index, text in zip(batch, decode_summaries(tokenizer, output, [documents[i] for i in batch])):
+                summaries[index] = text
     return summaries
 
 
