@@ -1,4 +1,5 @@
-"""What an artifact folder's `s2sa.json` says, read without torch: the CLI checks a run before loading a model.
+"""What an artifact folder's `s2sa.json` says, and whether its weight files are whole, read without torch:
+the CLI checks a run before loading a model.
 
 The files of an artifact folder are named here; artifacts.py writes and loads the weights.
 """
@@ -10,6 +11,8 @@ import json
 import warnings
 from pathlib import Path
 from typing import Any
+
+from safetensors import SafetensorError, safe_open
 
 from .config import GenerationArgs, ModelArgs
 from .errors import S2SAError, S2SAWarning
@@ -116,3 +119,16 @@ def resolve_artifact_dir(path: str | Path) -> Path:
     if (adapter_of(path) / METADATA).is_file():
         return adapter_of(path)
     raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")
+
+
+def verify_weight_files(directory: str | Path) -> None:
+    """Open every safetensors file of an artifact: a truncated or corrupted one is an error.
+
+    safetensors checks the header and that the tensors' offsets cover the file exactly (a cut or
+    lengthened file fails), without torch and without reading the values."""
+    for path in sorted(Path(directory).glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                f.keys()
+        except (SafetensorError, OSError) as exc:
+            raise S2SAError(f"{path} is damaged or truncated: {str(exc).strip().splitlines()[0]}") from None

@@ -218,10 +218,13 @@ def export_adapter(
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output.")] = False,
 ) -> None:
     """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
-    from .export import export_adapter as run_export
+    from .export_plan import plan_export  # reads no model: every path and file check before torch
 
     with user_errors():
-        result = run_export(run_dir, output, checkpoint=checkpoint, merge=merge, overwrite=overwrite)
+        plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite)
+        from .export import write_export  # heavy (torch, adapters, transformers)
+
+        result = write_export(plan, output, merge=merge)
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
 
 

@@ -11,9 +11,9 @@ import yaml
 from safetensors import safe_open
 
 from . import __version__
-from .artifacts import ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS, ArtifactInfo
-from .checkpoints import checkpoint_step
+from .artifact_info import ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS, ArtifactInfo
 from .config import DEFAULT_CHECKPOINT
+from .export_plan import ExportSource, best_step
 from .reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table, splitter_note
 
 if TYPE_CHECKING:
@@ -31,15 +31,6 @@ KNOWN_LICENSES = {
 
 
 @dataclass
-class ExportSource:
-    """The artifact folder to export and how the model card describes it."""
-
-    directory: Path
-    description: str
-    step: int | None
-
-
-@dataclass
 class RunRecord:
     """What the run folder says about how the exported weights came to be (all parts optional)."""
 
@@ -54,15 +45,6 @@ class RunRecord:
         if best is not None:
             return best
         return self.run.get("global_step", self.state.get("global_step"))
-
-
-def best_step(state: dict[str, Any]) -> int | None:
-    """The step of trainer_state.json's best checkpoint, if the run kept one."""
-    if not state.get("best_model_checkpoint"):
-        return None
-    if isinstance(state.get("best_global_step"), int):
-        return state["best_global_step"]
-    return checkpoint_step(Path(state["best_model_checkpoint"]))
 
 
 def tensor_counts(directory: Path) -> dict[str, int]:

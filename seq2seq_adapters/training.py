@@ -23,16 +23,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .budget import TimeBudget
-from .checkpoints import (
-    checkpoint_folders,
-    checkpoint_step,
-    discard_checkpoint,
-    is_complete,
-    last_complete_checkpoint,
-    loadable_checkpoint,
-    mark_complete,
-    rotate_checkpoints,
-)
+from .checkpoint_dirs import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
+from .checkpoints import discard_checkpoint, loadable_checkpoint, mark_complete, rotate_checkpoints
 from .config import RunConfig, TrainArgs
 from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data

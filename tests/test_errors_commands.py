@@ -53,6 +53,10 @@ def tmp(tmp_path_factory, tiny_bert, dialog_jsonl) -> Path:
     shutil.copytree(tmp / "run", tmp / "bad-json")
     info = tmp / "bad-json" / "adapter" / "s2sa.json"
     info.write_text(json.dumps({**json.loads(info.read_text()), "generation": {"num_beams": "four"}}))
+    for name, damage in {"cut-run": b"", "garbage-run": os.urandom(4000)}.items():  # `truncate -s 1000`, random bytes
+        shutil.copytree(tmp / "run", tmp / name)
+        weights = tmp / name / "adapter" / "adapter.safetensors"
+        weights.write_bytes(weights.read_bytes()[:1000] if not damage else damage)
     (tmp / "test-only").mkdir()
     write_jsonl(tmp / "test-only" / "test.jsonl", [{"dialogue": "#Person1#: Hi. #Person2#: Hello.", "summary": "They greet."}])
     write_jsonl(tmp / "docs.jsonl", [{"text": "#Person1#: Shall we meet at 5 pm? #Person2#: Yes, at the station."}])
@@ -79,17 +83,27 @@ CASES = {
     "eval-target-file": Case(["eval", "notes.txt"], ["notes.txt is a file, not a folder"]),
     # eval: a saved s2sa.json whose setting has the wrong type (defect 9)
     "eval-s2sa-json-type": Case(["eval", "bad-json"], ["bad-json/adapter/s2sa.json is corrupted: generation.num_beams must be int, got 'four'"], watched="bad-json"),
+    "eval-truncated-weights": Case(["eval", "cut-run"], ["cut-run/adapter/adapter.safetensors is damaged or truncated"], watched="cut-run"),
     # summarize: the output is checked before any summary is generated (defects 8, 15)
     "summarize-output-folder": Case(["summarize", "run", "docs.jsonl", "--output", "summaries"], ["--output summaries is a folder, not a file"], watched="summaries"),
     "summarize-output-is-input": Case(["summarize", "run", "docs.jsonl", "--output", "docs.jsonl"], ["--output docs.jsonl is also an input"]),
     "summarize-input-folder": Case(["summarize", "run", "summaries"], ["input file summaries is a folder, not a file"], watched="summaries"),
+    "summarize-garbage-weights": Case(["summarize", "garbage-run", "docs.jsonl"], ["garbage-run/adapter/adapter.safetensors is damaged or truncated"], watched="garbage-run"),
     "summarize-min-above-max": Case(["summarize", "run", "docs.jsonl", "--max-new-tokens", "0"], ["--max-new-tokens must be at least 1, got 0"]),
-    # export-adapter: the one output guard (defects 4, 13, 15)
-    "export-over-data": Case(["export-adapter", "run", "--output", "data", "--overwrite"], ["--output data would replace --data", "which it holds"], watched="data", before_torch=False),
-    "export-over-current-dir": Case(["export-adapter", "run", "--output", ".", "--overwrite"], ["--output . would replace the current directory"], watched="data", before_torch=False),
-    "export-inside-adapter": Case(["export-adapter", "run", "--output", "run/adapter/exp"], ["--output run/adapter/exp is inside the run's adapter/"], before_torch=False),
-    "export-inside-checkpoints": Case(["export-adapter", "run", "--output", "run/checkpoints/exp"], ["is inside the run's checkpoints/"], before_torch=False),
-    "export-run-is-file": Case(["export-adapter", "notes.txt", "--output", "exp"], ["notes.txt is a file, not a folder"], before_torch=False),
+    # export-adapter: the one output guard (defects 4, 13, 15), every check before torch (defect 18)
+    "export-over-data": Case(["export-adapter", "run", "--output", "data", "--overwrite"], ["--output data would replace --data", "which it holds"], watched="data"),
+    "export-over-current-dir": Case(["export-adapter", "run", "--output", ".", "--overwrite"], ["--output . would replace the current directory"], watched="data"),
+    "export-inside-adapter": Case(["export-adapter", "run", "--output", "run/adapter/exp"], ["--output run/adapter/exp is inside the run's adapter/"]),
+    "export-inside-checkpoints": Case(["export-adapter", "run", "--output", "run/checkpoints/exp"], ["is inside the run's checkpoints/"]),
+    "export-run-is-file": Case(["export-adapter", "notes.txt", "--output", "exp"], ["notes.txt is a file, not a folder"]),
+    "export-run-missing": Case(["export-adapter", "no-such-run", "--output", "exp"], ["run folder not found: no-such-run"]),
+    "export-checkpoint-missing": Case(["export-adapter", "run", "--output", "exp", "--checkpoint", "7"], ["checkpoint-7 does not exist", "complete checkpoints: checkpoint-1"]),
+    "export-checkpoint-negative": Case(["export-adapter", "run", "--output", "exp", "--checkpoint", "-1"], ["--checkpoint '-1': expected best, last or a step number"]),
+    "export-output-is-file": Case(["export-adapter", "run", "--output", "notes.txt", "--overwrite"], ["--output notes.txt is a file, not a folder"]),
+    "export-output-exists": Case(["export-adapter", "run", "--output", "summaries"], ["--output summaries is not empty; pass --overwrite"], watched="summaries"),
+    "export-truncated-weights": Case(["export-adapter", "cut-run", "--output", "exp"], ["cut-run/adapter/adapter.safetensors is damaged or truncated"], watched="cut-run"),
+    "export-garbage-weights": Case(["export-adapter", "garbage-run", "--output", "exp"], ["garbage-run/adapter/adapter.safetensors is damaged or truncated"], watched="garbage-run"),
+    "export-merge-unmergeable": Case(["export-adapter", "run", "--output", "exp", "--merge"], ["--merge: the adapter", "cannot be merged"], before_torch=False),
     # train: a data folder without a train file (defect 7)
     "train-data-without-train": Case(["train", "--data", "test-only", "--output-dir", "new-run"], ["no train split in test-only", "it has test"], watched="test-only"),
 }  # fmt: skip
@@ -138,3 +152,4 @@ def test_sigterm_stops_eval_with_one_line(tmp, dialog_jsonl):
     assert "Traceback" not in stderr and "error:" not in stderr
     assert stderr.count("interrupted: SIGTERM; reports, summaries and exports are written whole at the end") == 1, stderr
     assert not out.exists()
+
