@@ -14,7 +14,7 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from .config import GenerationArgs, ModelArgs
+from .config import GenerationArgs, ModelArgs, saved_generation
 from .errors import S2SAError, S2SAWarning
 from .io_utils import wrong_kind
 from .run_dir import adapter_of
@@ -72,6 +72,7 @@ class ArtifactInfo:
                 raise S2SAError(f"{path} is corrupted: '{name}' is missing or not a mapping")
             section = upgrade_legacy_keys(values[name]) if name == "model" else values[name]  # format 1 had no `train`
             values[name] = _known(section, {f.name for f in dataclasses.fields(section_cls)}, f"{name}.", dropped)
+        values["generation"] = saved_generation(values["generation"], path)
         if dropped:
             newer = f"format {version}, newer than this s2sa's {FORMAT_VERSION}" if version > FORMAT_VERSION else f"format {version}"
             warnings.warn(f"{path} ({newer}) has settings this s2sa does not know; ignored: {', '.join(dropped)}", S2SAWarning, stacklevel=2)

@@ -9,6 +9,7 @@ import math
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable, Iterable
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import S2SAError
+from .errors import S2SAError, S2SAWarning
 from .io_utils import wrong_kind
 from .trainable import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
 
@@ -336,6 +337,27 @@ class GenerationArgs(Settings):
                 "lower the one or raise the other"
             ]
         return []
+
+
+def saved_generation(values: Any, source: str | Path) -> Any:
+    """A saved `generation` mapping (run_config.json, s2sa.json) with `min_new_tokens` lowered to
+    `max_new_tokens` where it is above it, with a warning.
+
+    Older s2sa versions saved such runs (generate() then stopped at max_new_tokens, so lowering the minimum
+    keeps their summaries) and users cannot edit what they exported; flags and YAML still refuse the pair
+    (GenerationArgs.rules)."""
+    if not isinstance(values, dict):
+        return values
+    low, high = values.get("min_new_tokens"), values.get("max_new_tokens")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low <= high:
+        return values
+    warnings.warn(
+        f"{source}: generation.min_new_tokens {low} is above generation.max_new_tokens {high} (saved by an older s2sa); "
+        f"using min_new_tokens {high}, as generating did then (--min-new-tokens chooses another)",
+        S2SAWarning,
+        stacklevel=2,
+    )
+    return {**values, "min_new_tokens": high}
 
 
 @dataclass

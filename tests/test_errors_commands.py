@@ -153,3 +153,31 @@ def test_sigterm_stops_eval_with_one_line(tmp, dialog_jsonl):
     assert stderr.count("interrupted: SIGTERM; reports, summaries and exports are written whole at the end") == 1, stderr
     assert not out.exists()
 
+
+def old_run(tmp: Path, name: str, *, generation: dict | None = None, record: dict | None = None) -> Path:
+    """A copy of the finished run with its saved files edited as an older s2sa (or session) left them."""
+    run = tmp / name
+    shutil.copytree(tmp / "run", run)
+    for path in (run / "adapter" / "s2sa.json", run / "run_config.json"):
+        saved = json.loads(path.read_text())
+        saved["generation"] = {**saved["generation"], **(generation or {})}
+        path.write_text(json.dumps(saved))
+    saved = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**saved, **(record or {})}))
+    return run
+
+
+def test_a_run_saved_with_min_new_tokens_above_max_still_loads(tmp):
+    """Older s2sa saved min_new_tokens 10 with max_new_tokens 3; loading said "corrupted". Now the minimum is
+    lowered to the maximum with one warning per saved file (flags and YAML keep refusing the pair)."""
+    old_run(tmp, "old-run", generation={"min_new_tokens": 10, "max_new_tokens": 3})
+    summarized = run_cli(["summarize", "old-run", "docs.jsonl"], cwd=tmp)
+    assert summarized.returncode == 0, summarized.stderr[-2000:]
+    assert "min_new_tokens 10 is above generation.max_new_tokens 3 (saved by an older s2sa); using min_new_tokens 3" in summarized.stderr
+    assert len(summarized.stdout.strip().splitlines()) == 1
+    exported = run_cli(["export-adapter", "old-run", "--output", "old-export"], cwd=tmp)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert json.loads((tmp / "old-export" / "generation_config.json").read_text())["min_new_tokens"] == 3
+    strict = run_cli(["summarize", "old-run", "docs.jsonl", "--min-new-tokens", "10"], cwd=tmp)
+    assert_one_line_error(strict, "--min-new-tokens 10 is above --max-new-tokens 3")
+
