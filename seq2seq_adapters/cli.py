@@ -8,6 +8,7 @@ import functools
 import inspect
 import itertools
 import signal
+import sys
 import typing
 import warnings
 from pathlib import Path
@@ -34,7 +35,33 @@ from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
-app = typer.Typer(
+class App(typer.Typer):
+    """typer.Typer whose usage errors (a flag value of the wrong type, an unknown option, a missing argument)
+    are one `error:` line, exit 2, like every other refusal, instead of click's boxed usage text."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            code = super().__call__(*args, **kwargs, standalone_mode=False)
+        except typer.TyperException as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already (typer tests the name too)
+                console.print(f"[bold red]error:[/] {escape(usage_error_line(exc))}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(exc: typer.TyperException) -> str:
+    """click's message, the value it refused (typer's type checks leave it out) and where the usage is."""
+    line = exc.format_message().replace("\n", " ").rstrip(".")
+    errors = getattr(exc.__cause__, "errors", None)  # pydantic's ValidationError behind a refused value
+    if callable(errors) and errors() and "input" in errors()[0]:
+        line += f", got {errors()[0]['input']!r}"
+    ctx = getattr(exc, "ctx", None)
+    return line + (f"; see {ctx.command_path} --help" if ctx is not None else "")
+
+
+app = App(
     help="Fine-tune adapters on BERT2BERT encoder-decoder summarizers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -154,6 +154,31 @@ def test_sigterm_stops_eval_with_one_line(tmp, dialog_jsonl):
     assert not out.exists()
 
 
+USAGE_CASES = {  # a value of the wrong type, an unknown option or a missing argument: click's usage errors
+    "train-max-steps-text": (["train", "--max-steps", "abc"], ["Invalid value for '--max-steps'", "got 'abc'", "see s2sa train --help"]),
+    "train-learning-rate-text": (["train", "--learning-rate", "fast"], ["Invalid value for '--learning-rate'", "got 'fast'"]),
+    "train-unknown-option": (["train", "--max-step", "3"], ["No such option: --max-step", "--max-steps"]),
+    "eval-max-samples-float": (["eval", "run", "--max-samples", "1.5"], ["Invalid value for '--max-samples'", "got '1.5'"]),
+    "eval-no-target": (["eval"], ["Missing argument 'targets'", "see s2sa eval --help"]),
+    "summarize-beams-text": (["summarize", "run", "--num-beams", "four"], ["Invalid value for '--num-beams'", "got 'four'"]),
+    "export-no-output": (["export-adapter", "run"], ["Missing option '--output'"]),
+    "export-flag-with-value": (["export-adapter", "run", "--output", "exp", "--merge=yes"], ["Option '--merge' does not take a value"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", USAGE_CASES)
+def test_usage_errors_are_one_line_too(name, tmp):
+    """Typer printed a boxed usage text for these (exit 2); now one `error:` line like the rest, still exit 2
+    (click's code for usage errors), before torch, nothing written."""
+    args, expected = USAGE_CASES[name]
+    before = snapshot(tmp / "run")
+    result = run_cli(args, env=cli_env(PYTHONPATH=f"{tmp / 'no-torch'}{os.pathsep}{ROOT}"), cwd=tmp)
+    assert_one_line_error(result, *expected, code=2)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert snapshot(tmp / "run") == before and not (tmp / "exp").exists()
+
+
+
 def old_run(tmp: Path, name: str, *, generation: dict | None = None, record: dict | None = None) -> Path:
     """A copy of the finished run with its saved files edited as an older s2sa (or session) left them."""
     run = tmp / name
