@@ -139,6 +139,13 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else "not recorded"
 
 
+def _wall_time(run: dict[str, Any]) -> str:
+    """`123.4 s (7.2 train samples/s)`; a session that trained no step (resumed at its last step) has no rate."""
+    rate = run.get("train_samples_per_s")
+    seconds = f"{run['wall_time_s']} s" if isinstance(run.get("wall_time_s"), (int, float)) else "not recorded"
+    return seconds + (f" ({rate} train samples/s)" if isinstance(rate, (int, float)) else "")
+
+
 def _table(rows: list[tuple[str, Any]]) -> str:
     return markdown_table(["setting", "value"], [[name, str(value)] for name, value in rows], numeric_from=2)
 
@@ -217,7 +224,7 @@ def _training_section(info: ArtifactInfo, record: RunRecord, source: ExportSourc
         ("seed", train.get("seed")),
         ("max source / target tokens", f"{info.max_source_length} / {config.get('data', {}).get('max_target_length')}"),
         ("final train loss", _number(run.get("train_loss"))),
-        ("wall time", f"{run.get('wall_time_s')} s ({run.get('train_samples_per_s')} train samples/s)"),
+        ("wall time", _wall_time(run)),
     ]
     best = best_step(record.state)
     if best is not None:

@@ -206,3 +206,11 @@ def test_a_run_saved_with_min_new_tokens_above_max_still_loads(tmp):
     strict = run_cli(["summarize", "old-run", "docs.jsonl", "--min-new-tokens", "10"], cwd=tmp)
     assert_one_line_error(strict, "--min-new-tokens 10 is above --max-new-tokens 3")
 
+def test_model_card_of_a_session_that_trained_no_step(tmp):
+    """A resumed run stopped after its last step trains no step in its last session: no rate, not 'None'."""
+    old_run(tmp, "no-step-run", record={"train_samples_per_s": None})
+    exported = run_cli(["export-adapter", "no-step-run", "--output", "no-step-export"], cwd=tmp)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    card = (tmp / "no-step-export" / "README.md").read_text()
+    wall = next(line for line in card.splitlines() if line.startswith("| wall time |"))
+    assert "None" not in wall and "samples/s" not in wall and " s " in wall, wall
