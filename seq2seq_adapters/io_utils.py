@@ -111,10 +111,14 @@ def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path]
 
 
 def check_creatable(path: Path, flag: str) -> None:
-    """The nearest existing folder above `path` is a folder this process may write in."""
-    parent = Path(path).absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    """The nearest existing folder above `path` is a folder this process may write in, and no part of the way
+    there is a symbolic link that leads nowhere (mkdir would fail on it after other work)."""
+    target = Path(path).absolute()
+    for parent in (target, *target.parents):
+        if parent.is_symlink() and not parent.exists():
+            raise S2SAError(f"{flag} {path}: {parent} is a symbolic link that leads nowhere (broken, or a loop)")
+        if parent != target and parent.exists():
+            break
     if not parent.is_dir():
         raise S2SAError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -63,6 +63,8 @@ def tmp(tmp_path_factory, tiny_bert, dialog_jsonl) -> Path:
     (tmp / "summaries").mkdir()
     (tmp / "summaries" / "old.jsonl").write_text("{}\n")
     (tmp / "notes.txt").write_text("not a run\n")
+    (tmp / "loop-a").symlink_to("loop-b")  # a symbolic link loop: exists() is False, mkdir fails with ELOOP
+    (tmp / "loop-b").symlink_to("loop-a")
     no_torch = tmp / "no-torch" / "torch"
     no_torch.mkdir(parents=True)
     (no_torch / "__init__.py").write_text("raise ImportError('torch was imported before the cheap checks')\n")
@@ -104,6 +106,10 @@ CASES = {
     "export-truncated-weights": Case(["export-adapter", "cut-run", "--output", "exp"], ["cut-run/adapter/adapter.safetensors is damaged or truncated"], watched="cut-run"),
     "export-garbage-weights": Case(["export-adapter", "garbage-run", "--output", "exp"], ["garbage-run/adapter/adapter.safetensors is damaged or truncated"], watched="garbage-run"),
     "export-merge-unmergeable": Case(["export-adapter", "run", "--output", "exp", "--merge"], ["--merge: the adapter", "cannot be merged"], before_torch=False),
+    # symbolic links that lead nowhere: named as such, not "not on the Hub" or a traceback from mkdir
+    "train-output-in-link-loop": Case(["train", "--data", "data", "--output-dir", "loop-a/run"], ["--output-dir loop-a/run", "loop-a is a symbolic link that leads nowhere"]),
+    "eval-output-link-loop": Case(["eval", "run", "--data", "data", "--output-dir", "loop-b"], ["--output-dir loop-b", "loop-b is a symbolic link that leads nowhere"]),
+    "eval-data-link-loop": Case(["eval", "run", "--data", "loop-a"], ["data path not found: loop-a (a symbolic link that leads nowhere: broken, or a loop)"]),
     # train: a data folder without a train file (defect 7)
     "train-data-without-train": Case(["train", "--data", "test-only", "--output-dir", "new-run"], ["no train split in test-only", "it has test"], watched="test-only"),
 }  # fmt: skip
