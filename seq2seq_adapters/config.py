@@ -482,21 +482,27 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
         except yaml.YAMLError:
             value = text
         section, name = key.strip().split(".", 1)
+        if name in parsed.get(section, {}):
+            raise S2SAError(f"{key.strip()} is given twice ({item!r} after {key.strip()}={parsed[section][name]!r}); keep one")
         parse = f.metadata.get("parse")
         if parse is not None and (isinstance(value, (str, int)) or not text.strip()):
             value = parse(text)
-        elif isinstance(value, str) and float in allowed_types(typing.get_type_hints(SECTIONS[section])[name]):
-            value = _number_or_text(value)
+        else:
+            value = yaml_number(section, name, value)
         parsed.setdefault(section, {})[name] = value
     return parsed
 
 
-def _number_or_text(text: str) -> float | str:
-    """YAML 1.1 reads `2e-3` as text; a float setting means the number."""
+def yaml_number(section: str, name: str, value: Any) -> Any:
+    """YAML 1.1 reads `2e-3` (no dot) as text; for a float setting it means the number, in a YAML file as in a
+    section.key=value override. Other text is left for the type check to refuse."""
+    hint = typing.get_type_hints(SECTIONS[section]).get(name) if section in SECTIONS else None
+    if not isinstance(value, str) or hint is None or float not in allowed_types(hint):
+        return value
     try:
-        return float(text)
+        return float(value)
     except ValueError:
-        return text
+        return value
 
 
 SHIPPED_CONFIGS = Path(__file__).parent / "configs"
@@ -538,6 +544,9 @@ def load_config(
             raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
             raise S2SAError(f"config file {path} must hold a mapping of sections")
+        for section, values in raw.items():
+            if isinstance(values, dict):
+                raw[section] = {key: yaml_number(section, key, value) for key, value in values.items()}
     for section, values in (settings or {}).items():
         for key, value in values.items():
             if (overrides or {}).get(section, {}).get(key) is not None:
