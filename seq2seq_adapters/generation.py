@@ -82,6 +82,8 @@ def generate_summaries(
 
     Out of GPU memory, the batch is halved and retried (and stays halved for the rest), down to one
     document, instead of losing the run."""
+    if not documents:  # e.g. chunked_summaries' second pass when no document was long (the tokenizer fails on [])
+        return []
     encoded = tokenizer(
         list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False
     )["input_ids"]
