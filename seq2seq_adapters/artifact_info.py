@@ -14,10 +14,11 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
+from .checkpoint_dirs import last_complete_checkpoint
 from .config import GenerationArgs, ModelArgs, saved_generation
 from .errors import S2SAError, S2SAWarning
 from .io_utils import wrong_kind
-from .run_dir import adapter_of
+from .run_dir import RunDir, adapter_of
 from .trainable import upgrade_legacy_keys
 
 NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
@@ -119,6 +120,10 @@ def resolve_artifact_dir(path: str | Path) -> Path:
         return path
     if (adapter_of(path) / METADATA).is_file():
         return adapter_of(path)
+    if RunDir(path).is_run():  # still training, or stopped before its final adapter
+        last = last_complete_checkpoint(path)
+        hint = f"; pass one of its checkpoints, e.g. {last}" if last else ", and no complete checkpoint yet"
+        raise S2SAError(f"{path} is a run without its final adapter/ (still training, or stopped before the end){hint}")
     raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")
 
 

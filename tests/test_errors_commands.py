@@ -57,6 +57,9 @@ def tmp(tmp_path_factory, tiny_bert, dialog_jsonl) -> Path:
         shutil.copytree(tmp / "run", tmp / name)
         weights = tmp / name / "adapter" / "adapter.safetensors"
         weights.write_bytes(weights.read_bytes()[:1000] if not damage else damage)
+    shutil.copytree(tmp / "run", tmp / "unfinished")  # a run still training: no final adapter/ nor run.json yet
+    shutil.rmtree(tmp / "unfinished" / "adapter")
+    (tmp / "unfinished" / "run.json").unlink()
     (tmp / "test-only").mkdir()
     write_jsonl(tmp / "test-only" / "test.jsonl", [{"dialogue": "#Person1#: Hi. #Person2#: Hello.", "summary": "They greet."}])
     write_jsonl(tmp / "docs.jsonl", [{"text": "#Person1#: Shall we meet at 5 pm? #Person2#: Yes, at the station."}])
@@ -86,6 +89,7 @@ CASES = {
     # eval: a saved s2sa.json whose setting has the wrong type (defect 9)
     "eval-s2sa-json-type": Case(["eval", "bad-json"], ["bad-json/adapter/s2sa.json is corrupted: generation.num_beams must be int, got 'four'"], watched="bad-json"),
     "eval-truncated-weights": Case(["eval", "cut-run"], ["cut-run/adapter/adapter.safetensors is damaged or truncated"], watched="cut-run"),
+    "eval-unfinished-run": Case(["eval", "unfinished"], ["unfinished is a run without its final adapter/", "e.g. unfinished/checkpoints/checkpoint-1"], watched="unfinished"),
     # summarize: the output is checked before any summary is generated (defects 8, 15)
     "summarize-output-folder": Case(["summarize", "run", "docs.jsonl", "--output", "summaries"], ["--output summaries is a folder, not a file"], watched="summaries"),
     "summarize-output-is-input": Case(["summarize", "run", "docs.jsonl", "--output", "docs.jsonl"], ["--output docs.jsonl is also an input"]),
