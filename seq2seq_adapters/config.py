@@ -292,6 +292,11 @@ class TrainArgs(Settings):
             problems.append("choose one of bf16 and fp16")
         if self.eval_rouge_samples == 0 and self.metric_for_best != "loss":
             problems.append(f"{label('metric_for_best')} {self.metric_for_best} needs {label('eval_rouge_samples')} > 0; or pick loss")
+        if self.eval_steps is not None and self.save_steps is not None and self.save_steps % self.eval_steps:
+            problems.append(
+                f"{label('save_steps')} {self.save_steps} must be a multiple of {label('eval_steps')} {self.eval_steps}: "
+                "the best checkpoint is one saved at an evaluation"
+            )
         if self.patience is not None and self.eval_steps is None:
             problems.append(f"{label('patience')} counts evaluations: set {label('eval_steps')} too")
         if self.max_time is not None:

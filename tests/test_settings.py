@@ -123,6 +123,7 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["--metric-for-best", "bleu"], "train.metric_for_best must be 'rougeLsum' or 'rougeL' or 'rouge1' or 'rouge2' or 'loss', got 'bleu'"),
         (["--patience", "0", "--eval-steps", "5"], "train.patience must be at least 1, got 0"),
         (["--patience", "2"], "train.patience counts evaluations: set train.eval_steps too"),
+        (["--eval-steps", "3", "--save-steps", "2"], "train.save_steps 2 must be a multiple of train.eval_steps 3: the best checkpoint is one saved at an evaluation"),
         (["--label-smoothing", "1"], "train.label_smoothing must be in [0, 1), got 1.0"),
         (["--optim", "adam"], "train.optim must be 'adamw_torch' or"),
         # every number is finite and in its range, whichever setting and however it is given (issue 18)
