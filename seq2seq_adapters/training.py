@@ -31,6 +31,7 @@ from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
+from .generation import check_decoder_room
 from .io_utils import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
 from .long_documents import Overflow, measure_overflow
 from .loss import label_position_loss
@@ -223,6 +224,7 @@ def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int
         raise S2SAError(
             f"--max-target-length {config.data.max_target_length} is above the decoder's position limit {decoder_limit}"
         )
+    check_decoder_room(summarizer.model, config.generation)
     return source, config.data.max_target_length
 
 
