@@ -323,7 +323,7 @@ def summarize(
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
-        check_output_file(output, "--output", files or [])
+        check_output_file(output, "--output", [*(files or []), source])
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation,
                                         long_documents=long_documents, console=console)
         write_summaries(documents, summaries, output)

@@ -98,16 +98,19 @@ def check_output_dir(
 
 def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path] = ()) -> None:
     """The guard of an output file (`summarize --output`, `eval --compare --markdown`): not a folder, in a place
-    it can create, and not one of the command's `inputs`; checked before any work, not after it."""
+    it can create, not one of the command's `inputs` and not an existing file inside an input folder (a run's
+    s2sa.json or run.json); checked before any work, not after it."""
     if path is None:
         return
     path = Path(path)
     if problem := wrong_kind(path, want_folder=False):
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
-    for item in inputs:
-        if Path(item).is_file() and Path(item).resolve() == path.resolve():
+    for item in map(Path, inputs):
+        if item.is_file() and item.resolve() == path.resolve():
             raise S2SAError(f"{flag} {path} is also an input; choose another {flag}")
+        if item.is_dir() and path.exists() and _inside(path, item):
+            raise S2SAError(f"{flag} {path} would replace a file of {item}, which the command reads; choose another {flag}")
 
 
 def check_creatable(path: Path, flag: str) -> None:

@@ -95,6 +95,8 @@ CASES = {
     # summarize: the output is checked before any summary is generated (defects 8, 15)
     "summarize-output-folder": Case(["summarize", "run", "docs.jsonl", "--output", "summaries"], ["--output summaries is a folder, not a file"], watched="summaries"),
     "summarize-output-is-input": Case(["summarize", "run", "docs.jsonl", "--output", "docs.jsonl"], ["--output docs.jsonl is also an input"]),
+    "summarize-output-over-the-run": Case(["summarize", "run", "docs.jsonl", "--output", "run/adapter/s2sa.json"], ["--output run/adapter/s2sa.json would replace a file of run, which the command reads"]),
+    "compare-markdown-over-the-run": Case(["eval", "--compare", "run", "cut-run", "--split", "validation", "--markdown", "run/run.json"], ["--markdown run/run.json would replace a file of run"]),
     "summarize-input-folder": Case(["summarize", "run", "summaries"], ["input file summaries is a folder, not a file"], watched="summaries"),
     "summarize-garbage-weights": Case(["summarize", "garbage-run", "docs.jsonl"], ["garbage-run/adapter/adapter.safetensors is damaged or truncated"], watched="garbage-run"),
     "summarize-min-above-max": Case(["summarize", "run", "docs.jsonl", "--max-new-tokens", "0"], ["--max-new-tokens must be at least 1, got 0"]),
