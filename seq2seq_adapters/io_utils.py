@@ -77,15 +77,16 @@ def check_output_dir(
     """The one guard of an output folder (`train --output-dir`, `eval --output-dir`, `export-adapter --output`).
 
     Refuses a file, a place it cannot create, a folder inside one of `outside` (what: path; e.g. a run's own
-    adapter/, which training replaces) and, when the command replaces the folder as a whole (`replaced`), one
-    holding the current directory or a `protected` path, or a non-empty one without --overwrite (`alternative` names another way
-    out, e.g. " or --resume DIR"). Writes and deletes nothing (cheap: commands call it before loading anything)."""
+    adapter/, which training replaces; the folder itself too unless the command replaces it whole) and, when
+    the command replaces the folder as a whole (`replaced`), one holding the current directory or a `protected`
+    path, or a non-empty one without --overwrite (`alternative` names another way out, e.g. " or --resume DIR").
+    Writes and deletes nothing (cheap: commands call it before loading anything)."""
     path = Path(path)
     if problem := wrong_kind(path, want_folder=True):
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
     for what, folder in (outside or {}).items():
-        if _inside(path, folder) and not _inside(folder, path):  # the folder itself: "would replace" below
+        if _inside(path, folder) and not (replaced and _inside(folder, path)):  # replaced: "would replace" below
             raise S2SAError(f"{flag} {path} is inside {what}; choose a folder outside it")
     if not (replaced and path.is_dir()):
         return

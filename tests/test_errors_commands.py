@@ -85,6 +85,7 @@ CASES = {
     "eval-text-column-empty": Case(["eval", "run", "--data", "data", "--text-column", " "], ["--text-column must not be empty"]),
     "eval-output-dir-file": Case(["eval", "run", "--output-dir", "notes.txt"], ["--output-dir notes.txt is a file, not a folder"]),
     "eval-output-dir-under-file": Case(["eval", "run", "--output-dir", "notes.txt/eval"], ["--output-dir notes.txt/eval", "notes.txt is a file, not a folder"]),
+    "eval-output-dir-in-adapter": Case(["eval", "run", "--split", "validation", "--output-dir", "run/adapter", "--overwrite"], ["--output-dir run/adapter is inside the run's adapter/"]),
     "eval-target-file": Case(["eval", "notes.txt"], ["notes.txt is a file, not a folder"]),
     # eval: a saved s2sa.json whose setting has the wrong type (defect 9)
     "eval-s2sa-json-type": Case(["eval", "bad-json"], ["bad-json/adapter/s2sa.json is corrupted: generation.num_beams must be int, got 'four'"], watched="bad-json"),
