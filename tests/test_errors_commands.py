@@ -176,6 +176,8 @@ USAGE_CASES = {  # a value of the wrong type, an unknown option or a missing arg
     "eval-max-samples-float": (["eval", "run", "--max-samples", "1.5"], ["Invalid value for '--max-samples'", "got '1.5'"]),
     "eval-no-target": (["eval"], ["Missing argument 'targets'", "see s2sa eval --help"]),
     "summarize-beams-text": (["summarize", "run", "--num-beams", "four"], ["Invalid value for '--num-beams'", "got 'four'"]),
+    "eval-output-dir-empty": (["eval", "run", "--output-dir", ""], ["Invalid value for '--output-dir': must not be empty ('' would mean the current folder)"]),
+    "export-run-empty": (["export-adapter", "", "--output", "exp"], ["Invalid value for 'run_dir': must not be empty"]),
     "export-no-output": (["export-adapter", "run"], ["Missing option '--output'"]),
     "export-flag-with-value": (["export-adapter", "run", "--output", "exp", "--merge=yes"], ["Option '--merge' does not take a value"]),
 }  # fmt: skip
