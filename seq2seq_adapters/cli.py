@@ -35,6 +35,7 @@ from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
+
 class App(typer.Typer):
     """typer.Typer whose usage errors (a flag value of the wrong type, an unknown option, a missing argument)
     are one `error:` line, exit 2, like every other refusal, instead of click's boxed usage text."""

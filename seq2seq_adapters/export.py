@@ -15,7 +15,6 @@ transformers `EncoderDecoderModel` (`save_pretrained`, safetensors) that loads w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from adapters import AdapterConfig
