@@ -1,4 +1,5 @@
-"""What an artifact folder's `s2sa.json` says, read without torch: the CLI checks a run before loading a model.
+"""What an artifact folder's `s2sa.json` says, and whether its weight files are whole, read without torch:
+the CLI checks a run before loading a model.
 
 The files of an artifact folder are named here; artifacts.py writes and loads the weights.
 """
@@ -11,10 +12,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .config import GenerationArgs, ModelArgs
+from safetensors import SafetensorError, safe_open
+
+from .checkpoint_dirs import last_complete_checkpoint
+from .config import GenerationArgs, ModelArgs, saved_generation
 from .errors import S2SAError, S2SAWarning
 from .io_utils import wrong_kind
-from .run_dir import adapter_of
+from .run_dir import RunDir, adapter_of
 from .trainable import upgrade_legacy_keys
 
 NON_ADAPTER_WEIGHTS = "non_adapter_weights.safetensors"
@@ -69,6 +73,7 @@ class ArtifactInfo:
                 raise S2SAError(f"{path} is corrupted: '{name}' is missing or not a mapping")
             section = upgrade_legacy_keys(values[name]) if name == "model" else values[name]  # format 1 had no `train`
             values[name] = _known(section, {f.name for f in dataclasses.fields(section_cls)}, f"{name}.", dropped)
+        values["generation"] = saved_generation(values["generation"], path)
         if dropped:
             newer = f"format {version}, newer than this s2sa's {FORMAT_VERSION}" if version > FORMAT_VERSION else f"format {version}"
             warnings.warn(f"{path} ({newer}) has settings this s2sa does not know; ignored: {', '.join(dropped)}", S2SAWarning, stacklevel=2)
@@ -115,4 +120,21 @@ def resolve_artifact_dir(path: str | Path) -> Path:
         return path
     if (adapter_of(path) / METADATA).is_file():
         return adapter_of(path)
+    if RunDir(path).is_run():  # still training, or stopped before its final adapter
+        last = last_complete_checkpoint(path)
+        hint = f"; pass one of its checkpoints, e.g. {last}" if last else ", and no complete checkpoint yet"
+        raise S2SAError(f"{path} is a run without its final adapter/ (still training, or stopped before the end){hint}")
     raise S2SAError(f"{path} is neither an s2sa run (no adapter/{METADATA}) nor an exported adapter (no {METADATA})")
+
+
+def verify_weight_files(directory: str | Path) -> None:
+    """Open every safetensors file of an artifact: a truncated or corrupted one is an error.
+
+    safetensors checks the header and that the tensors' offsets cover the file exactly (a cut or
+    lengthened file fails), without torch and without reading the values."""
+    for path in sorted(Path(directory).glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                f.keys()
+        except (SafetensorError, OSError) as exc:
+            raise S2SAError(f"{path} is damaged or truncated: {str(exc).strip().splitlines()[0]}") from None

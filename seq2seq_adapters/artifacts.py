@@ -123,15 +123,6 @@ def save_tokenizer_files(directory: str | Path, info: ArtifactInfo) -> PreTraine
     return tokenizer
 
 
-def verify_weight_files(directory: str | Path) -> None:
-    """Read every safetensors file of an artifact in full: a truncated or corrupted one is an error."""
-    for path in sorted(Path(directory).glob("*.safetensors")):
-        try:
-            load_file(str(path))
-        except (SafetensorError, OSError) as exc:
-            raise S2SAError(f"{path} is damaged or truncated: {str(exc).strip().splitlines()[0]}") from None
-
-
 def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: ArtifactInfo) -> None:
     """Load the adapter (if any) and the non-adapter weights into a model built from the same base."""
     directory = Path(directory)

@@ -22,43 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import TrainerState
 from transformers.trainer import TRAINER_STATE_NAME, safe_globals
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from .checkpoint_dirs import CHECKPOINT_COMPLETE, checkpoint_folders, checkpoint_step, complete_checkpoints, is_complete
 from .io_utils import atomic_write_text
-from .run_dir import RunDir
-
-CHECKPOINT_COMPLETE = "COMPLETE"
-"""Marker written last into a checkpoint folder: a folder without it was interrupted mid-write."""
-
-
-def checkpoint_step(folder: Path) -> int | None:
-    """The step of a `checkpoint-N` folder, or None for any other name."""
-    prefix, _, number = folder.name.rpartition("-")
-    return int(number) if prefix == PREFIX_CHECKPOINT_DIR and number.isdigit() else None
-
-
-def checkpoint_folders(checkpoints_dir: Path) -> list[Path]:
-    """`checkpoint-N` folders (complete or not), oldest step first."""
-    if not checkpoints_dir.is_dir():
-        return []
-    folders = [p for p in checkpoints_dir.iterdir() if p.is_dir() and checkpoint_step(p) is not None]
-    return sorted(folders, key=checkpoint_step)
-
-
-def is_complete(folder: Path) -> bool:
-    return (folder / CHECKPOINT_COMPLETE).is_file()
-
-
-def complete_checkpoints(run_dir: Path) -> list[Path]:
-    """The checkpoint folders of a run whose write finished, oldest step first."""
-    return [p for p in checkpoint_folders(RunDir(Path(run_dir)).checkpoints) if is_complete(p)]
-
-
-def last_complete_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint folder of a run whose write finished, or None."""
-    complete = complete_checkpoints(run_dir)
-    return complete[-1] if complete else None
-
 
 REQUIRED_FILES = (TRAINER_STATE_NAME, "optimizer.pt", "scheduler.pt", "adapter/s2sa.json", "adapter/non_adapter_weights.safetensors")
 """What a resume cannot do without (the Trainer would silently start a fresh optimizer without optimizer.pt)."""

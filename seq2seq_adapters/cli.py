@@ -8,6 +8,7 @@ import functools
 import inspect
 import itertools
 import signal
+import sys
 import typing
 import warnings
 from pathlib import Path
@@ -34,7 +35,34 @@ from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
 from .trainable import policy_from_flags
 
-app = typer.Typer(
+
+class App(typer.Typer):
+    """typer.Typer whose usage errors (a flag value of the wrong type, an unknown option, a missing argument)
+    are one `error:` line, exit 2, like every other refusal, instead of click's boxed usage text."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            code = super().__call__(*args, **kwargs, standalone_mode=False)
+        except typer.TyperException as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already (typer tests the name too)
+                console.print(f"[bold red]error:[/] {escape(usage_error_line(exc))}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(exc: typer.TyperException) -> str:
+    """click's message, the value it refused (typer's type checks leave it out) and where the usage is."""
+    line = exc.format_message().replace("\n", " ").rstrip(".")
+    errors = getattr(exc.__cause__, "errors", None)  # pydantic's ValidationError behind a refused value
+    if callable(errors) and errors() and "input" in errors()[0]:
+        line += f", got {errors()[0]['input']!r}"
+    ctx = getattr(exc, "ctx", None)
+    return line + (f"; see {ctx.command_path} --help" if ctx is not None else "")
+
+
+app = App(
     help="Fine-tune adapters on BERT2BERT encoder-decoder summarizers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -82,6 +110,13 @@ def user_errors():
 
 
 Opt = typer.Option
+
+
+def path_text(text: str) -> Path:
+    """A path flag or argument: typer reads '' as '.', which would write into (or read) the current folder."""
+    if not str(text).strip():
+        raise typer.BadParameter("must not be empty ('' would mean the current folder)")
+    return Path(text)
 
 
 def option_type(hint: Any) -> type:
@@ -155,7 +190,7 @@ def train(
     freeze_new_weights: Annotated[Optional[bool], Opt("--freeze-new-weights/--train-new-weights", help="Alias of --train adapter (/ --train adapter,new).", rich_help_panel="model settings", show_default=False)] = None,
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", rich_help_panel="model settings", show_default=False)] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output-dir.")] = False,
-    resume: Annotated[Optional[Path], Opt(help="Continue the run in this folder from its last checkpoint.")] = None,
+    resume: Annotated[Optional[Path], Opt(parser=path_text, help="Continue the run in this folder from its last checkpoint.")] = None,
     options: dict[str, object] | None = None,
 ) -> None:
     """Train an adapter (and the weights --train names) and write checkpoints and a ROUGE report."""
@@ -211,17 +246,20 @@ def configs() -> None:
 
 @app.command("export-adapter")
 def export_adapter(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `s2sa train` (or an exported adapter folder).")],
-    output: Annotated[Path, Opt(help="Folder to write the export into.")],
+    run_dir: Annotated[Path, typer.Argument(parser=path_text, help="Run folder written by `s2sa train` (or an exported adapter folder).")],
+    output: Annotated[Path, Opt(parser=path_text, help="Folder to write the export into.")],
     checkpoint: Annotated[Optional[str], Opt(help="best, last or a step number (default: the run's final adapter/).")] = None,
     merge: Annotated[bool, Opt("--merge", help="Fold a LoRA-family adapter into the weights: a plain transformers model.")] = False,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output.")] = False,
 ) -> None:
     """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
-    from .export import export_adapter as run_export
+    from .export_plan import plan_export  # reads no model: every path and file check before torch
 
     with user_errors():
-        result = run_export(run_dir, output, checkpoint=checkpoint, merge=merge, overwrite=overwrite)
+        plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite)
+        from .export import write_export  # heavy (torch, adapters, transformers)
+
+        result = write_export(plan, output, merge=merge)
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
 
 
@@ -236,19 +274,19 @@ BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (defaul
 @app.command("eval")
 @with_options(DECODING_OPTIONS)
 def eval_command(
-    targets: Annotated[list[Path], typer.Argument(help="Run folder, checkpoint or exported adapter folder; with --compare: several run/eval folders or rouge_<split>.json files.", show_default=False)],
+    targets: Annotated[list[Path], typer.Argument(parser=path_text, help="Run folder, checkpoint or exported adapter folder; with --compare: several run/eval folders or rouge_<split>.json files.", show_default=False)],
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files or hub id (default: the run's training data).", show_default=False)] = None,
     split: Annotated[str, Opt(help="Split to summarise and score (train, validation, test).")] = "test",
     max_samples: Annotated[Optional[int], Opt(help="Use only the first N examples of the split (default: all).", show_default=False)] = None,
-    output_dir: Annotated[Optional[Path], Opt(help="Where to write predictions and reports (default: <run>/eval-<split>).", show_default=False)] = None,
+    output_dir: Annotated[Optional[Path], Opt(parser=path_text, help="Where to write predictions and reports (default: <run>/eval-<split>).", show_default=False)] = None,
     text_column: Annotated[Optional[str], Opt(help="Column with the documents (default: the run's, or detected).", show_default=False)] = None,
     summary_column: Annotated[Optional[str], Opt(help="Column(s) with the reference summaries (default: the run's, or detected).", show_default=False)] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace reports in --output-dir written for other weights.")] = False,
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
     compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
-    markdown: Annotated[Optional[Path], Opt(help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
-    plot: Annotated[Optional[Path], Opt(help="With --compare: draw the runs' training curves (loss, lr, validation ROUGE) overlaid into this PNG.", show_default=False)] = None,
+    markdown: Annotated[Optional[Path], Opt(parser=path_text, help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], Opt(parser=path_text, help="With --compare: draw the runs' training curves (loss, lr, validation ROUGE) overlaid into this PNG.", show_default=False)] = None,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
@@ -277,11 +315,11 @@ def eval_command(
 @app.command()
 @with_options(DECODING_OPTIONS)
 def summarize(
-    source: Annotated[Path, typer.Argument(help="Run folder, checkpoint or exported adapter folder.", show_default=False)],
+    source: Annotated[Path, typer.Argument(parser=path_text, help="Run folder, checkpoint or exported adapter folder.", show_default=False)],
     files: Annotated[Optional[list[str]], typer.Argument(help="Text files (one document each) or .jsonl files (one per line); none or '-': stdin.", show_default=False)] = None,
     jsonl: Annotated[bool, Opt("--jsonl", help="Read stdin as JSON lines, one document per line (default: all of stdin is one document).")] = False,
     text_column: Annotated[Optional[str], Opt(help="Field of the JSON lines holding the text (default: detected).", show_default=False)] = None,
-    output: Annotated[Optional[Path], Opt(help="Write JSON lines {id, source, summary} here instead of one summary per line on stdout.", show_default=False)] = None,
+    output: Annotated[Optional[Path], Opt(parser=path_text, help="Write JSON lines {id, source, summary} here instead of one summary per line on stdout.", show_default=False)] = None,
     long_documents: Annotated[str, Opt(help="Documents over the source limit: truncate (cut them, as training does) or chunk (summarise overlapping windows, then their summaries).")] = "truncate",
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
@@ -293,7 +331,7 @@ def summarize(
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
-        check_output_file(output, "--output", files or [])
+        check_output_file(output, "--output", [*(files or []), source])
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation,
                                         long_documents=long_documents, console=console)
         write_summaries(documents, summaries, output)

@@ -9,6 +9,7 @@ import math
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable, Iterable
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import S2SAError
+from .errors import S2SAError, S2SAWarning
 from .io_utils import wrong_kind
 from .trainable import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
 
@@ -291,6 +292,11 @@ class TrainArgs(Settings):
             problems.append("choose one of bf16 and fp16")
         if self.eval_rouge_samples == 0 and self.metric_for_best != "loss":
             problems.append(f"{label('metric_for_best')} {self.metric_for_best} needs {label('eval_rouge_samples')} > 0; or pick loss")
+        if self.eval_steps is not None and self.save_steps is not None and self.save_steps % self.eval_steps:
+            problems.append(
+                f"{label('save_steps')} {self.save_steps} must be a multiple of {label('eval_steps')} {self.eval_steps}: "
+                "the best checkpoint is one saved at an evaluation"
+            )
         if self.patience is not None and self.eval_steps is None:
             problems.append(f"{label('patience')} counts evaluations: set {label('eval_steps')} too")
         if self.max_time is not None:
@@ -339,6 +345,27 @@ class GenerationArgs(Settings):
                 "lower the one or raise the other"
             ]
         return []
+
+
+def saved_generation(values: Any, source: str | Path) -> Any:
+    """A saved `generation` mapping (run_config.json, s2sa.json) with `min_new_tokens` lowered to
+    `max_new_tokens` where it is above it, with a warning.
+
+    Older s2sa versions saved such runs (generate() then stopped at max_new_tokens, so lowering the minimum
+    keeps their summaries) and users cannot edit what they exported; flags and YAML still refuse the pair
+    (GenerationArgs.rules)."""
+    if not isinstance(values, dict):
+        return values
+    low, high = values.get("min_new_tokens"), values.get("max_new_tokens")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low <= high:
+        return values
+    warnings.warn(
+        f"{source}: generation.min_new_tokens {low} is above generation.max_new_tokens {high} (saved by an older s2sa); "
+        f"using min_new_tokens {high}, as generating did then (--min-new-tokens chooses another)",
+        S2SAWarning,
+        stacklevel=2,
+    )
+    return {**values, "min_new_tokens": high}
 
 
 @dataclass
@@ -463,21 +490,27 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
         except yaml.YAMLError:
             value = text
         section, name = key.strip().split(".", 1)
+        if name in parsed.get(section, {}):
+            raise S2SAError(f"{key.strip()} is given twice ({item!r} after {key.strip()}={parsed[section][name]!r}); keep one")
         parse = f.metadata.get("parse")
         if parse is not None and (isinstance(value, (str, int)) or not text.strip()):
             value = parse(text)
-        elif isinstance(value, str) and float in allowed_types(typing.get_type_hints(SECTIONS[section])[name]):
-            value = _number_or_text(value)
+        else:
+            value = yaml_number(section, name, value)
         parsed.setdefault(section, {})[name] = value
     return parsed
 
 
-def _number_or_text(text: str) -> float | str:
-    """YAML 1.1 reads `2e-3` as text; a float setting means the number."""
+def yaml_number(section: str, name: str, value: Any) -> Any:
+    """YAML 1.1 reads `2e-3` (no dot) as text; for a float setting it means the number, in a YAML file as in a
+    section.key=value override. Other text is left for the type check to refuse."""
+    hint = typing.get_type_hints(SECTIONS[section]).get(name) if section in SECTIONS else None
+    if not isinstance(value, str) or hint is None or float not in allowed_types(hint):
+        return value
     try:
-        return float(text)
+        return float(value)
     except ValueError:
-        return text
+        return value
 
 
 SHIPPED_CONFIGS = Path(__file__).parent / "configs"
@@ -519,6 +552,9 @@ def load_config(
             raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
             raise S2SAError(f"config file {path} must hold a mapping of sections")
+        for section, values in raw.items():
+            if isinstance(values, dict):
+                raw[section] = {key: yaml_number(section, key, value) for key, value in values.items()}
     for section, values in (settings or {}).items():
         for key, value in values.items():
             if (overrides or {}).get(section, {}).get(key) is not None:

@@ -83,7 +83,7 @@ def load_raw(data: str) -> tuple[dict[str, RawSplit], str, str | None]:
     if path.is_file():
         return {"train": RawSplit(_load_file(path, "train"), str(path))}, str(path), None
     if _looks_like_path(data):
-        raise S2SAError(f"data path not found: {data}")
+        raise S2SAError(not_found(data))
     return _load_hub(data)
 
 
@@ -94,7 +94,7 @@ def check_local_data(data: str | None, split: str, hint: str) -> None:
     if path is None or not (path.exists() or _looks_like_path(data)):
         return  # the bundled ACLSum or a Hub id: checked when loaded
     if not path.exists():
-        raise S2SAError(f"data path not found: {data}")
+        raise S2SAError(not_found(data))
     files = _split_files(path) if path.is_dir() else {split: path}
     carved = split == "validation" and "train" in files
     if split not in files and not carved:
@@ -108,10 +108,17 @@ def missing_split(split: str, source: str, available: Iterable[str], hint: str) 
     return f"no {split} split in {source}; it has {', '.join(available)} ({hint})"
 
 
+def not_found(data: str) -> str:
+    """The message for a local data path that is not there (or is a symbolic link to nothing)."""
+    dangling = " (a symbolic link that leads nowhere: broken, or a loop)" if Path(data).expanduser().is_symlink() else ""
+    return f"data path not found: {data}{dangling}"
+
+
 def _looks_like_path(data: str) -> bool:
-    """A Hub id is `name` or `owner/name`; anything else path-like is a missing local path."""
+    """A Hub id is `name` or `owner/name`; anything else path-like (or a symbolic link) is a missing local path."""
     return (
-        data.startswith((".", "~", "/", "\\"))
+        Path(data).expanduser().is_symlink()
+        or data.startswith((".", "~", "/", "\\"))
         or data.count("/") > 1
         or "\\" in data
         or re.search(r"\.[A-Za-z]+$", data) is not None

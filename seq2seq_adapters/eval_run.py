@@ -92,7 +92,8 @@ def default_output_dir(source: Source, split: str) -> Path:
 
 def check_eval_output(directory: Path, source: Source, split: str, overwrite: bool) -> None:
     """Refuse to replace another run's (or a training run's own) report for this split without --overwrite."""
-    check_output_dir(directory, overwrite, flag="--output-dir", replaced=False)  # reports are replaced one by one, below
+    final = {"the run's adapter/": source.run.adapter} if source.run else {}  # training's resume replaces it
+    check_output_dir(directory, overwrite, flag="--output-dir", replaced=False, outside=final)  # reports: one by one, below
     report = directory / f"rouge_{split}.json"
     predictions = directory / f"predictions_{split}.jsonl"
     if overwrite or not (report.exists() or predictions.exists()):

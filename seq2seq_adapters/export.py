@@ -15,78 +15,23 @@ transformers `EncoderDecoderModel` (`save_pretrained`, safetensors) that loads w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from adapters import AdapterConfig
 from adapters.configuration.adapter_config import BnConfig, LoRAConfig, MTLLoRAConfig
 from transformers import EncoderDecoderModel
 
-from .artifacts import (
-    ADAPTER_CONFIG,
-    METADATA,
-    ArtifactInfo,
-    copy_artifact,
-    generation_config,
-    load_artifact,
-    read_info,
-    save_tokenizer_files,
-    staged_directory,
-    verify_weight_files,
-)
-from .checkpoints import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
+from .artifact_info import ADAPTER_CONFIG, ArtifactInfo
+from .artifacts import copy_artifact, generation_config, load_artifact, save_tokenizer_files, staged_directory
 from .errors import S2SAError
+from .export_plan import ExportPlan, plan_export
 from .folding import fold_adapter
-from .io_utils import check_output_dir, read_json, wrong_kind
-from .model_card import ExportSource, RunRecord, best_step, model_card, tensor_counts
+from .io_utils import read_json
+from .model_card import RunRecord, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
-from .run_dir import RunDir, adapter_of, input_paths
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
-
-def _complete_checkpoint(run_dir: Path, name: str) -> Path:
-    """checkpoints/<name>/adapter, checked to exist and to have finished writing."""
-    folder = RunDir(run_dir).checkpoints / name
-    available = [p.name for p in checkpoint_folders(RunDir(run_dir).checkpoints) if is_complete(p)]
-    if not is_complete(folder) or not (adapter_of(folder) / METADATA).is_file():
-        state = "is incomplete (interrupted while saving)" if folder.is_dir() else "does not exist"
-        raise S2SAError(
-            f"--checkpoint: {folder} {state}; complete checkpoints: {', '.join(available) or 'none'}"
-        )
-    return adapter_of(folder)
-
-
-def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str, Any]) -> ExportSource:
-    """Map --checkpoint (None, best, last or a step) onto an artifact folder of the run."""
-    run = RunDir(run_dir)
-    if checkpoint is not None and not run.checkpoints.is_dir():
-        raise S2SAError(f"--checkpoint {checkpoint}: {run_dir} has no checkpoints/ folder")
-    best = best_step(state)
-    if checkpoint is None or (checkpoint == "best" and best is None):
-        final = run.adapter
-        if not (final / METADATA).is_file():
-            raise S2SAError(
-                f"{run_dir} has no final adapter/ (the run did not finish?); "
-                "pass --checkpoint last to export its newest complete checkpoint"
-            )
-        if best is not None:
-            return ExportSource(final, f"the run's final `adapter/` (its best checkpoint, step {best})", best)
-        step = (read_json(run.record) or {}).get("global_step", state.get("global_step"))
-        return ExportSource(final, f"the run's final `adapter/` (after step {step})", step)
-    if checkpoint == "best":
-        name = Path(state["best_model_checkpoint"]).name
-        return ExportSource(_complete_checkpoint(run_dir, name), f"`checkpoints/{name}` (best checkpoint)", best)
-    if checkpoint == "last":
-        last = last_complete_checkpoint(run_dir)
-        if last is None:
-            raise S2SAError(f"--checkpoint last: no complete checkpoint under {run_dir / 'checkpoints'}")
-        return ExportSource(adapter_of(last), f"`checkpoints/{last.name}` (newest checkpoint)", checkpoint_step(last))
-    if checkpoint.isdigit():
-        name = f"checkpoint-{int(checkpoint)}"
-        return ExportSource(_complete_checkpoint(run_dir, name), f"`checkpoints/{name}`", int(checkpoint))
-    raise S2SAError(f"--checkpoint {checkpoint!r}: expected best, last or a step number")
-
 
 def _saved_adapter_config(directory: Path, info: ArtifactInfo) -> AdapterConfig:
     """The adapter config as saved next to the weights (falls back to the run's config string)."""
@@ -146,40 +91,21 @@ def merge_into_plain_model(summarizer: Summarizer, info: ArtifactInfo) -> tuple[
 
 
 def export_adapter(
-    run_dir: str | Path,
-    output: str | Path,
-    *,
-    checkpoint: str | None = None,
-    merge: bool = False,
-    overwrite: bool = False,
+    run_dir: str | Path, output: str | Path, *, checkpoint: str | None = None, merge: bool = False, overwrite: bool = False
 ) -> Path:
     """Export a run's adapter (or merged model) to `output`; nothing is written before all checks pass."""
-    run_dir, output = Path(run_dir), Path(output)
-    if problem := wrong_kind(run_dir, want_folder=True):
-        raise S2SAError(f"{run_dir} {problem} (expected a run folder or an exported adapter folder)")
-    if not run_dir.is_dir():
-        raise S2SAError(f"run folder not found: {run_dir}")
-    run = RunDir(run_dir)
-    last = last_complete_checkpoint(run_dir) if run.checkpoints.is_dir() else None
-    state = (read_json(last / "trainer_state.json") or {}) if last else {}
-    if checkpoint is None and (run_dir / METADATA).is_file():  # an artifact folder, e.g. an earlier export
-        source = ExportSource(run_dir, f"`{run_dir.name}/`", None)
-    else:
-        source = resolve_export_source(run_dir, checkpoint, state)
-    info = read_info(source.directory)
-    kept = {  # training replaces these folders, so an export inside them would vanish
-        "the run's checkpoints/": run.checkpoints,
-        "the run's adapter/": run.adapter,
-        f"the exported weights {source.directory}": source.directory,
-    }
-    data = run.read_config().data.data if run.is_run() else None
-    protected = {f"the run {run_dir}": run_dir, **kept, **input_paths(data, info.model)}
-    check_output_dir(output, overwrite, protected, flag="--output", outside=kept)
-    verify_weight_files(source.directory)
+    plan = plan_export(Path(run_dir), Path(output), checkpoint=checkpoint, overwrite=overwrite)
+    return write_export(plan, Path(output), merge=merge)
+
+
+def write_export(plan: ExportPlan, output: Path, *, merge: bool = False) -> Path:
+    """Write the export that `plan_export` checked (the CLI plans before importing this module); a merge is
+    checked before anything is written."""
+    source, info, run = plan.source, plan.info, plan.run
     if merge:
         check_mergeable(source.directory, info)
     rouge = read_json(run.report("validation")) or None
-    record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=state)
+    record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=plan.state)
     with staged_directory(output) as staging:
         if merge:
             summarizer, _ = load_artifact(source.directory)

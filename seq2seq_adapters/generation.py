@@ -70,6 +70,14 @@ def pad_batch(sequences: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor
     return input_ids, attention_mask
 
 
+def check_decoder_room(model: EncoderDecoderModel, gen: GenerationArgs) -> None:
+    """Generating past the decoder's learned positions fails deep in BERT's embeddings: refuse it before any
+    work (training checks it before its first step, not at the final validation summaries)."""
+    limit = model.config.decoder.max_position_embeddings
+    if gen.max_new_tokens >= limit:  # one position holds the decoder's start token
+        raise S2SAError(f"--max-new-tokens {gen.max_new_tokens} is above the decoder's position limit: at most {limit - 1}")
+
+
 def generate_summaries(
     model: EncoderDecoderModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -83,6 +91,9 @@ def generate_summaries(
     `gen.quantize` int8 generates with an int8 CPU copy of the model (quantize.py). Out of GPU memory,
     the batch is halved and retried (and stays halved for the rest), down to one document, instead of
     losing the run."""
+    if not documents:  # e.g. chunked_summaries' second pass when no document was long (the tokenizer fails on [])
+        return []
+    check_decoder_room(model, gen)
     encoded = tokenizer(
         list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False
     )["input_ids"]

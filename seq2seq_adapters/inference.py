@@ -14,7 +14,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from .artifact_info import ArtifactInfo, read_info, resolve_artifact_dir
+from .artifact_info import ArtifactInfo, read_info, resolve_artifact_dir, verify_weight_files
 from .config import GenerationArgs, RunConfig, flag_name
 from .errors import S2SAError
 from .run_dir import RunDir
@@ -50,10 +50,13 @@ class Source:
 
 
 def locate(path: str | Path) -> Source:
-    """Find the weights of a run / checkpoint / exported adapter folder and read their metadata (cheap)."""
+    """Find the weights of a run / checkpoint / exported adapter folder, read their metadata and check that the
+    weight files are whole (cheap: no torch)."""
     artifact_dir = resolve_artifact_dir(path).resolve()
     run, is_final = RunDir.of_artifact(artifact_dir)
-    return Source(artifact_dir, run.root if run else None, read_info(artifact_dir), is_final)
+    info = read_info(artifact_dir)
+    verify_weight_files(artifact_dir)
+    return Source(artifact_dir, run.root if run else None, info, is_final)
 
 
 def load_model(source: Source, encoder: str | None = None, decoder: str | None = None) -> Summarizer:

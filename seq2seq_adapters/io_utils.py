@@ -77,15 +77,16 @@ def check_output_dir(
     """The one guard of an output folder (`train --output-dir`, `eval --output-dir`, `export-adapter --output`).
 
     Refuses a file, a place it cannot create, a folder inside one of `outside` (what: path; e.g. a run's own
-    adapter/, which training replaces) and, when the command replaces the folder as a whole (`replaced`), one
-    holding the current directory or a `protected` path, or a non-empty one without --overwrite (`alternative` names another way
-    out, e.g. " or --resume DIR"). Writes and deletes nothing (cheap: commands call it before loading anything)."""
+    adapter/, which training replaces; the folder itself too unless the command replaces it whole) and, when
+    the command replaces the folder as a whole (`replaced`), one holding the current directory or a `protected`
+    path, or a non-empty one without --overwrite (`alternative` names another way out, e.g. " or --resume DIR").
+    Writes and deletes nothing (cheap: commands call it before loading anything)."""
     path = Path(path)
     if problem := wrong_kind(path, want_folder=True):
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
     for what, folder in (outside or {}).items():
-        if _inside(path, folder) and not _inside(folder, path):  # the folder itself: "would replace" below
+        if _inside(path, folder) and not (replaced and _inside(folder, path)):  # replaced: "would replace" below
             raise S2SAError(f"{flag} {path} is inside {what}; choose a folder outside it")
     if not (replaced and path.is_dir()):
         return
@@ -98,23 +99,30 @@ def check_output_dir(
 
 def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path] = ()) -> None:
     """The guard of an output file (`summarize --output`, `eval --compare --markdown`): not a folder, in a place
-    it can create, and not one of the command's `inputs`; checked before any work, not after it."""
+    it can create, not one of the command's `inputs` and not an existing file inside an input folder (a run's
+    s2sa.json or run.json); checked before any work, not after it."""
     if path is None:
         return
     path = Path(path)
     if problem := wrong_kind(path, want_folder=False):
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
-    for item in inputs:
-        if Path(item).is_file() and Path(item).resolve() == path.resolve():
+    for item in map(Path, inputs):
+        if item.is_file() and item.resolve() == path.resolve():
             raise S2SAError(f"{flag} {path} is also an input; choose another {flag}")
+        if item.is_dir() and path.exists() and _inside(path, item):
+            raise S2SAError(f"{flag} {path} would replace a file of {item}, which the command reads; choose another {flag}")
 
 
 def check_creatable(path: Path, flag: str) -> None:
-    """The nearest existing folder above `path` is a folder this process may write in."""
-    parent = Path(path).absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    """The nearest existing folder above `path` is a folder this process may write in, and no part of the way
+    there is a symbolic link that leads nowhere (mkdir would fail on it after other work)."""
+    target = Path(path).absolute()
+    for parent in (target, *target.parents):
+        if parent.is_symlink() and not parent.exists():
+            raise S2SAError(f"{flag} {path}: {parent} is a symbolic link that leads nowhere (broken, or a loop)")
+        if parent != target and parent.exists():
+            break
     if not parent.is_dir():
         raise S2SAError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

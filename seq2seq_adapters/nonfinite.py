@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from .checkpoints import last_complete_checkpoint
+from .checkpoint_dirs import last_complete_checkpoint
 from .distributed import any_process
 from .errors import S2SAError, S2SAWarning
 

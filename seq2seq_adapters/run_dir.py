@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ModelArgs, RunConfig
+from .config import ModelArgs, RunConfig, saved_generation
 from .errors import S2SAError
 from .io_utils import check_output_dir
 
@@ -110,6 +110,8 @@ class RunDir:
             raise S2SAError(f"{path} is not a valid run config (JSON object): {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
             raise S2SAError(f"{path} is not a valid run config (JSON object): it holds a {type(raw).__name__}")
+        if "generation" in raw:
+            raw["generation"] = saved_generation(raw["generation"], path)
         return RunConfig.from_dict(raw, source=str(path))
 
     def check_new(self, overwrite: bool, config: RunConfig) -> None:

@@ -23,22 +23,15 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 from . import __version__
 from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .budget import TimeBudget
-from .checkpoints import (
-    checkpoint_folders,
-    checkpoint_step,
-    discard_checkpoint,
-    is_complete,
-    last_complete_checkpoint,
-    loadable_checkpoint,
-    mark_complete,
-    rotate_checkpoints,
-)
+from .checkpoint_dirs import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
+from .checkpoints import discard_checkpoint, loadable_checkpoint, mark_complete, rotate_checkpoints
 from .config import RunConfig, TrainArgs
 from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
 from .errors import S2SAError, S2SAWarning
 from .evaluation import evaluate_split
+from .generation import check_decoder_room
 from .io_utils import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
 from .long_documents import Overflow, measure_overflow
 from .loss import label_position_loss
@@ -231,6 +224,7 @@ def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int
         raise S2SAError(
             f"--max-target-length {config.data.max_target_length} is above the decoder's position limit {decoder_limit}"
         )
+    check_decoder_room(summarizer.model, config.generation)
     return source, config.data.max_target_length
 
 

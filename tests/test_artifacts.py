@@ -94,3 +94,39 @@ def test_a_damaged_s2sa_json_is_one_line(tmp_path, damage, expected):
     (tmp_path / "s2sa.json").write_text(json.dumps(raw))
     with pytest.raises(S2SAError, match=f"s2sa.json is corrupted: .*{re.escape(expected)}"):
         read_info(tmp_path)
+
+
+def test_saved_min_new_tokens_above_max_is_lowered_with_a_warning(tmp_path):
+    """Older s2sa saved such pairs: they load (min lowered to max, as generate() behaved); YAML stays strict."""
+    from seq2seq_adapters.config import load_config
+
+    raw = json.loads(FORMAT_1.read_text())
+    raw["generation"].update(min_new_tokens=10, max_new_tokens=8)
+    (tmp_path / "s2sa.json").write_text(json.dumps(raw))
+    with pytest.warns(S2SAWarning, match="min_new_tokens 10 is above generation.max_new_tokens 8 .saved by an older s2sa.; using min_new_tokens 8"):
+        info = read_info(tmp_path)
+    assert (info.generation.min_new_tokens, info.generation.max_new_tokens) == (8, 8)
+    (tmp_path / "run.yaml").write_text("generation:\n  min_new_tokens: 10\n  max_new_tokens: 8\n")
+    with pytest.raises(S2SAError, match="generation.min_new_tokens 10 is above generation.max_new_tokens 8"):
+        load_config(tmp_path / "run.yaml")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "longer"])
+def test_damaged_weight_files_are_found_without_torch(tmp_path, damage):
+    """verify_weight_files opens each file with safetensors' numpy reader: the header and the offsets must
+    cover the file exactly, so `truncate -s 1000`, random bytes and appended bytes are caught before torch."""
+    from safetensors.torch import save_file
+
+    from conftest import run_python
+
+    from seq2seq_adapters.artifact_info import verify_weight_files
+
+    path = tmp_path / "adapter.safetensors"
+    save_file({"w": torch.ones(64, 64)}, str(path))
+    verify_weight_files(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[:1000], "garbage": bytes(range(256)) * 8, "empty": b"", "longer": data + b"x"}[damage])
+    with pytest.raises(S2SAError, match="adapter.safetensors is damaged or truncated"):
+        verify_weight_files(tmp_path)
+    code = "import sys; from seq2seq_adapters.artifact_info import verify_weight_files as v\ntry: v(sys.argv[1])\nexcept Exception: pass\nassert 'torch' not in sys.modules"
+    assert run_python(["-c", code, str(tmp_path)]).returncode == 0

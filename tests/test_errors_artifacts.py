@@ -51,7 +51,7 @@ def test_eval_on_truncated_weights(run_dir, tmp_path, file_name):
     damaged = damaged_copy(run_dir, tmp_path / "damaged", file_name)
     out = tmp_path / "eval-out"
     result = run_cli(["eval", str(damaged), "--split", "validation", "--output-dir", str(out)])
-    assert_one_line_error(result, "cannot load the trained weights")
+    assert_one_line_error(result, f"{file_name} is damaged or truncated")  # before the model loads
     assert not out.exists()
 
 

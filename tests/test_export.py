@@ -25,7 +25,8 @@ from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import ModelArgs, load_config
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters import export as export_module
-from seq2seq_adapters.export import export_adapter, resolve_export_source
+from seq2seq_adapters.export import export_adapter
+from seq2seq_adapters.export_plan import resolve_export_source
 from seq2seq_adapters.model_card import license_id
 from seq2seq_adapters.modeling import build_summarizer
 from seq2seq_adapters.trainable import TrainPolicy

@@ -47,3 +47,11 @@ def test_chunk_mode_keeps_short_documents_and_summarises_long_ones_in_order(tiny
     truncated = generate_summaries(tiny.model, tiny.tokenizer, documents, gen, 48)
     assert len(chunked) == 3 and all(chunked)
     assert (chunked[0], chunked[2]) == (truncated[0], truncated[2])  # documents that fit go through as they are
+
+
+def test_chunk_mode_with_no_long_document(tiny):
+    """`summarize --long-documents chunk` on documents that all fit crashed in the (empty) second pass."""
+    gen = GenerationArgs(num_beams=1, max_new_tokens=6, min_new_tokens=2, batch_size=4)
+    documents = [words(5), words(8)]
+    assert chunked_summaries(tiny.model, tiny.tokenizer, documents, gen, limit=48) == generate_summaries(tiny.model, tiny.tokenizer, documents, gen, 48)
+    assert generate_summaries(tiny.model, tiny.tokenizer, [], gen, 48) == []

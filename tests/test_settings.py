@@ -112,6 +112,7 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["train.max_step=3"], "unknown setting 'train.max_step'; did you mean train.max_steps?"),
         (["max_steps"], "unexpected argument 'max_steps': settings are given as section.key=value"),
         (["train.max_steps=3", "--max-steps", "4"], "train.max_steps is given twice"),
+        (["train.max_steps=1", "train.max_steps=2"], "train.max_steps is given twice ('train.max_steps=2' after train.max_steps=1); keep one"),
         (["generation.batch_size=0"], "invalid configuration: generation.batch_size must be at least 1, got 0"),
         (["generation.min_new_tokens=-1", "generation.no_repeat_ngram_size=-2"], "generation.min_new_tokens must be at least 0, got -1; generation.no_repeat_ngram_size must be at least 0, got -2"),
         (["train.batch_size=eight"], "train.batch_size must be int, got 'eight'"),
@@ -122,6 +123,7 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["--metric-for-best", "bleu"], "train.metric_for_best must be 'rougeLsum' or 'rougeL' or 'rouge1' or 'rouge2' or 'loss', got 'bleu'"),
         (["--patience", "0", "--eval-steps", "5"], "train.patience must be at least 1, got 0"),
         (["--patience", "2"], "train.patience counts evaluations: set train.eval_steps too"),
+        (["--eval-steps", "3", "--save-steps", "2"], "train.save_steps 2 must be a multiple of train.eval_steps 3: the best checkpoint is one saved at an evaluation"),
         (["--label-smoothing", "1"], "train.label_smoothing must be in [0, 1), got 1.0"),
         (["--optim", "adam"], "train.optim must be 'adamw_torch' or"),
         # every number is finite and in its range, whichever setting and however it is given (issue 18)
@@ -290,3 +292,15 @@ def test_a_path_of_the_wrong_kind_is_named_so(args, expected, captured, tmp_path
     result = CliRunner().invoke(app, ["train", *(arg.format(**names) for arg in args)])
     assert result.exit_code == 1 and not captured
     assert expected.format(**names) in result.output and result.output.count("error:") == 1, result.output
+
+
+def test_a_yaml_file_reads_exponent_numbers_as_the_command_line_does(tmp_path):
+    """YAML 1.1 reads `1e-3` (no dot) as text: a config file with `learning_rate: 1e-3` was refused as a string,
+    while `train.learning_rate=1e-3` worked. Text that is no number is still refused by the type check."""
+    config = tmp_path / "run.yaml"
+    config.write_text("train:\n  learning_rate: 1e-3\n  warmup_ratio: 5e-2\n")
+    loaded = load_config(config)
+    assert (loaded.train.learning_rate, loaded.train.warmup_ratio) == (1e-3, 5e-2)
+    config.write_text("train:\n  learning_rate: fast\n")
+    with pytest.raises(S2SAError, match="train.learning_rate must be float or null, got 'fast'"):
+        load_config(config)

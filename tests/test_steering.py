@@ -14,7 +14,7 @@ from rich.console import Console
 
 from safetensors.torch import load_file
 
-from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE
+from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_COMPLETE
 from seq2seq_adapters.curves import plot_curves
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.progress import tracked

@@ -23,7 +23,7 @@ from conftest import cli_env, run_cli, run_python
 from seq2seq_adapters import tokenized
 from seq2seq_adapters import modeling
 from seq2seq_adapters import training
-from seq2seq_adapters.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
+from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.modeling import is_adapter_parameter, saved_state
@@ -376,3 +376,12 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     # epoch 2) and of steps 1-4 (start of epoch 1) come from equally long dialogues: a like-for-like drop
     assert losses[-1] < 0.75 * losses[0], losses
     assert losses[-1] < math.log(30522) - 3  # well below a uniform guess over the vocabulary
+
+
+def test_checkpoint_prefix_is_the_trainers():
+    """checkpoint_dirs names checkpoint-N folders without importing transformers; the Trainer must agree."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_PREFIX
+
+    assert CHECKPOINT_PREFIX == PREFIX_CHECKPOINT_DIR
