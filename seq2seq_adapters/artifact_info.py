@@ -90,6 +90,10 @@ class ArtifactInfo:
         """The `s2sa.json` mapping (format FORMAT_VERSION)."""
         return {**dataclasses.asdict(self), "format_version": FORMAT_VERSION}
 
+    def write(self, directory: Path) -> None:
+        """Write `s2sa.json` into `directory`."""
+        (directory / METADATA).write_text(json.dumps(self.to_dict(), indent=2))
+
 
 def _known(values: dict[str, Any], known: set[str], prefix: str, dropped: list[str]) -> dict[str, Any]:
     """The entries of `values` whose keys are `known`; the others' names are added to `dropped`."""

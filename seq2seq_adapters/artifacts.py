@@ -56,7 +56,7 @@ def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> 
             summarizer.model.save_adapter(str(directory), summarizer.adapter_name, use_safetensors=True)
     tensors = {name: tensor.contiguous().cpu() for name, tensor in saved_state(summarizer).items()}
     save_file(tensors, str(directory / NON_ADAPTER_WEIGHTS), metadata={"format": "pt"})
-    (directory / METADATA).write_text(json.dumps(info.to_dict(), indent=2))
+    info.write(directory)
 
 
 @contextlib.contextmanager

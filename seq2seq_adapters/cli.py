@@ -251,12 +251,13 @@ def export_adapter(
     checkpoint: Annotated[Optional[str], Opt(help="best, last or a step number (default: the run's final adapter/).")] = None,
     merge: Annotated[bool, Opt("--merge", help="Fold a LoRA-family adapter into the weights: a plain transformers model.")] = False,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output.")] = False,
+    quantize: Annotated[Optional[str], Opt(help="none or int8: recorded in the export's decoding settings; int8 makes s2sa eval, summarize and load_summarizer generate with int8 Linear layers on the CPU (default: the run's).", show_default=False)] = None,
 ) -> None:
     """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
     from .export_plan import plan_export  # reads no model: every path and file check before torch
 
     with user_errors():
-        plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite)
+        plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
         from .export import write_export  # heavy (torch, adapters, transformers)
 
         result = write_export(plan, output, merge=merge)

@@ -91,10 +91,18 @@ def merge_into_plain_model(summarizer: Summarizer, info: ArtifactInfo) -> tuple[
 
 
 def export_adapter(
-    run_dir: str | Path, output: str | Path, *, checkpoint: str | None = None, merge: bool = False, overwrite: bool = False
+    run_dir: str | Path,
+    output: str | Path,
+    *,
+    checkpoint: str | None = None,
+    merge: bool = False,
+    overwrite: bool = False,
+    quantize: str | None = None,
 ) -> Path:
-    """Export a run's adapter (or merged model) to `output`; nothing is written before all checks pass."""
-    plan = plan_export(Path(run_dir), Path(output), checkpoint=checkpoint, overwrite=overwrite)
+    """Export a run's adapter (or merged model) to `output`; nothing is written before all checks pass.
+
+    `quantize` ("none" or "int8") replaces the decoding setting the export records (quantize.py)."""
+    plan = plan_export(Path(run_dir), Path(output), checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
     return write_export(plan, Path(output), merge=merge)
 
 
@@ -115,7 +123,8 @@ def write_export(plan: ExportPlan, output: Path, *, merge: bool = False) -> Path
             summarizer.tokenizer.save_pretrained(str(staging))
             card = model_card(info, record, source, output, merged_model=merged, merge_difference=difference)
         else:
-            copy_artifact(source.directory, staging)
+            if copy_artifact(source.directory, staging) != info:  # --quantize changed the recorded decoding
+                info.write(staging)
             save_tokenizer_files(staging, info)
             card = model_card(info, record, source, output, counts=tensor_counts(staging))
         (staging / "README.md").write_text(card, encoding="utf-8")

@@ -6,12 +6,13 @@ export.py then loads (only for --merge) and writes what the plan names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .artifact_info import METADATA, ArtifactInfo, read_info, verify_weight_files
 from .checkpoint_dirs import checkpoint_step, complete_checkpoints, is_complete, last_complete_checkpoint
+from .config import flag_name
 from .errors import S2SAError
 from .io_utils import check_output_dir, read_json, wrong_kind
 from .run_dir import RunDir, adapter_of, input_paths
@@ -86,8 +87,25 @@ def resolve_export_source(run_dir: Path, checkpoint: str | None, state: dict[str
     raise S2SAError(f"--checkpoint {checkpoint!r}: expected best, last or a step number")
 
 
-def plan_export(run_dir: Path, output: Path, *, checkpoint: str | None, overwrite: bool) -> ExportPlan:
-    """Check the run folder, --checkpoint, the artifact's s2sa.json and weight files, and --output."""
+def quantized_info(info: ArtifactInfo, quantize: str | None, merge: bool) -> ArtifactInfo:
+    """The artifact's info with --quantize recorded in its decoding settings (None: as the run had it)."""
+    if quantize is None:
+        return info
+    generation = replace(info.generation, quantize=quantize)
+    if problems := generation.problems(flag_name):
+        raise S2SAError("; ".join(problems))
+    if merge and quantize != "none":
+        raise S2SAError(
+            f"--quantize {quantize} is recorded for s2sa to apply when it loads an adapter export; a --merge export is a plain "
+            "transformers model: export without --quantize and quantise after loading (torch.ao.quantization.quantize_dynamic)"
+        )
+    return replace(info, generation=generation)
+
+
+def plan_export(
+    run_dir: Path, output: Path, *, checkpoint: str | None, overwrite: bool, quantize: str | None = None, merge: bool = False
+) -> ExportPlan:
+    """Check the run folder, --checkpoint, the artifact's s2sa.json and weight files, --quantize and --output."""
     if problem := wrong_kind(run_dir, want_folder=True):
         raise S2SAError(f"{run_dir} {problem} (expected a run folder or an exported adapter folder)")
     if not run_dir.is_dir():
@@ -99,7 +117,7 @@ def plan_export(run_dir: Path, output: Path, *, checkpoint: str | None, overwrit
         source = ExportSource(run_dir, f"`{run_dir.name}/`", None)
     else:
         source = resolve_export_source(run_dir, checkpoint, state)
-    info = read_info(source.directory)
+    info = quantized_info(read_info(source.directory), quantize, merge)
     kept = {  # training replaces these folders, so an export inside them would vanish
         "the run's checkpoints/": run.checkpoints,
         "the run's adapter/": run.adapter,

@@ -235,6 +235,8 @@ def _training_section(info: ArtifactInfo, record: RunRecord, source: ExportSourc
 
 def _generation_section(info: ArtifactInfo) -> list[str]:
     rows = [*info.generation_args.generate_kwargs().items(), ("max source tokens (truncation)", info.max_source_length)]
+    if info.generation.quantize == "int8":
+        rows.append(("quantize", "int8: s2sa (eval, summarize, load_summarizer) generates with int8 Linear layers on the CPU"))
     return [
         "## Generation settings",
         "",

@@ -189,6 +189,20 @@ print(json.dumps(summarize(model, tokenizer, json.loads(sys.argv[1]), {info.max_
     assert printed_json(code, json.dumps(documents)) == adapter_summaries
 
 
+def test_export_with_quantize_int8_records_it_and_loads_as_int8(lora_run, tmp_path):
+    """--quantize int8 goes into the export's decoding settings; s2sa then loads it as the int8 CPU model."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    from seq2seq_adapters import load_summarizer
+
+    exported = export_adapter(lora_run, tmp_path / "int8", quantize="int8")
+    assert read_info(exported).generation.quantize == "int8"
+    assert read_info(lora_run / "adapter").generation.quantize == "none"  # the run is left as it was
+    assert "int8 Linear layers" in (exported / "README.md").read_text()
+    model, _ = load_summarizer(exported)
+    assert any(isinstance(module, DynamicInt8Linear) for module in model.modules())
+
+
 def test_merge_of_a_bottleneck_adapter_fails_with_one_clear_line(bottleneck_run, tmp_path):
     output = tmp_path / "out" / "merged"
     result = run_cli(["export-adapter", str(bottleneck_run), "--output", str(output), "--merge"])
