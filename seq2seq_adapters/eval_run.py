@@ -135,6 +135,8 @@ def evaluate_run(
 ) -> EvalOutcome:
     """Load weights, summarise one split of their data (or `data`), score it and write predictions + reports."""
     console = console or Console(stderr=True)
+    if not split.strip():
+        raise S2SAError("--split must not be empty; expected train, validation or test")
     split = SPLIT_NAMES.get(split, split)
     if max_samples is not None and max_samples < 1:
         raise S2SAError(f"--max-samples must be at least 1, got {max_samples}")

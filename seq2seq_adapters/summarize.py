@@ -73,13 +73,15 @@ def read_documents(
         if str(name) == "-":
             text, origin, as_jsonl = stdin.read(), "<stdin>", jsonl
         else:
+            if not str(name).strip():
+                raise S2SAError("an input file name is empty; name a file, or - for stdin")
             path = Path(name)
             if problem := wrong_kind(path, want_folder=False):
                 raise S2SAError(f"input file {path} {problem}")
             if not path.is_file():
                 raise S2SAError(f"input file not found: {path}")
             try:
-                text = path.read_text(encoding="utf-8")
+                text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not text (train reads such files too)
             except UnicodeDecodeError:
                 raise S2SAError(f"{path} is not UTF-8 text") from None
             origin, as_jsonl = str(path), jsonl or path.suffix == ".jsonl"

@@ -289,10 +289,9 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
-    """Load the splits, say which columns were used, tokenize them with a progress bar, and say how many
-    training documents the source limit cuts."""
-    data = load_summarization_data(config.data, seed=config.train.seed)
+def tokenize_data(config: RunConfig, data: SummarizationData, summarizer: Summarizer, console: Console):
+    """Say which columns were used, tokenize the splits with a progress bar, and say how many training
+    documents the source limit cuts."""
     console.print(
         f"data: {escape(data.source)} · text column [bold]{escape(data.text_column)}[/] · "
         f"summary column [bold]{escape(data.summary_column)}[/]"
@@ -305,7 +304,7 @@ def load_data(config: RunConfig, summarizer: Summarizer, console: Console):
         tokenized = tokenize_splits(data.splits, summarizer.tokenizer, source_length, target_length, progress=advance)
     overflow = measure_overflow(summarizer.tokenizer, data.splits["train"]["document"], source_length)
     console.print(f"train documents: {overflow.describe()}", highlight=False)
-    return data, tokenized, source_length, overflow
+    return tokenized, source_length, overflow
 
 
 def write_run_record(path: Path, config: RunConfig, data: SummarizationData, parameters: dict, extra: dict) -> None:
@@ -414,7 +413,7 @@ def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tupl
 
 
 def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None) -> Session:
-    """Build the model, load and tokenize the data, prepare the run folder and the Trainer."""
+    """Load the data, build the model, tokenize, prepare the run folder and the Trainer."""
     console = console or Console(stderr=True)
     if not is_main_process():
         console = Console(stderr=True, quiet=True)
@@ -422,9 +421,11 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     transformers.set_seed(config.train.seed)
     run, checkpoint = resolve_run(config, overwrite, resume)
     output_dir = run.root
+    with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint
+        data = load_summarization_data(config.data, seed=config.train.seed)
     summarizer = build_summarizer(config.model)
     with main_process_first():
-        data, tokenized, source_length, overflow = load_data(config, summarizer, console)
+        tokenized, source_length, overflow = tokenize_data(config, data, summarizer, console)
     if resume is None and is_main_process():
         prepare_output_dir(output_dir, overwrite, config)
         with naming_a_full_disk(run.config):

@@ -100,6 +100,8 @@ CASES = {
     "summarize-output-over-the-run": Case(["summarize", "run", "docs.jsonl", "--output", "run/adapter/s2sa.json"], ["--output run/adapter/s2sa.json would replace a file of run, which the command reads"]),
     "compare-markdown-over-the-run": Case(["eval", "--compare", "run", "cut-run", "--split", "validation", "--markdown", "run/run.json"], ["--markdown run/run.json would replace a file of run"]),
     "summarize-input-folder": Case(["summarize", "run", "summaries"], ["input file summaries is a folder, not a file"], watched="summaries"),
+    "summarize-empty-file-name": Case(["summarize", "run", ""], ["an input file name is empty; name a file, or - for stdin"]),
+    "eval-split-empty": Case(["eval", "run", "--split", ""], ["--split must not be empty"]),
     "summarize-quantize-int4": Case(["summarize", "run", "docs.jsonl", "--quantize", "int4"], ["--quantize must be 'none' or 'int8', got 'int4'"]),
     "summarize-garbage-weights": Case(["summarize", "garbage-run", "docs.jsonl"], ["garbage-run/adapter/adapter.safetensors is damaged or truncated"], watched="garbage-run"),
     "summarize-min-above-max": Case(["summarize", "run", "docs.jsonl", "--max-new-tokens", "0"], ["--max-new-tokens must be at least 1, got 0"]),
@@ -116,6 +118,8 @@ CASES = {
     "export-output-exists": Case(["export-adapter", "run", "--output", "summaries"], ["--output summaries is not empty; pass --overwrite"], watched="summaries"),
     "export-truncated-weights": Case(["export-adapter", "cut-run", "--output", "exp"], ["cut-run/adapter/adapter.safetensors is damaged or truncated"], watched="cut-run"),
     "export-garbage-weights": Case(["export-adapter", "garbage-run", "--output", "exp"], ["garbage-run/adapter/adapter.safetensors is damaged or truncated"], watched="garbage-run"),
+    "export-quantize-int4": Case(["export-adapter", "run", "--output", "exp", "--quantize", "int4"], ["--quantize must be 'none' or 'int8', got 'int4'"]),
+    "export-merge-quantize": Case(["export-adapter", "run", "--output", "exp", "--merge", "--quantize", "int8"], ["--quantize int8 is recorded", "a --merge export is a plain transformers model"]),
     "export-merge-unmergeable": Case(["export-adapter", "run", "--output", "exp", "--merge"], ["--merge: the adapter", "cannot be merged"], before_torch=False),
     # symbolic links that lead nowhere: named as such, not "not on the Hub" or a traceback from mkdir
     "train-output-in-link-loop": Case(["train", "--data", "data", "--output-dir", "loop-a/run"], ["--output-dir loop-a/run", "loop-a is a symbolic link that leads nowhere"]),

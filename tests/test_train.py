@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from conftest import cli_env, run_cli, run_python
+from seq2seq_adapters.errors import S2SAError
+from tiny import write_jsonl
 from seq2seq_adapters import tokenized
 from seq2seq_adapters import modeling
 from seq2seq_adapters import training
@@ -376,6 +378,15 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     # epoch 2) and of steps 1-4 (start of epoch 1) come from equally long dialogues: a like-for-like drop
     assert losses[-1] < 0.75 * losses[0], losses
     assert losses[-1] < math.log(30522) - 3  # well below a uniform guess over the vocabulary
+
+
+def test_a_data_mistake_is_reported_before_the_model_is_built(tiny_bert, tmp_path, monkeypatch):
+    """A missing column needs no checkpoint to find: it is reported before build_summarizer runs."""
+    data = write_jsonl(tmp_path / "no-summary.jsonl", [{"dialogue": "#Person1#: Hi.", "notes": "x"}] * 4)
+    monkeypatch.setattr(training, "build_summarizer", lambda margs: pytest.fail("the model was built before the data was checked"))
+    with pytest.raises(S2SAError, match="summary column"):
+        training.train(tiny_config(tiny_bert, data, tmp_path / "run"), console=Console(file=io.StringIO()))
+    assert not (tmp_path / "run").exists()
 
 
 def test_checkpoint_prefix_is_the_trainers():
