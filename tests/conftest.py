@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -48,6 +49,16 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str, co
 def snapshot(path: Path) -> dict[str, bytes]:
     """Every file under `path` with its contents: compared before and after a command that must change nothing."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} if path.exists() else {}
+
+
+def report_content(path: Path) -> str:
+    """A ROUGE report (or any file) without its generation timing (`throughput`), which no two runs share."""
+    text = path.read_text()
+    if path.name.startswith("rouge_") and path.suffix == ".json":
+        report = json.loads(text)
+        report.pop("throughput", None)
+        return json.dumps(report, indent=2)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("- throughput: "))
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, cli_env
+from conftest import ROOT, cli_env, report_content
 from tiny import write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -147,7 +147,7 @@ def assert_same_run(run_dir: Path, reference: Path) -> None:
         different = [key for key in ours if not torch.equal(ours[key], theirs[key])]
         assert not different, f"{name}: {len(different)} tensors differ, e.g. {different[:3]}"
     for name in REPORT_FILES:
-        assert (run_dir / name).read_text() == (reference / name).read_text(), name
+        assert report_content(run_dir / name) == report_content(reference / name), name
     assert step_losses(run_dir) == step_losses(reference)
     assert len(step_losses(reference)) == MAX_STEPS // LOGGING_STEPS
     assert final_line(run_dir)["train_loss"] == final_line(reference)["train_loss"]
