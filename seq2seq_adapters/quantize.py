@@ -23,10 +23,6 @@ INT8_ENGINES = ("x86", "fbgemm", "qnnpack")
 """PyTorch's quantised CPU backends that run dynamic int8 Linear layers."""
 
 
-def _lora_names(model: nn.Module) -> set[str]:
-    return {name for module in model.modules() if isinstance(module, LoRALinear) for name in module.loras}
-
-
 def _as_plain_linear(layer: LoRALinear) -> nn.Linear | None:
     """The layer as an nn.Linear sharing its weights, when it computes nothing else (no unmerged LoRA)."""
     if (layer.loras and not layer.merged) or layer.fan_in_fan_out:
@@ -47,9 +43,9 @@ def int8_copy(model: EncoderDecoderModel) -> EncoderDecoderModel:
     if not any(engine in engines for engine in INT8_ENGINES):
         raise S2SAError(f"--quantize int8: this PyTorch build has no int8 CPU engine ({', '.join(INT8_ENGINES)}); use --quantize none")
     model = copy.deepcopy(model).to("cpu").eval()
-    names = _lora_names(model)
-    gated = any(lora.use_gating for module in model.modules() if isinstance(module, LoRALinear) for lora in module.loras.values())
-    if len(names) == 1 and not gated:
+    loras = [(name, lora) for module in model.modules() if isinstance(module, LoRALinear) for name, lora in module.loras.items()]
+    names = {name for name, _ in loras}
+    if len(names) == 1 and not any(lora.use_gating for _, lora in loras):
         fold_adapter(model, names.pop())
     for parent in list(model.modules()):
         for child_name, child in list(parent.named_children()):
