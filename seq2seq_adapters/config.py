@@ -133,16 +133,18 @@ def parse_leave_out(text: str | None) -> list[int]:
 MARKERS_AUTO = "auto"
 """`marker_tokens: auto`: the markers seen 3+ times in the training data (marker_tokens.MIN_COUNT), resolved
 by `s2sa train` into the list a run saves."""
+MARKERS_NONE = "none"
+"""`marker_tokens: none` (also written ''): no marker is a token."""
 
 
-def parse_marker_tokens(text: str | None) -> str | None:
-    """`auto`, `` (None: no markers) or a comma list of markers such as `#Person1#`, without spaces or repeats."""
+def parse_marker_tokens(text: str | None) -> str:
+    """`auto`, `none` (or '') or a comma list of markers such as `#Person1#`, without spaces or repeats."""
     text = "" if text is None else str(text).strip()
-    if text in ("", MARKERS_AUTO):
-        return text or None
+    if text in ("", MARKERS_NONE, MARKERS_AUTO):
+        return text or MARKERS_NONE
     markers = [part.strip() for part in text.split(",") if part.strip()]
     if wrong := [marker for marker in markers if not MARKER.fullmatch(marker)]:
-        raise S2SAError(f"--marker-tokens: {wrong[0]!r} is not a marker like #Person1#; expected auto, '' or a comma list of #Word# tags")
+        raise S2SAError(f"--marker-tokens: {wrong[0]!r} is not a marker like #Person1#; expected auto, none or a comma list of #Word# tags")
     return ",".join(dict.fromkeys(markers))
 
 
@@ -196,13 +198,13 @@ class ModelArgs(Settings):
     attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).", bounds="[0, 1)")
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
-    marker_tokens: str | None = setting(
-        None,
-        "Tags such as #Person1# as single tokens with trained embedding rows: auto (those seen 3+ times in the training data), a comma list, or '' for none.",
+    marker_tokens: str = setting(
+        MARKERS_NONE,
+        "Tags such as #Person1# as single tokens with trained embedding rows: auto (those seen 3+ times in the training data), a comma list, or none.",
         parse=parse_marker_tokens,
     )
-    """Markers made single tokens (marker_tokens.py): None for none; `auto` is resolved by `s2sa train` from
-    the training data into the comma list that runs and artifacts store."""
+    """Markers made single tokens (marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the
+    training data into the comma list (or `none`) that runs and artifacts store."""
 
     @property
     def policy(self) -> TrainPolicy:
@@ -219,7 +221,8 @@ class ModelArgs(Settings):
         """The markers made single tokens (`marker_tokens` resolved; `auto` only before training resolves it)."""
         if self.marker_tokens == MARKERS_AUTO:
             raise S2SAError("marker_tokens 'auto' is resolved from training data; a trained model names its markers")
-        return (parse_marker_tokens(self.marker_tokens) or "").split(",") if self.marker_tokens else []
+        markers = parse_marker_tokens(self.marker_tokens)
+        return [] if markers == MARKERS_NONE else markers.split(",")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelArgs:
@@ -248,7 +251,7 @@ class ModelArgs(Settings):
             parse_marker_tokens(self.marker_tokens)
         except S2SAError as exc:
             problems.append(str(exc).replace("--marker-tokens", label("marker_tokens"), 1))
-        if self.marker_tokens and self.tie_encoder_decoder:
+        if self.marker_tokens != MARKERS_NONE and self.tie_encoder_decoder:
             problems.append(f"{label('marker_tokens')} needs separate encoder and decoder embeddings; drop {label('tie_encoder_decoder')}")
         return problems
 

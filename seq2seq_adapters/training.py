@@ -25,7 +25,7 @@ from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .budget import TimeBudget
 from .checkpoint_dirs import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .checkpoints import discard_checkpoint, loadable_checkpoint, mark_complete, rotate_checkpoints
-from .config import MARKERS_AUTO, RunConfig, TrainArgs
+from .config import MARKERS_AUTO, MARKERS_NONE, RunConfig, TrainArgs
 from .marker_tokens import MIN_COUNT, training_markers
 from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
@@ -425,8 +425,9 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint
         data = load_summarization_data(config.data, seed=config.train.seed)
     if config.model.marker_tokens == MARKERS_AUTO:
-        config.model.marker_tokens = ",".join(training_markers(data.splits["train"])) or None
-        console.print(f"markers as single tokens: {config.model.marker_tokens or f'none seen {MIN_COUNT}+ times in the training data'}",
+        markers = training_markers(data.splits["train"])
+        config.model.marker_tokens = ",".join(markers) or MARKERS_NONE
+        console.print(f"markers as single tokens: {', '.join(markers) or f'none (no #Word# tag seen {MIN_COUNT}+ times in the training data)'}",
                       highlight=False, markup=False)
     summarizer = build_summarizer(config.model)
     with main_process_first():

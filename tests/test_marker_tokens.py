@@ -14,7 +14,9 @@ from transformers import AutoTokenizer, EncoderDecoderModel
 
 from seq2seq_adapters import training
 from seq2seq_adapters.artifacts import load_artifact
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, flag_name, parse_marker_tokens
+from seq2seq_adapters.config import (
+    DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, flag_name, load_config, parse_marker_tokens, parse_overrides,
+)
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.export import export_adapter
 from seq2seq_adapters.generation import generate_summaries
@@ -27,7 +29,8 @@ MARKERS = "#Person1#,#Person2#"
 
 def test_setting_accepts_auto_none_or_a_list_of_markers():
     assert parse_marker_tokens("auto") == "auto"
-    assert parse_marker_tokens(" ") is None
+    assert parse_marker_tokens(" ") == parse_marker_tokens("none") == "none"
+    assert ModelArgs().markers == []
     assert parse_marker_tokens("#Person1#, #Person2#,#Person1#") == MARKERS
     with pytest.raises(S2SAError, match=r"'Person1' is not a marker like #Person1#"):
         parse_marker_tokens("Person1")
@@ -131,7 +134,7 @@ def marker_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, dict, d
 
 def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
     output_dir, _, seen = marker_run
-    assert "markers as single tokens: #Person1#,#Person2#" in seen["console"]
+    assert "markers as single tokens: #Person1#, #Person2#" in seen["console"]
     assert json.loads((output_dir / "run_config.json").read_text())["model"]["marker_tokens"] == MARKERS
     assert json.loads((output_dir / "adapter" / "s2sa.json").read_text())["model"]["marker_tokens"] == MARKERS
     assert json.loads((output_dir / "run.json").read_text())["parameters"]["groups"]["markers"]["trained"]
@@ -179,3 +182,9 @@ def test_a_wrong_marker_is_a_one_line_error_before_anything_is_written(args, tin
     process = run_cli(["train", "--encoder", str(tiny_bert), "--data", str(dialog_jsonl), "--output-dir", str(output), *args], cwd=tmp_path)
     assert_one_line_error(process, "is not a marker like #Person1#")
     assert not output.exists()
+
+
+def test_the_dialogsum_config_asks_for_auto_and_none_turns_it_off():
+    assert load_config("dialogsum").model.marker_tokens == "auto"
+    assert load_config("dialogsum", {"model": {"marker_tokens": parse_marker_tokens("none")}}).model.markers == []
+    assert load_config("dialogsum", settings=parse_overrides(["model.marker_tokens="])).model.markers == []
