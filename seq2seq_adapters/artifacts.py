@@ -30,6 +30,7 @@ from .adapter_attention import init_adapters
 from .artifact_info import ADAPTER_CONFIG, ADAPTER_WEIGHTS, METADATA, NON_ADAPTER_WEIGHTS, ArtifactInfo, read_info
 from .config import GenerationArgs
 from .errors import S2SAError
+from .marker_tokens import add_marker_tokens
 from .modeling import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
 
 
@@ -115,9 +116,11 @@ def generation_config(tokenizer: PreTrainedTokenizerBase, gen: GenerationArgs) -
 
 
 def save_tokenizer_files(directory: str | Path, info: ArtifactInfo) -> PreTrainedTokenizerBase:
-    """Save the run's tokenizer (the encoder's, with eos/bos as the model uses them) and generation config."""
+    """Save the run's tokenizer (the encoder's, with eos/bos as the model uses them and its markers as single
+    tokens) and generation config."""
     margs = info.model_args
     tokenizer = load_tokenizer(resolve_checkpoint(margs.encoder), margs.trust_remote_code)
+    add_marker_tokens(tokenizer, margs.markers)
     tokenizer.save_pretrained(str(directory))
     generation_config(tokenizer, info.generation_args).save_pretrained(str(directory))
     return tokenizer

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import S2SAError, S2SAWarning
+from .surface import MARKER
 from .io_utils import wrong_kind
 from .trainable import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
 
@@ -129,6 +130,24 @@ def parse_leave_out(text: str | None) -> list[int]:
     return ids
 
 
+MARKERS_AUTO = "auto"
+"""`marker_tokens: auto`: the markers seen 3+ times in the training data (marker_tokens.MIN_COUNT), resolved
+by `s2sa train` into the list a run saves."""
+MARKERS_NONE = "none"
+"""`marker_tokens: none` (also written ''): no marker is a token."""
+
+
+def parse_marker_tokens(text: str | None) -> str:
+    """`auto`, `none` (or '') or a comma list of markers such as `#Person1#`, without spaces or repeats."""
+    text = "" if text is None else str(text).strip()
+    if text in ("", MARKERS_NONE, MARKERS_AUTO):
+        return text or MARKERS_NONE
+    markers = [part.strip() for part in text.split(",") if part.strip()]
+    if wrong := [marker for marker in markers if not MARKER.fullmatch(marker)]:
+        raise S2SAError(f"--marker-tokens: {wrong[0]!r} is not a marker like #Person1#; expected auto, none or a comma list of #Word# tags")
+    return ",".join(dict.fromkeys(markers))
+
+
 def report_to_problem(report_to: str) -> str | None:
     """Why `--report-to` cannot log (its package is not installed), or None; checked by `s2sa train` only,
     so a run logged to wandb still evaluates where wandb is missing."""
@@ -179,6 +198,13 @@ class ModelArgs(Settings):
     attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).", bounds="[0, 1)")
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
+    marker_tokens: str = setting(
+        MARKERS_NONE,
+        "Tags such as #Person1# as single tokens with trained embedding rows: auto (those seen 3+ times in the training data), a comma list, or none.",
+        parse=parse_marker_tokens,
+    )
+    """Markers made single tokens (marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the
+    training data into the comma list (or `none`) that runs and artifacts store."""
 
     @property
     def policy(self) -> TrainPolicy:
@@ -189,6 +215,14 @@ class ModelArgs(Settings):
     def full_finetune(self) -> bool:
         """Every weight trains and no adapter is added (`train: all`)."""
         return self.policy.full
+
+    @property
+    def markers(self) -> list[str]:
+        """The markers made single tokens (`marker_tokens` resolved; `auto` only before training resolves it)."""
+        if self.marker_tokens == MARKERS_AUTO:
+            raise S2SAError("marker_tokens 'auto' is resolved from training data; a trained model names its markers")
+        markers = parse_marker_tokens(self.marker_tokens)
+        return [] if markers == MARKERS_NONE else markers.split(",")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelArgs:
@@ -213,6 +247,12 @@ class ModelArgs(Settings):
             problems.append(f"{label('leave_out')} has duplicate layer ids: {leave_out}")
         if any(i < 0 for i in leave_out):
             problems.append(f"{label('leave_out')} layer ids must be >= 0, got {leave_out}")
+        try:
+            parse_marker_tokens(self.marker_tokens)
+        except S2SAError as exc:
+            problems.append(str(exc).replace("--marker-tokens", label("marker_tokens"), 1))
+        if self.marker_tokens != MARKERS_NONE and self.tie_encoder_decoder:
+            problems.append(f"{label('marker_tokens')} needs separate encoder and decoder embeddings; drop {label('tie_encoder_decoder')}")
         return problems
 
 
@@ -493,7 +533,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
         if name in parsed.get(section, {}):
             raise S2SAError(f"{key.strip()} is given twice ({item!r} after {key.strip()}={parsed[section][name]!r}); keep one")
         parse = f.metadata.get("parse")
-        if parse is not None and (isinstance(value, (str, int)) or not text.strip()):
+        if parse is not None and (isinstance(value, (str, int)) or not text.strip() or text.lstrip().startswith("#")):  # YAML: a comment
             value = parse(text)
         else:
             value = yaml_number(section, name, value)

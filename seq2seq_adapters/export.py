@@ -27,6 +27,7 @@ from .errors import S2SAError
 from .export_plan import ExportPlan, plan_export
 from .folding import fold_adapter
 from .io_utils import read_json
+from .marker_tokens import bake_marker_rows
 from .model_card import RunRecord, model_card, tensor_counts
 from .modeling import Summarizer, build_base_model
 
@@ -83,6 +84,7 @@ def merge_into_plain_model(summarizer: Summarizer, info: ArtifactInfo) -> tuple[
     if missing:
         raise S2SAError(f"--merge: the merged model lacks {len(missing)} base weights, e.g. {missing[0]}")
     plain.load_state_dict({key: trained[key] for key in wanted}, strict=True)
+    bake_marker_rows(plain)
     plain.eval()
     difference = (_probe_logits(plain, summarizer.tokenizer) - reference).abs().max().item()
     if difference > 1e-3 * (1.0 + reference.abs().max().item()):

@@ -22,6 +22,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from .adapter_attention import init_adapters
+from .marker_tokens import extend_model
 from .config import DEFAULT_CHECKPOINT, ModelArgs, reserved_name_problem
 from .errors import S2SAError
 from .trainable import GROUPS, LEGACY_DEFAULT, TrainPolicy, parameter_group
@@ -173,6 +174,8 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
         hf_logging.set_verbosity(level)
     tokenizer = load_tokenizer(encoder_path, remote)
     configure_special_tokens(model, tokenizer)
+    if margs.markers:
+        extend_model(model, tokenizer, margs.markers)
     missing = [f"encoder.{k}" for k in encoder_info["missing_keys"] if "pooler" not in k]
     missing += [f"decoder.{k}" for k in decoder_info["missing_keys"]]
     parameter_names = {name for name, _ in model.named_parameters()}
@@ -327,12 +330,13 @@ def named_groups(summarizer: Summarizer) -> Iterator[tuple[str, str, torch.nn.Pa
 
 
 def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]:
-    """Per group (adapter, head, cross-attention, base): parameter count and whether it trains."""
+    """Per group (adapter, head, cross-attention, markers where there are any, base): parameter count and
+    whether it trains."""
     groups: dict[str, dict[str, int | bool]] = {group: {"count": 0, "trained": False} for group in GROUPS}
     for _, group, parameter in named_groups(summarizer):
         groups[group]["count"] += parameter.numel()
         groups[group]["trained"] = bool(groups[group]["trained"] or parameter.requires_grad)
-    return groups
+    return {group: values for group, values in groups.items() if group != "markers" or values["count"]}
 
 
 def build_summarizer(margs: ModelArgs) -> Summarizer:

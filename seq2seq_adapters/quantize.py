@@ -18,6 +18,7 @@ from transformers import EncoderDecoderModel
 
 from .errors import S2SAError
 from .folding import fold_adapter
+from .marker_tokens import bake_marker_rows
 
 INT8_ENGINES = ("x86", "fbgemm", "qnnpack")
 """PyTorch's quantised CPU backends that run dynamic int8 Linear layers."""
@@ -43,6 +44,7 @@ def int8_copy(model: EncoderDecoderModel) -> EncoderDecoderModel:
     if not any(engine in engines for engine in INT8_ENGINES):
         raise S2SAError(f"--quantize int8: this PyTorch build has no int8 CPU engine ({', '.join(INT8_ENGINES)}); use --quantize none")
     model = copy.deepcopy(model).to("cpu").eval()
+    bake_marker_rows(model)  # quantize_dynamic swaps the output projection for a module without the hook
     loras = [(name, lora) for module in model.modules() if isinstance(module, LoRALinear) for name, lora in module.loras.items()]
     names = {name for name, _ in loras}
     if len(names) == 1 and not any(lora.use_gating for _, lora in loras):

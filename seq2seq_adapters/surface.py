@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from transformers import PreTrainedTokenizerBase
+if TYPE_CHECKING:  # config.py reads MARKER: no transformers import for that
+    from transformers import PreTrainedTokenizerBase
 
 MARKER = re.compile(r"#[A-Za-z][A-Za-z0-9_]*#")
 """Speaker and placeholder tags such as DialogSum's `#Person1#`, `#PhoneNumber#`."""

@@ -6,6 +6,8 @@ Groups, by parameter name (tied weights count once, under their first name):
 - `head`: the decoder's LM-head transform and output bias (`decoder.cls.*`; the output matrix itself is
   tied to the word embeddings), what AdapterHub calls a prediction head;
 - `cross-attention`: the decoder's cross-attention blocks, which BERT checkpoints do not have;
+- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, marker_tokens.py); they
+  train whenever they exist, whatever the policy;
 - `base`: everything else, the pretrained encoder and decoder.
 
 A policy names the groups that train: any of `adapter`, `head`, `cross-attention`, the shorthand `new`
@@ -19,8 +21,13 @@ from dataclasses import dataclass
 
 from .errors import S2SAError
 
-GROUPS: tuple[str, ...] = ("adapter", "head", "cross-attention", "base")
+GROUPS: tuple[str, ...] = ("adapter", "head", "cross-attention", "markers", "base")
 """Every parameter belongs to exactly one of these, in this (table) order."""
+
+MARKER_ROWS = "marker_rows"
+"""Name of the trainable marker rows on each embedding module (marker_tokens.py)."""
+ALWAYS_TRAINED = "markers"
+"""Marker rows are newly initialised and exist only when asked for: they always train."""
 
 CHOOSABLE = ("adapter", "head", "cross-attention")
 SHORTHANDS = {"new": ("head", "cross-attention")}
@@ -72,7 +79,7 @@ class TrainPolicy:
 
     def trains(self, group: str) -> bool:
         """Whether parameters of `group` train under this policy."""
-        return self.full or group in self.groups
+        return self.full or group in self.groups or group == ALWAYS_TRAINED
 
     def __str__(self) -> str:
         """Canonical spelling, in GROUPS order (`adapter,head`)."""
@@ -122,6 +129,8 @@ def parameter_group(name: str, is_adapter: bool) -> str:
     """The group of a named parameter of an `EncoderDecoderModel` (see the module docstring)."""
     if is_adapter:
         return "adapter"
+    if name.endswith("." + MARKER_ROWS):
+        return "markers"
     if name.startswith("decoder.cls."):
         return "head"
     if ".crossattention." in name and name.startswith("decoder."):

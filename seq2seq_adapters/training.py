@@ -25,7 +25,8 @@ from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .budget import TimeBudget
 from .checkpoint_dirs import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .checkpoints import discard_checkpoint, loadable_checkpoint, mark_complete, rotate_checkpoints
-from .config import RunConfig, TrainArgs
+from .config import MARKERS_AUTO, MARKERS_NONE, RunConfig, TrainArgs
+from .marker_tokens import MIN_COUNT, training_markers
 from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
@@ -423,6 +424,11 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     output_dir = run.root
     with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint
         data = load_summarization_data(config.data, seed=config.train.seed)
+    if config.model.marker_tokens == MARKERS_AUTO:
+        markers = training_markers(data.splits["train"])
+        config.model.marker_tokens = ",".join(markers) or MARKERS_NONE
+        console.print(f"markers as single tokens: {', '.join(markers) or f'none (no #Word# tag seen {MIN_COUNT}+ times in the training data)'}",
+                      highlight=False, markup=False)
     summarizer = build_summarizer(config.model)
     with main_process_first():
         tokenized, source_length, overflow = tokenize_data(config, data, summarizer, console)

@@ -1,0 +1,190 @@
+"""Markers (#Person1#) as single tokens: settings, the grown model, what trains, save/load, exports."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import assert_one_line_error, run_cli
+from rich.console import Console
+from transformers import AutoTokenizer, EncoderDecoderModel
+
+from seq2seq_adapters import training
+from seq2seq_adapters.artifacts import load_artifact
+from seq2seq_adapters.config import (
+    DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, flag_name, load_config, parse_marker_tokens, parse_overrides,
+)
+from seq2seq_adapters.errors import S2SAError
+from seq2seq_adapters.export import export_adapter
+from seq2seq_adapters.generation import generate_summaries
+from seq2seq_adapters.marker_tokens import MIN_COUNT, bake_marker_rows, discover_markers
+from seq2seq_adapters.modeling import build_summarizer, parameter_groups
+from seq2seq_adapters.quantize import int8_copy
+
+MARKERS = "#Person1#,#Person2#"
+
+
+def test_setting_accepts_auto_none_or_a_list_of_markers():
+    assert parse_marker_tokens("auto") == "auto"
+    assert parse_marker_tokens(" ") == parse_marker_tokens("none") == "none"
+    assert ModelArgs().markers == []
+    assert parse_marker_tokens("#Person1#, #Person2#,#Person1#") == MARKERS
+    with pytest.raises(S2SAError, match=r"'Person1' is not a marker like #Person1#"):
+        parse_marker_tokens("Person1")
+    assert ModelArgs(marker_tokens=MARKERS).markers == ["#Person1#", "#Person2#"]
+    with pytest.raises(S2SAError, match="resolved from training data"):
+        ModelArgs(marker_tokens="auto").markers  # noqa: B018
+    assert any("--tie-encoder-decoder" in p for p in ModelArgs(marker_tokens="auto", tie_encoder_decoder=True).problems(flag_name))
+
+
+def test_auto_takes_markers_seen_often_enough_most_frequent_first():
+    texts = ["#Person2#: hi #Person1#", "#Person2#: yes #Person2#", "#Person1# #Person2#", "#Person1# #PErson2#", "#Person3#"]
+    assert discover_markers(texts) == ["#Person2#", "#Person1#"]
+    assert MIN_COUNT == 3
+    assert discover_markers(texts, min_count=1) == ["#Person2#", "#Person1#", "#PErson2#", "#Person3#"]
+
+
+@pytest.fixture(scope="module")
+def marked(tiny_bert):
+    return build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config="seq_bn", marker_tokens=MARKERS))
+
+
+def test_markers_are_single_tokens_with_rows_started_at_their_pieces_mean(marked, tiny_bert):
+    tokenizer, model = marked.tokenizer, marked.model
+    plain = AutoTokenizer.from_pretrained(tiny_bert)
+    ids = tokenizer("#Person1#: hi, #Person2#!", add_special_tokens=False)["input_ids"]
+    assert ids[0] == len(plain) and ids[4] == len(plain) + 1
+    assert tokenizer.decode(ids) == "#Person1# : hi, #Person2#!"
+    pieces = plain("#Person1#", add_special_tokens=False)["input_ids"]
+    for stack in (model.encoder, model.decoder):
+        embedding = stack.get_input_embeddings()
+        assert embedding.num_embeddings == len(plain) + 2
+        torch.testing.assert_close(embedding.marker_rows[0], embedding.weight[pieces].mean(0))
+    assert model.decoder.get_output_embeddings().marker_rows is model.decoder.get_input_embeddings().marker_rows
+    assert model.config.decoder.vocab_size == len(tokenizer)
+    assert parameter_groups(marked)["markers"] == {"count": 2 * 2 * 32, "trained": True}
+
+
+def test_only_the_marker_rows_of_the_embeddings_get_gradients(marked):
+    model = marked.model.train()
+    ids = marked.tokenizer(["#Person1#: hi #Person2#"], return_tensors="pt")["input_ids"]
+    output = model(input_ids=ids, labels=ids)
+    output.loss.backward()
+    assert output.logits.shape[-1] == len(marked.tokenizer)
+    for stack in (model.encoder, model.decoder):
+        embedding = stack.get_input_embeddings()
+        assert not embedding.weight.requires_grad
+        assert embedding.marker_rows.grad is not None and embedding.marker_rows.grad.abs().sum() > 0
+    model.zero_grad()
+    # the rows in the (frozen) matrices are not what the model reads: moving the trainable rows moves the logits
+    with torch.no_grad():
+        before = model(input_ids=ids, labels=ids).logits
+        model.encoder.get_input_embeddings().marker_rows.add_(1.0)
+        after = model(input_ids=ids, labels=ids).logits
+        model.encoder.get_input_embeddings().marker_rows.sub_(1.0)
+    assert not torch.allclose(before, after)
+
+
+def test_baking_gives_a_plain_model_with_the_same_logits(marked, tiny_bert):
+    model = marked.model.eval()
+    ids = marked.tokenizer(["#Person1#: hi #Person2#"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        model.decoder.get_input_embeddings().marker_rows.normal_()
+        model.encoder.get_input_embeddings().marker_rows.normal_()
+        expected = model(input_ids=ids, decoder_input_ids=ids).logits
+        baked = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config="seq_bn", marker_tokens=MARKERS))
+        baked.model.load_state_dict(model.state_dict())
+        bake_marker_rows(baked.model)
+        assert not any("marker_rows" in name for name, _ in baked.model.named_parameters())
+        assert not any(module._forward_hooks for module in (baked.model.encoder.get_input_embeddings(), baked.model.decoder.get_output_embeddings()))
+        torch.testing.assert_close(baked.model.eval()(input_ids=ids, decoder_input_ids=ids).logits, expected)
+        quantised = int8_copy(model)(input_ids=ids, decoder_input_ids=ids).logits
+    assert quantised.shape == expected.shape
+    assert (quantised - expected).abs().max() < 0.05 * expected.abs().max()
+    assert hasattr(model.encoder.get_input_embeddings(), "marker_rows")  # int8_copy left the model as it was
+
+
+@pytest.fixture(scope="module")
+def marker_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, dict, dict]:
+    """6 LoRA steps with `marker_tokens: auto` on the 64 tiny dialogues (#Person1# and #Person2# 128 times each)."""
+    output_dir = tmp_path_factory.mktemp("markers") / "run"
+    config = RunConfig(
+        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config="lora[r=4,alpha=8]", marker_tokens="auto"),
+        data=DataArgs(data=str(dialog_jsonl), max_source_length=64, max_target_length=24),
+        train=TrainArgs(max_steps=6, batch_size=8, learning_rate=1e-2, logging_steps=2, save_steps=3, output_dir=str(output_dir)),
+        generation=GenerationArgs(num_beams=2, max_new_tokens=10, min_new_tokens=2, batch_size=4),
+    )
+    captured = {}
+
+    def build(margs):
+        summarizer = build_summarizer(margs)
+        captured["summarizer"] = summarizer
+        captured["before"] = {k: v.detach().clone() for k, v in summarizer.model.state_dict().items()}
+        return summarizer
+
+    console = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "build_summarizer", build)
+        training.train(config, console=Console(file=console, width=200))
+    return output_dir, captured, {"console": console.getvalue()}
+
+
+def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
+    output_dir, _, seen = marker_run
+    assert "markers as single tokens: #Person1#, #Person2#" in seen["console"]
+    assert json.loads((output_dir / "run_config.json").read_text())["model"]["marker_tokens"] == MARKERS
+    assert json.loads((output_dir / "adapter" / "s2sa.json").read_text())["model"]["marker_tokens"] == MARKERS
+    assert json.loads((output_dir / "run.json").read_text())["parameters"]["groups"]["markers"]["trained"]
+
+
+def test_training_moves_the_marker_rows_and_not_the_matrices(marker_run):
+    _, captured, _ = marker_run
+    after = captured["summarizer"].model.state_dict()
+    before = captured["before"]
+    for stack in ("encoder.embeddings", "decoder.bert.embeddings"):
+        assert not torch.equal(after[f"{stack}.word_embeddings.marker_rows"], before[f"{stack}.word_embeddings.marker_rows"])
+        assert torch.equal(after[f"{stack}.word_embeddings.weight"], before[f"{stack}.word_embeddings.weight"])
+
+
+def test_saved_run_reloads_with_its_markers_and_the_same_summaries(marker_run):
+    output_dir, captured, _ = marker_run
+    trained = captured["summarizer"]
+    loaded, info = load_artifact(output_dir / "adapter")
+    assert info.model_args.markers == ["#Person1#", "#Person2#"]
+    for name in ("encoder.embeddings.word_embeddings.marker_rows", "decoder.bert.embeddings.word_embeddings.marker_rows"):
+        assert torch.equal(loaded.model.state_dict()[name], trained.model.state_dict()[name])
+    documents = ["#Person1#: Hi, a table for two tonight?\n#Person2#: Sure, at 7 pm."] * 2
+    gen = GenerationArgs(num_beams=2, max_new_tokens=10, min_new_tokens=2, batch_size=2)
+    assert generate_summaries(loaded.model, loaded.tokenizer, documents, gen, 64) == \
+        generate_summaries(trained.model.eval(), trained.tokenizer, documents, gen, 64)
+
+
+def test_exports_carry_the_markers(marker_run, tmp_path):
+    output_dir, _, _ = marker_run
+    exported = export_adapter(output_dir, tmp_path / "export")
+    assert AutoTokenizer.from_pretrained(exported).tokenize("#Person2#: hi") == ["#Person2#", ":", "hi"]
+    merged_dir = export_adapter(output_dir, tmp_path / "merged", merge=True)
+    merged = EncoderDecoderModel.from_pretrained(merged_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(merged_dir)
+    loaded, _ = load_artifact(output_dir / "adapter")
+    ids = tokenizer(["#Person1#: hi #Person2#"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids=ids, decoder_input_ids=ids).logits,
+                                   loaded.model.eval()(input_ids=ids, decoder_input_ids=ids).logits, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("args", [["--marker-tokens", "Person1"], ["model.marker_tokens=#Person1#,Person2"]])
+def test_a_wrong_marker_is_a_one_line_error_before_anything_is_written(args, tiny_bert, dialog_jsonl, tmp_path):
+    output = tmp_path / "never"
+    process = run_cli(["train", "--encoder", str(tiny_bert), "--data", str(dialog_jsonl), "--output-dir", str(output), *args], cwd=tmp_path)
+    assert_one_line_error(process, "is not a marker like #Person1#")
+    assert not output.exists()
+
+
+def test_the_dialogsum_config_asks_for_auto_and_none_turns_it_off():
+    assert load_config("dialogsum").model.marker_tokens == "auto"
+    assert load_config("dialogsum", {"model": {"marker_tokens": parse_marker_tokens("none")}}).model.markers == []
+    assert load_config("dialogsum", settings=parse_overrides(["model.marker_tokens="])).model.markers == []
