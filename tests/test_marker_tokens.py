@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import assert_one_line_error, run_cli
+from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 from rich.console import Console
+from safetensors.torch import load_file
 from transformers import AutoTokenizer, EncoderDecoderModel
 
 from seq2seq_adapters import training
+from seq2seq_adapters.artifact_info import NON_ADAPTER_WEIGHTS
 from seq2seq_adapters.artifacts import load_artifact
 from seq2seq_adapters.config import (
-    DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, flag_name, load_config, parse_marker_tokens, parse_overrides,
+    GenerationArgs, ModelArgs, RunConfig, flag_name, load_config, parse_marker_tokens, parse_overrides,
 )
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.export import export_adapter
@@ -108,33 +112,17 @@ def test_baking_gives_a_plain_model_with_the_same_logits(marked, tiny_bert):
 
 
 @pytest.fixture(scope="module")
-def marker_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, dict, dict]:
+def marker_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, Captured, str]:
     """6 LoRA steps with `marker_tokens: auto` on the 64 tiny dialogues (#Person1# and #Person2# 128 times each)."""
     output_dir = tmp_path_factory.mktemp("markers") / "run"
-    config = RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config="lora[r=4,alpha=8]", marker_tokens="auto"),
-        data=DataArgs(data=str(dialog_jsonl), max_source_length=64, max_target_length=24),
-        train=TrainArgs(max_steps=6, batch_size=8, learning_rate=1e-2, logging_steps=2, save_steps=3, output_dir=str(output_dir)),
-        generation=GenerationArgs(num_beams=2, max_new_tokens=10, min_new_tokens=2, batch_size=4),
-    )
-    captured = {}
-
-    def build(margs):
-        summarizer = build_summarizer(margs)
-        captured["summarizer"] = summarizer
-        captured["before"] = {k: v.detach().clone() for k, v in summarizer.model.state_dict().items()}
-        return summarizer
-
-    console = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training, "build_summarizer", build)
-        training.train(config, console=Console(file=console, width=200))
-    return output_dir, captured, {"console": console.getvalue()}
+    config = tiny_config(tiny_bert, dialog_jsonl, output_dir, adapter_config="lora[r=4,alpha=8]", leave_out=[], marker_tokens="auto")
+    _, captured, console_text = train_capturing(config)
+    return output_dir, captured, console_text
 
 
 def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
-    output_dir, _, seen = marker_run
-    assert "markers as single tokens: #Person1#, #Person2#" in seen["console"]
+    output_dir, _, console_text = marker_run
+    assert "markers as single tokens: #Person1#, #Person2#" in console_text
     assert json.loads((output_dir / "run_config.json").read_text())["model"]["marker_tokens"] == MARKERS
     assert json.loads((output_dir / "adapter" / "s2sa.json").read_text())["model"]["marker_tokens"] == MARKERS
     assert json.loads((output_dir / "run.json").read_text())["parameters"]["groups"]["markers"]["trained"]
@@ -142,8 +130,7 @@ def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
 
 def test_training_moves_the_marker_rows_and_not_the_matrices(marker_run):
     _, captured, _ = marker_run
-    after = captured["summarizer"].model.state_dict()
-    before = captured["before"]
+    after, before = captured.summarizer.model.state_dict(), captured.before
     for stack in ("encoder.embeddings", "decoder.bert.embeddings"):
         assert not torch.equal(after[f"{stack}.word_embeddings.marker_rows"], before[f"{stack}.word_embeddings.marker_rows"])
         assert torch.equal(after[f"{stack}.word_embeddings.weight"], before[f"{stack}.word_embeddings.weight"])
@@ -151,7 +138,7 @@ def test_training_moves_the_marker_rows_and_not_the_matrices(marker_run):
 
 def test_saved_run_reloads_with_its_markers_and_the_same_summaries(marker_run):
     output_dir, captured, _ = marker_run
-    trained = captured["summarizer"]
+    trained = captured.summarizer
     loaded, info = load_artifact(output_dir / "adapter")
     assert info.model_args.markers == ["#Person1#", "#Person2#"]
     for name in ("encoder.embeddings.word_embeddings.marker_rows", "decoder.bert.embeddings.word_embeddings.marker_rows"):
@@ -188,3 +175,19 @@ def test_the_dialogsum_config_asks_for_auto_and_none_turns_it_off():
     assert load_config("dialogsum").model.marker_tokens == "auto"
     assert load_config("dialogsum", {"model": {"marker_tokens": parse_marker_tokens("none")}}).model.markers == []
     assert load_config("dialogsum", settings=parse_overrides(["model.marker_tokens="])).model.markers == []
+
+
+def test_a_resumed_run_ends_with_the_same_marker_rows(marker_run, tmp_path):
+    output_dir, _, _ = marker_run
+    resumed = tmp_path / "run"
+    shutil.copytree(output_dir, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "checkpoint-6")
+    shutil.rmtree(resumed / "adapter")
+    config = RunConfig.from_dict(json.loads((resumed / "run_config.json").read_text()))
+    config.train.output_dir = str(resumed)
+    training.train(config, resume=resumed, console=Console(file=io.StringIO()))
+    ours, theirs = load_file(str(resumed / "adapter" / NON_ADAPTER_WEIGHTS)), load_file(str(output_dir / "adapter" / NON_ADAPTER_WEIGHTS))
+    rows = [key for key in theirs if key.endswith("marker_rows")]
+    assert len(rows) == 2
+    for key in rows:
+        assert torch.equal(ours[key], theirs[key]), key
