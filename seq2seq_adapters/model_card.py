@@ -15,6 +15,7 @@ from .artifact_info import ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS, ArtifactInfo
 from .config import DEFAULT_CHECKPOINT
 from .export_plan import ExportSource, best_step
 from .reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table, splitter_note
+from .trainable import MARKER_ROWS
 
 if TYPE_CHECKING:
     from transformers import EncoderDecoderModel
@@ -340,6 +341,16 @@ def _usage_section(info: ArtifactInfo, output: Path, merged: bool) -> list[str]:
         "for layer in model.decoder.base_model.encoder.layer:",
         "    layer.crossattention.load_state_dict(layer.attention.state_dict())",
     ]
+    grow_for_markers = [] if not margs.markers else [
+        f"# {', '.join(margs.markers)} are single tokens of this tokenizer (s2sa's --marker-tokens): one more row each",
+        "model.encoder.resize_token_embeddings(len(tokenizer))",
+        "model.decoder.resize_token_embeddings(len(tokenizer))",
+    ]
+    marker_rows = [] if not margs.markers else [
+        f"for name in [name for name in weights if name.endswith('.{MARKER_ROWS}')]:  # the markers' trained rows",
+        "    rows = weights.pop(name)",
+        f"    model.get_parameter(name.replace('.{MARKER_ROWS}', '.weight')).data[-len(rows):] = rows",
+    ]
     code = [
         *([] if margs.full_finetune else ["import adapters"]),
         "import torch",
@@ -348,14 +359,17 @@ def _usage_section(info: ArtifactInfo, output: Path, merged: bool) -> list[str]:
         "",
         *_python_base_lines(info),
         f"export_dir = {str(output)!r}",
+        "tokenizer = AutoTokenizer.from_pretrained(export_dir)",
         f"model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder{tie})",
+        *grow_for_markers,
         *copy_cross_attention,
         *load_adapter,
         "# the trained cross-attention / LM-head weights (not part of the adapter):",
-        f"missing, unexpected = model.load_state_dict(load_file(f\"{{export_dir}}/{NON_ADAPTER_WEIGHTS}\"), strict=False)",
+        f"weights = load_file(f\"{{export_dir}}/{NON_ADAPTER_WEIGHTS}\")",
+        *marker_rows,
+        "missing, unexpected = model.load_state_dict(weights, strict=False)",
         "assert not unexpected, unexpected",
         "model.eval()",
-        "tokenizer = AutoTokenizer.from_pretrained(export_dir)",
         "generation_config = GenerationConfig.from_pretrained(export_dir)",
         "",
         "documents = [\"#Person1#: Hi, is the table for two still free tonight?\\n#Person2#: Yes, at 8 pm.\"]",

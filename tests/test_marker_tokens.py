@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import assert_one_line_error, run_cli
+from test_export import card_code_blocks
 from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 from rich.console import Console
 from safetensors.torch import load_file
@@ -153,14 +154,17 @@ def test_exports_carry_the_markers(marker_run, tmp_path):
     output_dir, _, _ = marker_run
     exported = export_adapter(output_dir, tmp_path / "export")
     assert AutoTokenizer.from_pretrained(exported).tokenize("#Person2#: hi") == ["#Person2#", ":", "hi"]
+    card = {}  # the model card's plain transformers + adapters code, up to its example documents
+    exec(card_code_blocks(exported)[0].split("documents = ")[0], card)  # noqa: S102
     merged_dir = export_adapter(output_dir, tmp_path / "merged", merge=True)
     merged = EncoderDecoderModel.from_pretrained(merged_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(merged_dir)
     loaded, _ = load_artifact(output_dir / "adapter")
     ids = tokenizer(["#Person1#: hi #Person2#"], return_tensors="pt")["input_ids"]
     with torch.no_grad():
-        torch.testing.assert_close(merged(input_ids=ids, decoder_input_ids=ids).logits,
-                                   loaded.model.eval()(input_ids=ids, decoder_input_ids=ids).logits, atol=1e-4, rtol=1e-4)
+        expected = loaded.model.eval()(input_ids=ids, decoder_input_ids=ids).logits
+        torch.testing.assert_close(merged(input_ids=ids, decoder_input_ids=ids).logits, expected, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(card["model"](input_ids=ids, decoder_input_ids=ids).logits, expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("args", [["--marker-tokens", "Person1"], ["model.marker_tokens=#Person1#,Person2"]])
