@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,9 @@ from transformers import AddedToken, EncoderDecoderModel, PreTrainedTokenizerBas
 
 from .surface import MARKER
 from .trainable import MARKER_ROWS as ROWS
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 MIN_COUNT = 3
 """`auto` takes the markers seen at least this often in the training documents and summaries (DialogSum's
@@ -38,7 +42,7 @@ def discover_markers(texts: Iterable[str], min_count: int = MIN_COUNT) -> list[s
     return sorted((m for m, n in counts.items() if n >= min_count), key=lambda m: (-counts[m], m))
 
 
-def training_markers(split) -> list[str]:
+def training_markers(split: Dataset) -> list[str]:
     """`marker_tokens: auto` on a normalized training split: the markers of its documents and summaries."""
     columns = split.select_columns(["document", "references"]).to_dict()
     return discover_markers([*columns["document"], *(text for refs in columns["references"] for text in refs)])
