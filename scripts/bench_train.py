@@ -1,7 +1,7 @@
 """Training throughput of `s2sa train` against the AdapterHub reference pipeline, in one process.
 
-Both train the same model (bundled MiniLM encoder and decoder, seq_bn, --leave-out 0,1, newly
-initialized weights trainable) on the same DialogSum training dialogues with the same batch size,
+Both train the same model (bundled MiniLM encoder and decoder, --leave-out 0,1; by default seq_bn with
+the newly initialized weights trainable, or `--adapter-config`/`--train`) on the same DialogSum training dialogues with the same batch size,
 sequence limits and number of optimizer steps. The reference is the AdapterHub summarization example:
 Seq2SeqAdapterTrainer, DataCollatorForSeq2Seq, batches in dataset order padded to the longest member,
 default TrainingArguments, fp32, the checkpoint's own dropout (attention dropout 0.1) and adapters'
@@ -11,6 +11,8 @@ DialogSum validation dialogues after the last step (eval mode, the model's own l
 not depend on which batches happened to come last.
 
     python scripts/bench_train.py --samples 2000 --steps 125 --rounds 2
+    python scripts/bench_train.py --samples 640 --steps 40 --threads 1 --rounds 2 \
+        --adapter-config "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_seq_bn" --train adapter,head --learning-rate 5e-3
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ CHECKPOINT_ATTENTION_DROPOUT = 0.1
 
 
 def run_config(args, output_dir: Path, reference: bool) -> RunConfig:
-    model = ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1])
+    model = ModelArgs(adapter_config=args.adapter_config, train=args.train, leave_out=[0, 1])
     if reference:
         model.attention_dropout = CHECKPOINT_ATTENTION_DROPOUT
     return RunConfig(
@@ -190,6 +192,9 @@ def main() -> None:
     parser.add_argument("--source-length", type=int, default=256)
     parser.add_argument("--target-length", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--adapter-config", default="seq_bn", help="both pipelines' adapter (s2sa's default: "
+                        f"{ModelArgs.adapter_config})")
+    parser.add_argument("--train", default="adapter,new", help=f"weights both pipelines train (s2sa's default: {ModelArgs.train})")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--heldout", type=int, default=200, help="validation dialogues for the final loss")
