@@ -18,8 +18,8 @@ from typing import Any, Literal
 import yaml
 
 from .errors import S2SAError, S2SAWarning
-from .surface import MARKER
 from .io_utils import wrong_kind
+from .surface import MARKER
 from .trainable import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
 
 DEFAULT_CHECKPOINT = "minilm"
@@ -131,8 +131,11 @@ def parse_leave_out(text: str | None) -> list[int]:
 
 
 MARKERS_AUTO = "auto"
-"""`marker_tokens: auto`: the markers seen 3+ times in the training data (marker_tokens.MIN_COUNT), resolved
-by `s2sa train` into the list a run saves."""
+"""`marker_tokens: auto`: the markers seen MARKERS_MIN_COUNT+ times in the training data, resolved by
+`s2sa train` into the list a run saves."""
+MARKERS_MIN_COUNT = 3
+"""`auto` takes the markers seen at least this often in the training documents and summaries (DialogSum's
+training split has #Person1# to #Person7# 3+ times, and typos such as #PErson2# once)."""
 MARKERS_NONE = "none"
 """`marker_tokens: none` (also written ''): no marker is a token."""
 
@@ -200,7 +203,8 @@ class ModelArgs(Settings):
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
     marker_tokens: str = setting(
         MARKERS_NONE,
-        "Tags such as #Person1# as single tokens with trained embedding rows: auto (those seen 3+ times in the training data), a comma list, or none.",
+        "Tags such as #Person1# as single tokens with trained embedding rows: "
+        f"auto (those seen {MARKERS_MIN_COUNT}+ times in the training data), a comma list, or none.",
         parse=parse_marker_tokens,
     )
     """Markers made single tokens (marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the

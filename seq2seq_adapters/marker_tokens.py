@@ -25,18 +25,14 @@ import torch
 import torch.nn.functional as F
 from transformers import AddedToken, EncoderDecoderModel, PreTrainedTokenizerBase
 
+from .config import MARKERS_MIN_COUNT
 from .surface import MARKER
 from .trainable import MARKER_ROWS as ROWS
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-MIN_COUNT = 3
-"""`auto` takes the markers seen at least this often in the training documents and summaries (DialogSum's
-training split has #Person1# to #Person7# 3+ times, and typos such as #PErson2# once)."""
-
-
-def discover_markers(texts: Iterable[str], min_count: int = MIN_COUNT) -> list[str]:
+def discover_markers(texts: Iterable[str], min_count: int = MARKERS_MIN_COUNT) -> list[str]:
     """Markers seen at least `min_count` times in `texts`, most frequent first (ties by name)."""
     counts = collections.Counter(marker for text in texts for marker in MARKER.findall(text))
     return sorted((m for m, n in counts.items() if n >= min_count), key=lambda m: (-counts[m], m))

@@ -22,10 +22,10 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from .adapter_attention import init_adapters
-from .marker_tokens import extend_model
 from .config import DEFAULT_CHECKPOINT, ModelArgs, reserved_name_problem
 from .errors import S2SAError
-from .trainable import GROUPS, LEGACY_DEFAULT, TrainPolicy, parameter_group
+from .marker_tokens import extend_model
+from .trainable import GROUPS, LEGACY_DEFAULT, MARKERS, TrainPolicy, parameter_group
 
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
 """Model types that can serve as both encoder and (with cross-attention) decoder here."""
@@ -336,7 +336,7 @@ def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]
     for _, group, parameter in named_groups(summarizer):
         groups[group]["count"] += parameter.numel()
         groups[group]["trained"] = bool(groups[group]["trained"] or parameter.requires_grad)
-    return {group: values for group, values in groups.items() if group != "markers" or values["count"]}
+    return {group: values for group, values in groups.items() if group != MARKERS or values["count"]}
 
 
 def build_summarizer(margs: ModelArgs) -> Summarizer:

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 from .errors import S2SAError
 
-GROUPS: tuple[str, ...] = ("adapter", "head", "cross-attention", "markers", "base")
+MARKERS = "markers"
+"""The group of marker rows: newly initialised and there only when asked for, so they always train."""
+GROUPS: tuple[str, ...] = ("adapter", "head", "cross-attention", MARKERS, "base")
 """Every parameter belongs to exactly one of these, in this (table) order."""
 
 MARKER_ROWS = "marker_rows"
 """Name of the trainable marker rows on each embedding module (marker_tokens.py)."""
-ALWAYS_TRAINED = "markers"
-"""Marker rows are newly initialised and exist only when asked for: they always train."""
 
 CHOOSABLE = ("adapter", "head", "cross-attention")
 SHORTHANDS = {"new": ("head", "cross-attention")}
@@ -79,7 +79,7 @@ class TrainPolicy:
 
     def trains(self, group: str) -> bool:
         """Whether parameters of `group` train under this policy."""
-        return self.full or group in self.groups or group == ALWAYS_TRAINED
+        return self.full or group in self.groups or group == MARKERS
 
     def __str__(self) -> str:
         """Canonical spelling, in GROUPS order (`adapter,head`)."""
@@ -130,7 +130,7 @@ def parameter_group(name: str, is_adapter: bool) -> str:
     if is_adapter:
         return "adapter"
     if name.endswith("." + MARKER_ROWS):
-        return "markers"
+        return MARKERS
     if name.startswith("decoder.cls."):
         return "head"
     if ".crossattention." in name and name.startswith("decoder."):

@@ -25,8 +25,7 @@ from .artifacts import ArtifactInfo, load_trained_weights, save_artifact
 from .budget import TimeBudget
 from .checkpoint_dirs import checkpoint_folders, checkpoint_step, is_complete, last_complete_checkpoint
 from .checkpoints import discard_checkpoint, loadable_checkpoint, mark_complete, rotate_checkpoints
-from .config import MARKERS_AUTO, MARKERS_NONE, RunConfig, TrainArgs
-from .marker_tokens import MIN_COUNT, training_markers
+from .config import MARKERS_AUTO, MARKERS_MIN_COUNT, MARKERS_NONE, RunConfig, TrainArgs
 from .curves import write_run_curves
 from .data import SummarizationData, load_summarization_data
 from .distributed import broadcast, is_main_process, main_process_first, world_size
@@ -37,6 +36,7 @@ from .io_utils import DiskFull, atomic_write_json, atomic_write_text, naming_a_f
 from .long_documents import Overflow, measure_overflow
 from .loss import label_position_loss
 from .loss_book import LossBook
+from .marker_tokens import training_markers
 from .metrics_log import MetricsFileCallback
 from .modeling import Summarizer, build_summarizer, parameter_groups
 from .nonfinite import NonFiniteGuard
@@ -427,7 +427,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     if config.model.marker_tokens == MARKERS_AUTO:
         markers = training_markers(data.splits["train"])
         config.model.marker_tokens = ",".join(markers) or MARKERS_NONE
-        console.print(f"markers as single tokens: {', '.join(markers) or f'none (no #Word# tag seen {MIN_COUNT}+ times in the training data)'}",
+        console.print(f"markers as single tokens: {', '.join(markers) or f'none (no #Word# tag seen {MARKERS_MIN_COUNT}+ times in the training data)'}",
                       highlight=False, markup=False)
     summarizer = build_summarizer(config.model)
     with main_process_first():

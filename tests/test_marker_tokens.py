@@ -20,12 +20,12 @@ from seq2seq_adapters import training
 from seq2seq_adapters.artifact_info import NON_ADAPTER_WEIGHTS
 from seq2seq_adapters.artifacts import load_artifact
 from seq2seq_adapters.config import (
-    GenerationArgs, ModelArgs, RunConfig, flag_name, load_config, parse_marker_tokens, parse_overrides,
+    MARKERS_MIN_COUNT, GenerationArgs, ModelArgs, RunConfig, flag_name, load_config, parse_marker_tokens, parse_overrides,
 )
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.export import export_adapter
 from seq2seq_adapters.generation import generate_summaries
-from seq2seq_adapters.marker_tokens import MIN_COUNT, bake_marker_rows, discover_markers
+from seq2seq_adapters.marker_tokens import bake_marker_rows, discover_markers
 from seq2seq_adapters.modeling import build_summarizer, parameter_groups
 from seq2seq_adapters.quantize import int8_copy
 
@@ -48,7 +48,7 @@ def test_setting_accepts_auto_none_or_a_list_of_markers():
 def test_auto_takes_markers_seen_often_enough_most_frequent_first():
     texts = ["#Person2#: hi #Person1#", "#Person2#: yes #Person2#", "#Person1# #Person2#", "#Person1# #PErson2#", "#Person3#"]
     assert discover_markers(texts) == ["#Person2#", "#Person1#"]
-    assert MIN_COUNT == 3
+    assert MARKERS_MIN_COUNT == 3
     assert discover_markers(texts, min_count=1) == ["#Person2#", "#Person1#", "#PErson2#", "#Person3#"]
 
 
