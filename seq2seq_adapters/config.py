@@ -494,7 +494,8 @@ def type_problems(values: Settings, label: Callable[[str], str] = str) -> list[s
             expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
             if list in allowed:
                 expected = "a list of integers" + (" or null" if type(None) in allowed else "")
-            problems.append(f"{label(f.name)} must be {expected}, got {value!r}")
+            got = "nothing (an empty value, or text after # that YAML reads as a comment: quote it)" if value is None else repr(value)
+            problems.append(f"{label(f.name)} must be {expected}, got {got}")
     return problems
 
 

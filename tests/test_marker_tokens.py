@@ -195,3 +195,10 @@ def test_a_resumed_run_ends_with_the_same_marker_rows(marker_run, tmp_path):
     assert len(rows) == 2
     for key in rows:
         assert torch.equal(ours[key], theirs[key]), key
+
+
+def test_an_unquoted_marker_in_a_yaml_file_is_named_as_a_yaml_comment(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\n  marker_tokens: #Person1#\n")
+    with pytest.raises(S2SAError, match=r"model.marker_tokens must be str, got nothing \(.*YAML reads as a comment: quote it\)"):
+        load_config(config)
