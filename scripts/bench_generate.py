@@ -5,19 +5,21 @@
 * eval path: `seq2seq_adapters.generation.generate_summaries` (what `s2sa eval`, `s2sa summarize` and the
   end-of-training validation use): batches of similar source length (sorted, original order restored),
   padding only within a batch, KV cache, `torch.inference_mode()`, a beam-search cache that does not
-  reorder the cross-attention keys/values (identical for all beams of one example), and adapters'
-  attention without its needless q/k/v copies (seq2seq_adapters/adapter_attention.py).
+  reorder the cross-attention keys/values (identical for all beams of one example), adapters'
+  attention without its needless q/k/v copies (seq2seq_adapters/adapter_attention.py), and LoRA layers
+  without their needless passes (seq2seq_adapters/fused_lora.py).
 * eval path, int8: the same with `--quantize int8` (Linear layers dynamically quantised; the int8 copy
   of the model is made inside the timed call).
 * baseline: what `Seq2SeqTrainer.predict(predict_with_generate=True)` does with a sequential eval sampler:
   the examples in dataset order, fixed batches, each padded to its longest source (DataCollatorForSeq2Seq),
-  stock `model.generate(...)` under `torch.no_grad()`, adapters' own attention code. The Trainer's extra
+  stock `model.generate(...)` under `torch.no_grad()`, adapters' own attention and LoRA code. The Trainer's extra
   loss forward pass and its cross-process gathering are left out, which only flatters the baseline.
 
 All use the same model object and the same generation settings (the run's, overridable by flags). Without
 a run folder a fresh summarizer is built from the bundled MiniLM (untrained adapter: every summary runs to
 --max-new-tokens, so all paths decode the same number of steps). `--ablation` adds the steps in between
-(sorted batches with the stock cache; sorted + beam cache with adapters' own attention), so each
+(sorted batches with the stock cache; sorted + beam cache with adapters' own attention and LoRA; then
+copy-free attention with adapters' own LoRA), so each
 candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
 """
 
@@ -39,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from seq2seq_adapters.adapter_attention import use_copy_free_attention  # noqa: E402
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
 from seq2seq_adapters.data import load_summarization_data  # noqa: E402
+from seq2seq_adapters.fused_lora import use_fused_lora  # noqa: E402
 from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch  # noqa: E402
 from seq2seq_adapters.inference import generation_settings, load_source  # noqa: E402
 from seq2seq_adapters.metrics import compute_rouge, mean_words  # noqa: E402
@@ -98,14 +101,15 @@ def eval_path_int8(model, tokenizer, documents, gen: GenerationArgs, max_source_
 
 
 # name -> (how it generates, whether adapters' attention runs without its copies); the first is the baseline
-METHODS = {
-    "trainer-style baseline": (trainer_predict_style, False),
-    "sorted batches, stock cache": (sorted_stock_cache, False),
-    "sorted + beam cache": (eval_path, False),
-    "eval path": (eval_path, True),
-    "eval path, int8": (eval_path_int8, True),
+METHODS = {  # name: (method, copy-free attention, fused LoRA)
+    "trainer-style baseline": (trainer_predict_style, False, False),
+    "sorted batches, stock cache": (sorted_stock_cache, False, False),
+    "sorted + beam cache": (eval_path, False, False),
+    "+ copy-free attention": (eval_path, True, False),
+    "eval path": (eval_path, True, True),
+    "eval path, int8": (eval_path_int8, True, True),
 }
-ABLATIONS = ("sorted batches, stock cache", "sorted + beam cache")
+ABLATIONS = ("sorted batches, stock cache", "sorted + beam cache", "+ copy-free attention")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generation: {vars(gen)}; torch threads {torch.get_num_threads()}; device {model.device}", flush=True)
 
     def run(name: str, docs: list[str], settings: GenerationArgs) -> list[str]:
-        method, copy_free = METHODS[name]
+        method, copy_free, fused = METHODS[name]
         use_copy_free_attention(copy_free)
+        use_fused_lora(fused)
         return method(model, tokenizer, docs, settings, max_source_length)
 
     # Warm up (first-call allocations, lazy imports) on a few documents, untimed.

@@ -5,7 +5,8 @@ the newly initialized weights trainable, or `--adapter-config`/`--train`) on the
 sequence limits and number of optimizer steps. The reference is the AdapterHub summarization example:
 Seq2SeqAdapterTrainer, DataCollatorForSeq2Seq, batches in dataset order padded to the longest member,
 default TrainingArguments, fp32, the checkpoint's own dropout (attention dropout 0.1) and adapters'
-own attention code (s2sa removes its needless copies: seq2seq_adapters/adapter_attention.py). Runs
+own attention and LoRA code (s2sa removes their needless copies and passes: seq2seq_adapters/adapter_attention.py,
+fused_lora.py). Runs
 alternate (ref, ours, ref, ours, ...) to cancel drift. "Final loss" is the loss on the same held-out
 DialogSum validation dialogues after the last step (eval mode, the model's own loss), so that it does
 not depend on which batches happened to come last.
@@ -29,7 +30,7 @@ from adapters import Seq2SeqAdapterTrainer
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
-from seq2seq_adapters.adapter_attention import use_copy_free_attention
+from seq2seq_adapters.adapter_attention import use_fast_adapter_code
 from seq2seq_adapters.artifacts import ArtifactInfo
 from seq2seq_adapters.config import DataArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.data import load_summarization_data
@@ -156,7 +157,7 @@ def run_once(name: str, make_trainer, args, tokenized_cache: dict) -> dict:
     config = run_config(args, Path(tempfile.mkdtemp()), reference=name == "reference")
     torch.manual_seed(args.seed)
     summarizer = build_summarizer(config.model)
-    use_copy_free_attention(name != "reference")  # the reference runs adapters' own attention matching
+    use_fast_adapter_code(name != "reference")  # the reference runs adapters' own attention matching and LoRA
     if not tokenized_cache:
         data = load_summarization_data(config.data, seed=args.seed)
         splits = {split: data.splits[split] for split in ("train", "validation")}

@@ -1,4 +1,5 @@
-"""`adapters.init`, minus the needless copies adapters 1.3.0 makes in every attention call.
+"""`adapters.init`, minus the needless copies adapters 1.3.0 makes in every attention call (and, through
+fused_lora.py, the needless passes of its LoRA layers).
 
 adapters' attention classes call `match_attn_matrices_for_parallel(query, key, value)` before every
 scaled-dot-product attention, to give the three the same batch size under a `Parallel` composition. It
@@ -17,6 +18,8 @@ import sys
 import adapters
 import torch
 from adapters.composition import match_attn_matrices_for_parallel as stock_match
+
+from .fused_lora import use_fused_lora
 
 FUNCTION_NAME = "match_attn_matrices_for_parallel"
 
@@ -44,7 +47,13 @@ def use_copy_free_attention(enabled: bool = True) -> list[str]:
     return changed
 
 
+def use_fast_adapter_code(enabled: bool = True) -> None:
+    """Copy-free attention matching and fused LoRA layers, or adapters' own code for both (benchmark baselines)."""
+    use_copy_free_attention(enabled)
+    use_fused_lora(enabled)
+
+
 def init_adapters(model: torch.nn.Module) -> None:
-    """`adapters.init(model)` with copy-free attention matching."""
+    """`adapters.init(model)` with copy-free attention matching and fused LoRA layers."""
     adapters.init(model)
-    use_copy_free_attention()
+    use_fast_adapter_code()

@@ -201,6 +201,11 @@ class ModelArgs(Settings):
     attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).", bounds="[0, 1)")
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
+    hidden_dropout: float | None = setting(
+        None, "Hidden-state dropout in training (default: the checkpoint's, 0.1 for BERT and MiniLM).", bounds="[0, 1)"
+    )
+    """Dropout on embeddings and every layer's outputs while training; None keeps the checkpoint's
+    `hidden_dropout_prob`. Its masks are 4-7% of a CPU step (docs/performance.md)."""
     marker_tokens: str = setting(
         MARKERS_NONE,
         "Tags such as #Person1# as single tokens with trained embedding rows: "

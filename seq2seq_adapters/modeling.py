@@ -149,6 +149,8 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
     decoder_config = load_base_config(decoder_path, remote)
     for config in (encoder_config, decoder_config):
         config.attention_probs_dropout_prob = margs.attention_dropout
+        if margs.hidden_dropout is not None:
+            config.hidden_dropout_prob = margs.hidden_dropout
     decoder_config.is_decoder = True
     decoder_config.add_cross_attention = True
     level = _quiet_loading()

@@ -229,6 +229,16 @@ def test_default_attention_dropout_is_zero():
     assert ModelArgs().attention_dropout == 0.0
 
 
+@pytest.mark.parametrize("dropout", [None, 0.0])
+def test_hidden_dropout_is_the_checkpoints_unless_set(tiny_bert, dropout):
+    """None keeps the checkpoint's 0.1; a value reaches both stacks' configs and every hidden-state dropout."""
+    model = build_summarizer(tiny_args(tiny_bert, hidden_dropout=dropout)).model
+    expected = 0.1 if dropout is None else dropout
+    assert model.config.encoder.hidden_dropout_prob == model.config.decoder.hidden_dropout_prob == expected
+    rates = {m.p for name, m in model.named_modules() if isinstance(m, torch.nn.Dropout) and name.endswith("output.dropout")}
+    assert rates == {expected}
+
+
 def test_tie_encoder_decoder_shares_weights(tiny_bert):
     tied = build_summarizer(tiny_args(tiny_bert, tie_encoder_decoder=True)).model
     params = dict(tied.named_parameters(remove_duplicate=False))
