@@ -4,10 +4,9 @@ Both train the same model (bundled MiniLM encoder and decoder, --leave-out 0,1; 
 the newly initialized weights trainable, or `--adapter-config`/`--train`) on the same DialogSum training dialogues with the same batch size,
 sequence limits and number of optimizer steps. The reference is the AdapterHub summarization example:
 Seq2SeqAdapterTrainer, DataCollatorForSeq2Seq, batches in dataset order padded to the longest member,
-default TrainingArguments, fp32, the checkpoint's own dropout (attention dropout 0.1) and adapters'
-own attention and LoRA code (s2sa removes their needless copies and passes: seq2seq_adapters/adapter_attention.py,
-fused_lora.py). Runs
-alternate (ref, ours, ref, ours, ...) to cancel drift. "Final loss" is the loss on the same held-out
+default TrainingArguments, fp32, the checkpoint's own dropout (attention and hidden, 0.1) and adapters'
+own attention and LoRA code (s2sa removes their needless copies and passes: adapter_attention.py,
+fused_lora.py). Runs alternate (ref, ours, ref, ours, ...) to cancel drift. "Final loss" is the loss on the same held-out
 DialogSum validation dialogues after the last step (eval mode, the model's own loss), so that it does
 not depend on which batches happened to come last.
 
@@ -80,8 +79,8 @@ CHECKPOINT_ATTENTION_DROPOUT = 0.1
 
 def run_config(args, output_dir: Path, reference: bool) -> RunConfig:
     model = ModelArgs(adapter_config=args.adapter_config, train=args.train, leave_out=[0, 1])
-    if reference:
-        model.attention_dropout = CHECKPOINT_ATTENTION_DROPOUT
+    if reference:  # the checkpoint's dropout
+        model.attention_dropout, model.hidden_dropout = CHECKPOINT_ATTENTION_DROPOUT, None
     return RunConfig(
         model=model,
         data=DataArgs(data=str(args.data), max_train_samples=args.samples, max_eval_samples=args.heldout,

@@ -1,12 +1,13 @@
 """Where a training step's time goes: torch profiler over forward+backward on one fixed DialogSum batch.
 
 Profiles the same batch (16 random training dialogues, 256/64 tokens, padded to the longest) twice:
-as the AdapterHub reference trains it (the checkpoint's attention dropout 0.1, the model's own loss
-over every decoder position) and as `s2sa train` does (attention dropout 0, vocabulary logits only at
+as the AdapterHub reference trains it (the checkpoint's dropout, 0.1, the model's own loss
+over every decoder position) and as `s2sa train` does (dropout 0, vocabulary logits only at
 label positions). Prints step times and the top operators of each.
 
     python scripts/profile_train_step.py --threads 1
     python scripts/profile_train_step.py --threads 1 --leave-out-sweep   # step time for leave_out none / 0,1 / 0,1,2
+    python scripts/profile_train_step.py --threads 1 --candidates 2      # default adapter: fused LoRA, hidden dropout
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from transformers import DataCollatorForSeq2Seq
 
 from seq2seq_adapters.config import DataArgs, ModelArgs
 from seq2seq_adapters.data import load_summarization_data
+from seq2seq_adapters.fused_lora import use_fused_lora
 from seq2seq_adapters.loss import label_position_loss
 from seq2seq_adapters.modeling import build_summarizer
 from seq2seq_adapters.tokenized import tokenize_splits
@@ -66,6 +68,24 @@ def leave_out_sweep(batch, repeats: int) -> None:
         print(f"leave_out {','.join(map(str, leave_out)) or 'none':6s} {seconds:.2f} s per step (best of {repeats})")
 
 
+def candidate_sweep(batch, repeats: int, rounds: int) -> None:
+    """s2sa's step with its default adapter, against adapters' own LoRA forward and the checkpoint's hidden dropout (alternating)."""
+    shipped = build_summarizer(ModelArgs()).model.train()
+    dropout = build_summarizer(ModelArgs(hidden_dropout=None)).model.train()
+    dropout.load_state_dict(shipped.state_dict())
+    candidates = {
+        "s2sa as shipped": (shipped, True),
+        "adapters' own LoRA forward": (shipped, False),
+        "checkpoint's hidden dropout": (dropout, True),
+    }
+    for round_ in range(rounds):
+        for name, (model, fused) in candidates.items():
+            use_fused_lora(fused)
+            seconds = time_steps(lambda: label_position_loss(model, batch, model)[0].backward(), repeats)
+            print(f"round {round_ + 1}: {name:28s} {seconds:.2f} s per step (best of {repeats})", flush=True)
+    use_fused_lora(True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DIALOGSUM)
@@ -75,14 +95,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--leave-out-sweep", action="store_true", help="only time leave_out none / 0,1 / 0,1,2")
+    parser.add_argument("--candidates", type=int, metavar="ROUNDS", help="only time s2sa's default-adapter step against "
+                        "adapters' own LoRA forward and the checkpoint's hidden dropout 0.1, for ROUNDS alternating rounds")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.leave_out_sweep:
         tokenizer = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new")).tokenizer
         leave_out_sweep(fixed_batch(args, tokenizer), args.repeats)
         return
+    if args.candidates:
+        candidate_sweep(fixed_batch(args, build_summarizer(ModelArgs()).tokenizer), args.repeats, args.candidates)
+        return
 
-    reference = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1], attention_dropout=0.1))
+    reference = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1], attention_dropout=0.1, hidden_dropout=None))
     batch = fixed_batch(args, reference.tokenizer)
     print(f"batch: {args.batch_size} dialogues, source {tuple(batch['input_ids'].shape)}, labels {tuple(batch['labels'].shape)}, "
           f"{(batch['labels'] != -100).float().mean():.0%} of label positions real")

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ModelArgs, RunConfig, saved_generation
+from .config import ModelArgs, RunConfig, saved_generation, saved_model
 from .errors import S2SAError
 from .io_utils import check_output_dir
 
@@ -112,6 +112,8 @@ class RunDir:
             raise S2SAError(f"{path} is not a valid run config (JSON object): it holds a {type(raw).__name__}")
         if "generation" in raw:
             raw["generation"] = saved_generation(raw["generation"], path)
+        if "model" in raw:
+            raw["model"] = saved_model(raw["model"])
         return RunConfig.from_dict(raw, source=str(path))
 
     def check_new(self, overwrite: bool, config: RunConfig) -> None:

@@ -222,15 +222,15 @@ def test_attention_dropout_reaches_every_attention_layer(tiny_bert, dropout):
     assert rates == {dropout}
     assert model.config.encoder.attention_probs_dropout_prob == dropout
     assert model.config.decoder.attention_probs_dropout_prob == dropout
-    assert model.config.decoder.hidden_dropout_prob == 0.1  # only attention dropout changes
+    assert model.config.decoder.hidden_dropout_prob == 0.0  # s2sa's default, whatever the attention dropout
 
 
-def test_default_attention_dropout_is_zero():
-    assert ModelArgs().attention_dropout == 0.0
+def test_default_dropout_is_zero():
+    assert ModelArgs().attention_dropout == ModelArgs().hidden_dropout == 0.0
 
 
-@pytest.mark.parametrize("dropout", [None, 0.0])
-def test_hidden_dropout_is_the_checkpoints_unless_set(tiny_bert, dropout):
+@pytest.mark.parametrize("dropout", [None, 0.0, 0.2])
+def test_hidden_dropout_reaches_every_hidden_state_dropout(tiny_bert, dropout):
     """None keeps the checkpoint's 0.1; a value reaches both stacks' configs and every hidden-state dropout."""
     model = build_summarizer(tiny_args(tiny_bert, hidden_dropout=dropout)).model
     expected = 0.1 if dropout is None else dropout

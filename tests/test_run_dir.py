@@ -30,6 +30,14 @@ def test_a_run_is_found_from_its_adapters_under_either_settings_name(tmp_path, c
     assert RunDir.of_artifact(tmp_path) == (None, False)
 
 
+@pytest.mark.parametrize(("saved", "read"), [({}, None), ({"hidden_dropout": 0.0}, 0.0), ({"hidden_dropout": 0.1}, 0.1)])
+def test_runs_saved_before_hidden_dropout_resume_with_the_checkpoints(tmp_path, saved, read):
+    """A run_config.json without the key trained with the checkpoint's dropout; the new default 0 must not change it."""
+    run = make_run(tmp_path / "run", "run_config.json")
+    run.config.write_text(json.dumps({"model": saved, "train": {"max_steps": 2}}))
+    assert run.read_config().model.hidden_dropout == read
+
+
 def test_new_runs_write_the_unambiguous_name_and_the_paths_are_named_once(tmp_path):
     run = RunDir(tmp_path)
     assert run.config.name == "run_config.json"  # never config.json: that is a transformers model config

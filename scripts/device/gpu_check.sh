@@ -1,5 +1,6 @@
 # On a GPU machine (no network), after scripts/device/pack.sh here, with .whl and .devbundle carried:
 #   bash scripts/device/gpu_check.sh            # STAGE=gen|oom|train for one part
+#   STAGE=dropout bash scripts/device/gpu_check.sh   # hidden dropout 0 vs 0.1 over 5 epochs (pack with TRAIN_ROWS=2000)
 # Installs the carried wheels, rebuilds MiniLM, then: generation speed (4 beams with the ablation, greedy),
 # a real CUDA out-of-memory during generation, training speed against the AdapterHub reference.
 set -u
@@ -20,4 +21,12 @@ if [ "$STAGE" = all ] || [ "$STAGE" = oom ]; then
 fi
 if [ "$STAGE" = all ] || [ "$STAGE" = train ]; then
   python3 scripts/bench_train.py --data $B/dialogsum --samples 640 --steps 120 --rounds 2 --no-flops --heldout 200 2>&1 | grep -v -i warn | tee $OUT/train.txt
+fi
+if [ "$STAGE" = dropout ]; then  # not part of "all": the multi-epoch check of docs/results-hidden-dropout.md
+  for D in 0.1 0; do
+    python3 -m seq2seq_adapters train --config dialogsum --data $B/dialogsum --epochs ${EPOCHS:-5} --hidden-dropout $D \
+      --max-eval-samples 20 --output-dir /tmp/hd$D 2>&1 | grep -v -i warn | tail -4 | tee -a $OUT/dropout.txt
+    python3 -m seq2seq_adapters eval /tmp/hd$D --data $B/dialogsum --max-samples 200 --output-dir $OUT/eval-hd$D 2>&1 | grep -v -i warn | tail -3
+  done
+  python3 -m seq2seq_adapters eval --compare $OUT/eval-hd0.1 $OUT/eval-hd0 2>&1 | tee -a $OUT/dropout.txt
 fi

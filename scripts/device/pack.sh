@@ -4,6 +4,7 @@
 #   .devbundle/  the bundled MiniLM (fp16 weights, int8 word embeddings: 34 MB instead of 91 MB), stub
 #                modules, a trained run's adapter and the first DialogSum rows.
 # Usage: scripts/device/pack.sh RUN_DIR [DIALOGSUM_DIR]   (both folders are git-ignored: add them to carry)
+#        TRAIN_ROWS=2000 scripts/device/pack.sh ...       (training dialogues packed; default 700)
 set -euo pipefail
 RUN=${1:?run folder (e.g. runs/dialogsum-300-cpu)}
 DATA=${2:-../shared/data/dialogsum}
@@ -27,7 +28,7 @@ def get_model_path() -> Path:
 PY
 echo '"""Stub: the device run reads DialogSum files, never the bundled ACLSum."""' > .devbundle/site/aclsum/__init__.py
 cp -r "$RUN"/adapter "$RUN"/run_config.json "$RUN"/run.json .devbundle/run/
-head -700 "$DATA"/train.jsonl > .devbundle/dialogsum/train.jsonl
+head -"${TRAIN_ROWS:-700}" "$DATA"/train.jsonl > .devbundle/dialogsum/train.jsonl
 head -200 "$DATA"/validation.jsonl > .devbundle/dialogsum/validation.jsonl
 head -200 "$DATA"/test.jsonl > .devbundle/dialogsum/test.jsonl
 du -cb .whl .devbundle | tail -1
