@@ -148,7 +148,7 @@ def evaluate_run(
     check_local_data(data_args.data, split, SPLIT_HINT)
     from datasets import DatasetDict  # heavy (datasets, torch): only after the cheap checks above
 
-    from .data import load_summarization_data
+    from .data import content_fingerprint, load_summarization_data
     from .evaluation import evaluate_split
 
     single_file = data is not None and Path(data).expanduser().is_file()
@@ -172,7 +172,7 @@ def evaluate_run(
             "decoder": source.info.model_args.decoder if decoder is None else decoder,
             "adapter_config": None if source.info.model_args.full_finetune else source.info.model_args.adapter_config,
         },
-        "data": {"source": loaded.source, "fingerprint": examples._fingerprint, "split": split, "examples": len(examples)},
+        "data": {"source": loaded.source, "fingerprint": content_fingerprint(examples), "split": split, "examples": len(examples)},
         "max_source_length": source.info.max_source_length,
         "rouge_validation_at_training": validation,
     }

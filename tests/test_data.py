@@ -15,7 +15,7 @@ from transformers import AutoTokenizer
 from seq2seq_adapters import data_files
 from seq2seq_adapters import tokenized as tokenized_module
 from seq2seq_adapters.config import DataArgs
-from seq2seq_adapters.data import SummarizationData, load_summarization_data
+from seq2seq_adapters.data import SummarizationData, content_fingerprint, load_summarization_data
 from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.tokenized import tokenize_splits
 
@@ -113,6 +113,17 @@ def test_directory_with_dev_split_is_not_carved(tmp_path):
     assert {name: len(split) for name, split in loaded.splits.items()} == {"train": 8, "validation": 3, "test": 2}
     assert not loaded.validation_carved
     assert "dev.jsonl" in loaded.source
+
+
+def test_content_fingerprint_follows_the_values_not_the_code():
+    """eval reports compare runs by it: the same examples made by different code match; other examples do not."""
+    table = {"id": ["a", "b"], "document": ["one text", "two text"], "summary": ["one", "two"]}
+    plain = datasets.Dataset.from_dict(table)
+    mapped = datasets.Dataset.from_dict({**table, "summary": ["ONE", "TWO"]}).map(lambda row: {"summary": row["summary"].lower()})
+    assert plain._fingerprint != mapped._fingerprint  # datasets hashes the transform too
+    assert content_fingerprint(plain) == content_fingerprint(mapped)
+    assert content_fingerprint(plain) != content_fingerprint(plain.select([0]))
+    assert content_fingerprint(plain) != content_fingerprint(datasets.Dataset.from_dict({**table, "summary": ["one", "2"]}))
 
 
 def test_carving_is_seeded_and_deterministic(tmp_path):
