@@ -6,12 +6,13 @@ import pytest
 import torch
 from adapters.methods.lora import LoRALinear
 
-from seq2seq_adapters.config import GenerationArgs, ModelArgs
+from seq2seq_adapters.config import ModelArgs
 from seq2seq_adapters.fused_lora import fused_forward, plain_lora, stock_forward, use_fused_lora
-from seq2seq_adapters.generation import generate_summaries
 from seq2seq_adapters.modeling import build_summarizer
+from tiny import loss_grads_and_summaries
 
 DOCUMENTS = ["#Person1#: Where is the station? #Person2#: Two blocks north.", "Hi.", "A longer one, with more words in it."]
+SUMMARIES = ["a short summary", "hi", "more words"]
 
 
 def _summarizer(tiny_bert, adapter_config: str):
@@ -23,28 +24,14 @@ def _summarizer(tiny_bert, adapter_config: str):
     return summarizer
 
 
-def _loss_grads_and_summaries(summarizer):
-    model, tokenizer = summarizer.model, summarizer.tokenizer
-    batch = dict(tokenizer(DOCUMENTS, padding=True, return_tensors="pt", return_token_type_ids=False))
-    batch["labels"] = tokenizer(["a short summary", "hi", "more words"], padding=True, return_tensors="pt")["input_ids"]
-    torch.manual_seed(0)  # the same dropout masks
-    model.train()
-    model.zero_grad()
-    loss = model(**batch).loss
-    loss.backward()
-    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
-    gen = GenerationArgs(num_beams=3, max_new_tokens=6, min_new_tokens=2, batch_size=2)
-    return loss.detach(), grads, generate_summaries(model, tokenizer, DOCUMENTS, gen, 32)
-
-
 def _stock_and_fused(summarizer):
     assert LoRALinear.forward is fused_forward  # build_summarizer installs it
     try:
         use_fused_lora(False)
-        stock = _loss_grads_and_summaries(summarizer)
+        stock = loss_grads_and_summaries(summarizer, DOCUMENTS, SUMMARIES)
     finally:
         use_fused_lora(True)
-    fused = _loss_grads_and_summaries(summarizer)
+    fused = loss_grads_and_summaries(summarizer, DOCUMENTS, SUMMARIES)
     assert any("lora_A" in name for name in fused[1]) and stock[1].keys() == fused[1].keys()
     return stock, fused
 

@@ -33,3 +33,22 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
+
+
+def loss_grads_and_summaries(summarizer, documents: list[str], summaries: list[str]):
+    """One seeded training forward/backward (loss, every gradient) and 3-beam summaries: what a
+    change that claims "the same numbers" must leave bit-identical."""
+    from seq2seq_adapters.config import GenerationArgs
+    from seq2seq_adapters.generation import generate_summaries
+
+    model, tokenizer = summarizer.model, summarizer.tokenizer
+    batch = dict(tokenizer(documents, padding=True, return_tensors="pt", return_token_type_ids=False))
+    batch["labels"] = tokenizer(summaries, padding=True, return_tensors="pt")["input_ids"]
+    torch.manual_seed(0)  # the same dropout masks
+    model.train()
+    model.zero_grad()
+    loss = model(**batch).loss
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    gen = GenerationArgs(num_beams=3, max_new_tokens=6, min_new_tokens=2, batch_size=2)
+    return loss.detach(), grads, generate_summaries(model, tokenizer, documents, gen, 32)
