@@ -19,8 +19,7 @@ All use the same model object and the same generation settings (the run's, overr
 a run folder a fresh summarizer is built from the bundled MiniLM (untrained adapter: every summary runs to
 --max-new-tokens, so all paths decode the same number of steps). `--ablation` adds the steps in between
 (sorted batches with the stock cache; sorted + beam cache with adapters' own attention and LoRA; then
-copy-free attention with adapters' own LoRA), so each
-candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
+copy-free attention with adapters' own LoRA), so each candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
 """
 
 from __future__ import annotations
@@ -100,8 +99,9 @@ def eval_path_int8(model, tokenizer, documents, gen: GenerationArgs, max_source_
     return generate_summaries(model, tokenizer, documents, replace(gen, quantize="int8"), max_source_length)
 
 
-# name -> (how it generates, whether adapters' attention runs without its copies); the first is the baseline
-METHODS = {  # name: (method, copy-free attention, fused LoRA)
+# name -> (how it generates, whether adapters' attention runs without its copies, whether LoRA layers are
+# fused); the first is the baseline
+METHODS = {
     "trainer-style baseline": (trainer_predict_style, False, False),
     "sorted batches, stock cache": (sorted_stock_cache, False, False),
     "sorted + beam cache": (eval_path, False, False),

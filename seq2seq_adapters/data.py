@@ -100,8 +100,8 @@ def _describe(per_split: dict[str, str]) -> str:
 
 def content_fingerprint(examples: Dataset) -> str:
     """A hash of the examples' own values (ids, documents, references): the same examples give the same
-    hash whatever code or cache produced them, unlike datasets' fingerprints, which also hash the
-    transform functions, so that any s2sa change made two evaluations of one file look like different data."""
+    hash whatever code or cache produced them. datasets' fingerprints also hash the transform functions,
+    so with them any change to s2sa's code made two evaluations of one file look like different data."""
     digest = hashlib.sha256()
     for column in sorted(examples.column_names):
         digest.update(json.dumps([column, examples[column]], ensure_ascii=False, default=str).encode())
