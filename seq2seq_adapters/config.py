@@ -202,11 +202,12 @@ class ModelArgs(Settings):
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
     hidden_dropout: float | None = setting(
-        0.0, "Hidden-state dropout in training (0: faster steps, and better ROUGE on DialogSum; BERT ships 0.1).", bounds="[0, 1)"
+        0.0, "Hidden-state dropout in training (0: faster steps, ROUGE as good or better on DialogSum; BERT ships 0.1).", bounds="[0, 1)"
     )
     """Dropout on embeddings and every layer's outputs while training; None (YAML null, and runs saved
-    before this setting) keeps the checkpoint's `hidden_dropout_prob`. 0 gave better test ROUGE than
-    MiniLM's 0.1 with the DialogSum config (docs/results-hidden-dropout.md), and its masks are 4-7% of a CPU step."""
+    before this setting) keeps the checkpoint's `hidden_dropout_prob`. 0 gave test ROUGE as good as or
+    better than MiniLM's 0.1 with the DialogSum config (docs/results-hidden-dropout.md), and its masks are
+    4-7% of a CPU step."""
     marker_tokens: str = setting(
         MARKERS_NONE,
         "Tags such as #Person1# as single tokens with trained embedding rows: "
