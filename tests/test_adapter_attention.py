@@ -10,7 +10,7 @@ import torch
 from seq2seq_adapters.adapter_attention import FUNCTION_NAME, match_without_copies, stock_match, use_copy_free_attention
 from seq2seq_adapters.config import ModelArgs
 from seq2seq_adapters.modeling import build_summarizer
-from tiny import loss_grads_and_summaries
+from tiny import stock_and_fast
 
 
 def test_matching_batches_are_returned_untouched():
@@ -30,14 +30,7 @@ def test_copy_free_attention_changes_no_number(tiny_bert, adapter_config):
     """Loss, every gradient and the beam-search summaries are bit-identical with adapters' matching."""
     summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config=adapter_config))
     assert getattr(sys.modules["adapters.models.bert.modeling_bert"], FUNCTION_NAME) is match_without_copies
-    documents = ["#Person1#: Where is the station? #Person2#: Two blocks north.", "Hi.", "A longer one, with more words in it."]
-    summaries = ["a short summary", "hi", "more words"]
-    try:
-        use_copy_free_attention(False)
-        stock = loss_grads_and_summaries(summarizer, documents, summaries)
-    finally:
-        use_copy_free_attention(True)
-    fast = loss_grads_and_summaries(summarizer, documents, summaries)
+    stock, fast = stock_and_fast(summarizer, use_copy_free_attention)
     assert torch.equal(stock[0], fast[0])
     assert stock[1].keys() == fast[1].keys() and all(torch.equal(stock[1][k], fast[1][k]) for k in stock[1])
     assert stock[2] == fast[2]

@@ -9,10 +9,7 @@ from adapters.methods.lora import LoRALinear
 from seq2seq_adapters.config import ModelArgs
 from seq2seq_adapters.fused_lora import fused_forward, plain_lora, stock_forward, use_fused_lora
 from seq2seq_adapters.modeling import build_summarizer
-from tiny import loss_grads_and_summaries
-
-DOCUMENTS = ["#Person1#: Where is the station? #Person2#: Two blocks north.", "Hi.", "A longer one, with more words in it."]
-SUMMARIES = ["a short summary", "hi", "more words"]
+from tiny import stock_and_fast
 
 
 def _summarizer(tiny_bert, adapter_config: str):
@@ -26,12 +23,7 @@ def _summarizer(tiny_bert, adapter_config: str):
 
 def _stock_and_fused(summarizer):
     assert LoRALinear.forward is fused_forward  # build_summarizer installs it
-    try:
-        use_fused_lora(False)
-        stock = loss_grads_and_summaries(summarizer, DOCUMENTS, SUMMARIES)
-    finally:
-        use_fused_lora(True)
-    fused = loss_grads_and_summaries(summarizer, DOCUMENTS, SUMMARIES)
+    stock, fused = stock_and_fast(summarizer, use_fused_lora)
     assert any("lora_A" in name for name in fused[1]) and stock[1].keys() == fused[1].keys()
     return stock, fused
 

