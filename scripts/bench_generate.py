@@ -5,9 +5,11 @@
 * eval path: `seq2seq_adapters.generation.generate_summaries` (what `s2sa eval`, `s2sa summarize` and the
   end-of-training validation use): batches of similar source length (sorted, original order restored),
   padding only within a batch, KV cache, `torch.inference_mode()`, a beam-search cache that does not
-  reorder the cross-attention keys/values (identical for all beams of one example), adapters'
-  attention without its needless q/k/v copies (seq2seq_adapters/adapter_attention.py), and LoRA layers
-  without their needless passes (seq2seq_adapters/fused_lora.py).
+  reorder the cross-attention keys/values (identical for all beams of one example), greedy decoding
+  that drops finished summaries from its batch, adapters' attention without its needless q/k/v copies
+  (seq2seq_adapters/adapter_attention.py), LoRA layers without their needless passes
+  (seq2seq_adapters/fused_lora.py), and the allocator setting every `s2sa` command makes
+  (seq2seq_adapters/allocator.py).
 * eval path, int8: the same with `--quantize int8` (Linear layers dynamically quantised; the int8 copy
   of the model is made inside the timed call).
 * baseline: what `Seq2SeqTrainer.predict(predict_with_generate=True)` does with a sequential eval sampler:
@@ -15,18 +17,23 @@
   stock `model.generate(...)` under `torch.no_grad()`, adapters' own attention and LoRA code. The Trainer's extra
   loss forward pass and its cross-process gathering are left out, which only flatters the baseline.
 
-All use the same model object and the same generation settings (the run's, overridable by flags). Without
+Each pass runs in a process of its own (this script again, with `--only`), because the allocator setting
+holds for a whole process and the baseline must run without it; so every pass loads the same model
+and warms up on its own. All use the same generation settings (the run's, overridable by flags). Without
 a run folder a fresh summarizer is built from the bundled MiniLM (untrained adapter: every summary runs to
 --max-new-tokens, so all paths decode the same number of steps). `--ablation` adds the steps in between
-(sorted batches with the stock cache; sorted + beam cache with adapters' own attention and LoRA; then
-copy-free attention with adapters' own LoRA), so each candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
+(sorted batches with stock generate(); + s2sa's search loop: the beam cache, or greedy's dropping of
+finished rows; + copy-free attention; + fused LoRA, still with glibc's default allocator), so each
+candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seq2seq_adapters.adapter_attention import use_copy_free_attention  # noqa: E402
+from seq2seq_adapters.allocator import reuse_freed_memory  # noqa: E402
 from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
 from seq2seq_adapters.data import load_summarization_data  # noqa: E402
 from seq2seq_adapters.fused_lora import use_fused_lora  # noqa: E402
@@ -100,39 +108,24 @@ def eval_path_int8(model, tokenizer, documents, gen: GenerationArgs, max_source_
 
 
 # name -> (how it generates, whether adapters' attention runs without its copies, whether LoRA layers are
-# fused); the first is the baseline
+# fused, whether the process has s2sa's allocator setting); the first is the baseline
 METHODS = {
-    "trainer-style baseline": (trainer_predict_style, False, False),
-    "sorted batches, stock cache": (sorted_stock_cache, False, False),
-    "sorted + beam cache": (eval_path, False, False),
-    "+ copy-free attention": (eval_path, True, False),
-    "eval path": (eval_path, True, True),
-    "eval path, int8": (eval_path_int8, True, True),
+    "trainer-style baseline": (trainer_predict_style, False, False, False),
+    "sorted batches, stock generate()": (sorted_stock_cache, False, False, False),
+    "+ beam cache / finished rows dropped": (eval_path, False, False, False),
+    "+ copy-free attention": (eval_path, True, False, False),
+    "+ fused LoRA (glibc's default allocator)": (eval_path, True, True, False),
+    "eval path": (eval_path, True, True, True),
+    "eval path, int8": (eval_path_int8, True, True, True),
 }
-ABLATIONS = ("sorted batches, stock cache", "sorted + beam cache", "+ copy-free attention")
+ABLATIONS = ("sorted batches, stock generate()", "+ beam cache / finished rows dropped", "+ copy-free attention", "+ fused LoRA (glibc's default allocator)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", nargs="?", help="run folder or exported adapter (default: fresh bundled-MiniLM summarizer)")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="JSON lines / CSV / Parquet file with documents")
-    parser.add_argument("--examples", type=int, default=200, help="first N documents of --data")
-    parser.add_argument("--num-beams", type=int)
-    parser.add_argument("--max-new-tokens", type=int)
-    parser.add_argument("--min-new-tokens", type=int)
-    parser.add_argument("--length-penalty", type=float)
-    parser.add_argument("--no-repeat-ngram-size", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--max-source-length", type=int, help="default: the run's (256 for a fresh summarizer)")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--repeats", type=int, default=1, help="passes per method, alternated A B B A ...")
-    parser.add_argument("--ablation", action="store_true", help="also time the steps in between (sorting, beam cache)")
-    parser.add_argument("--no-int8", action="store_true", help="leave out the eval path with --quantize int8")
-    parser.add_argument("--batch-sizes", type=lambda text: [int(x) for x in text.split(",")], default=[],
-                        help="afterwards, time the eval path(s) at these batch sizes too, e.g. 8,16,64")
-    parser.add_argument("--json", type=Path, help="write the numbers here as JSON")
-    args = parser.parse_args(argv)
-
+def one_pass(args) -> dict:
+    """`--only NAME`: load the model and data, warm up, time one pass of NAME; its summaries and times."""
+    method, copy_free, fused, allocator = METHODS[args.only]
+    if allocator:
+        reuse_freed_memory()  # first, as `s2sa`'s commands do: before the model's memory is allocated
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -157,83 +150,119 @@ def main(argv: list[str] | None = None) -> int:
         max_source_length = args.max_source_length or 256
         model_name = "fresh bundled MiniLM summarizer (untrained seq_bn adapter, leave_out 0,1)"
     model, tokenizer = summarizer.model, summarizer.tokenizer
-
-    data = load_summarization_data(DataArgs(data=args.data), seed=0, carve_validation=False).splits["train"]
-    data = data.select(range(min(args.examples, len(data))))
-    columns = data.select_columns(["document", "references"]).to_dict()
-    documents, references = columns["document"], columns["references"]
+    documents, _ = load_documents(args)
+    use_copy_free_attention(copy_free)
+    use_fused_lora(fused)
+    method(model, tokenizer, documents[:2], replace(gen, max_new_tokens=2, min_new_tokens=0), max_source_length)  # warm-up, untimed
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    summaries = method(model, tokenizer, documents, gen, max_source_length)
+    wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     lengths = [len(ids) for ids in tokenizer(documents, truncation=True, max_length=max_source_length)["input_ids"]]
+    tokens = sum(len(ids) for ids in tokenizer(summaries, add_special_tokens=False)["input_ids"]) / len(summaries)
+    return {"summaries": summaries, "wall_s": wall, "cpu_s": cpu, "avg_summary_tokens": tokens, "model": model_name,
+            "generation": vars(gen), "threads": torch.get_num_threads(), "device": str(model.device),
+            "source_tokens": [min(lengths), sum(lengths) / len(lengths), max(lengths)], "max_source_length": max_source_length}  # fmt: skip
+
+
+def load_documents(args) -> tuple[list[str], list[list[str]]]:
+    """The first --examples documents of --data and their references."""
+    data = load_summarization_data(DataArgs(data=args.data), seed=0, carve_validation=False).splits["train"]
+    columns = data.select(range(min(args.examples, len(data)))).select_columns(["document", "references"]).to_dict()
+    return columns["document"], columns["references"]
+
+
+def run_pass(argv: list[str], name: str, batch_size: int | None = None) -> dict:
+    """One pass in a fresh process (this script with --only); its JSON result."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "pass.json"
+        extra = ["--batch-size", str(batch_size)] if batch_size else []
+        subprocess.run([sys.executable, __file__, *argv, *extra, "--only", name, "--out", str(out)], check=True)
+        return json.loads(out.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", nargs="?", help="run folder or exported adapter (default: fresh bundled-MiniLM summarizer)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="JSON lines / CSV / Parquet file with documents")
+    parser.add_argument("--examples", type=int, default=200, help="first N documents of --data")
+    parser.add_argument("--num-beams", type=int)
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--min-new-tokens", type=int)
+    parser.add_argument("--length-penalty", type=float)
+    parser.add_argument("--no-repeat-ngram-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--max-source-length", type=int, help="default: the run's (256 for a fresh summarizer)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--repeats", type=int, default=1, help="passes per method, alternated A B B A ...")
+    parser.add_argument("--ablation", action="store_true", help="also time the steps in between (sorting, search loop, attention, LoRA)")
+    parser.add_argument("--no-int8", action="store_true", help="leave out the eval path with --quantize int8")
+    parser.add_argument("--batch-sizes", type=lambda text: [int(x) for x in text.split(",")], default=[],
+                        help="afterwards, time the eval path(s) at these batch sizes too, e.g. 8,16,64")
+    parser.add_argument("--json", type=Path, help="write the numbers here as JSON")
+    parser.add_argument("--only", choices=list(METHODS), help=argparse.SUPPRESS)  # one pass, in this process (run_pass)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.only:
+        args.out.write_text(json.dumps(one_pass(args)))
+        return 0
 
     names = [name for name in METHODS if args.ablation or name not in ABLATIONS]
     if args.no_int8:
         names.remove("eval path, int8")
-    print(f"model: {model_name}", flush=True)
-    print(f"data: {args.data}, {len(documents)} documents, source tokens min/mean/max "
-          f"{min(lengths)}/{sum(lengths) / len(lengths):.0f}/{max(lengths)} (max_source_length {max_source_length})", flush=True)  # fmt: skip
-    print(f"generation: {vars(gen)}; torch threads {torch.get_num_threads()}; device {model.device}", flush=True)
-
-    def run(name: str, docs: list[str], settings: GenerationArgs) -> list[str]:
-        method, copy_free, fused = METHODS[name]
-        use_copy_free_attention(copy_free)
-        use_fused_lora(fused)
-        return method(model, tokenizer, docs, settings, max_source_length)
-
-    # Warm up (first-call allocations, lazy imports) on a few documents, untimed.
-    for name in names:
-        run(name, documents[:2], replace(gen, max_new_tokens=2, min_new_tokens=0))
-
+    _, references = load_documents(args)
     order = [name for r in range(args.repeats) for name in (names if r % 2 == 0 else names[::-1])]
     wall = {name: 0.0 for name in names}
     cpu = {name: 0.0 for name in names}
-    outputs: dict[str, list[str]] = {}
+    outputs: dict[str, dict] = {}
     for name in order:
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        outputs[name] = run(name, documents, gen)
-        elapsed, elapsed_cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
-        wall[name] += elapsed
-        cpu[name] += elapsed_cpu
-        print(f"  pass {name}: {elapsed:.1f} s wall, {elapsed_cpu:.1f} s CPU", flush=True)
+        outputs[name] = run_pass(argv, name)
+        wall[name] += outputs[name]["wall_s"]
+        cpu[name] += outputs[name]["cpu_s"]
+        print(f"  pass {name}: {outputs[name]['wall_s']:.1f} s wall, {outputs[name]['cpu_s']:.1f} s CPU", flush=True)
+    first = outputs[names[0]]
+    low, mean, high = first["source_tokens"]
+    print(f"model: {first['model']}")
+    print(f"data: {args.data}, {len(references)} documents, source tokens min/mean/max {low}/{mean:.0f}/{high} (max_source_length {first['max_source_length']})")  # fmt: skip
+    print(f"generation: {first['generation']}; torch threads {first['threads']}; device {first['device']}; one process per pass")
 
-    n = len(documents) * args.repeats
+    n = len(references) * args.repeats
     baseline = names[0]
     results = {}
     print("\n| path | summaries/s (wall) | per CPU-s | speed-up wall | speed-up CPU | tokens/summary | identical to baseline | "
           + " | ".join(ROUGE_NAMES.values()) + " |")
     print("| --- " * (7 + len(ROUGE_NAMES)) + "|")
     for name in names:
-        summaries = outputs[name]
+        summaries = outputs[name]["summaries"]
         rouge = compute_rouge(summaries, references).aggregate
-        tokens = sum(len(ids) for ids in tokenizer(summaries, add_special_tokens=False)["input_ids"]) / len(summaries)
         results[name] = {
             "summaries_per_s": n / wall[name],
             "summaries_per_cpu_s": n / cpu[name],
             "wall_s": wall[name],
             "cpu_s": cpu[name],
-            "avg_summary_tokens": tokens,
+            "avg_summary_tokens": outputs[name]["avg_summary_tokens"],
             "avg_summary_words": mean_words(summaries),
-            "identical_to_baseline": sum(a == b for a, b in zip(outputs[baseline], summaries)),
+            "identical_to_baseline": sum(a == b for a, b in zip(outputs[baseline]["summaries"], summaries)),
             "rouge": {kind: {k: 100 * v for k, v in rouge[kind]["fmeasure"].items()} for kind in ROUGE_NAMES},
         }
         r = results[name]
         cells = [f"{r['rouge'][k]['mean']:.2f} [{r['rouge'][k]['low']:.2f}, {r['rouge'][k]['high']:.2f}]" for k in ROUGE_NAMES]
         print(f"| {name} | {r['summaries_per_s']:.3f} | {r['summaries_per_cpu_s']:.3f} | "
               f"{r['summaries_per_s'] / results[baseline]['summaries_per_s']:.2f}x | "
-              f"{r['summaries_per_cpu_s'] / results[baseline]['summaries_per_cpu_s']:.2f}x | {tokens:.1f} | "
-              f"{r['identical_to_baseline']}/{len(documents)} | " + " | ".join(cells) + " |", flush=True)  # fmt: skip
+              f"{r['summaries_per_cpu_s'] / results[baseline]['summaries_per_cpu_s']:.2f}x | {r['avg_summary_tokens']:.1f} | "
+              f"{r['identical_to_baseline']}/{len(references)} | " + " | ".join(cells) + " |", flush=True)  # fmt: skip
     sweep = {}
     for size in args.batch_sizes:  # the eval path alone at other batch sizes (for the default)
         for name in [n for n in names if n.startswith("eval path")]:
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            summaries = run(name, documents, replace(gen, batch_size=size))
-            wall_s, cpu_s = time.perf_counter() - start_wall, time.process_time() - start_cpu
-            same = sum(a == b for a, b in zip(outputs[name], summaries))
-            sweep[f"{name}, batch {size}"] = {"summaries_per_s": len(documents) / wall_s, "summaries_per_cpu_s": len(documents) / cpu_s,
-                                              "identical_to_main_batch_size": same}  # fmt: skip
-            print(f"{name}, batch size {size}: {len(documents) / wall_s:.3f} summaries/s, {len(documents) / cpu_s:.3f} per CPU-s, "
-                  f"identical to batch size {gen.batch_size}: {same}/{len(documents)}", flush=True)  # fmt: skip
+            other = run_pass(argv, name, batch_size=size)
+            same = sum(a == b for a, b in zip(outputs[name]["summaries"], other["summaries"]))
+            sweep[f"{name}, batch {size}"] = {"summaries_per_s": len(references) / other["wall_s"],
+                                              "summaries_per_cpu_s": len(references) / other["cpu_s"], "identical_to_main_batch_size": same}  # fmt: skip
+            print(f"{name}, batch size {size}: {len(references) / other['wall_s']:.3f} summaries/s, {len(references) / other['cpu_s']:.3f} per CPU-s, "
+                  f"identical to batch size {first['generation']['batch_size']}: {same}/{len(references)}", flush=True)  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "batch_sizes": sweep, "examples": len(documents), "generation": vars(gen),
-                                         "model": model_name, "threads": torch.get_num_threads()}, indent=2))  # fmt: skip
+        args.json.write_text(json.dumps({"results": results, "batch_sizes": sweep, "examples": len(references), "generation": first["generation"],
+                                         "model": first["model"], "threads": first["threads"], "one_process_per_pass": True}, indent=2))  # fmt: skip
     return 0
 
 

@@ -30,6 +30,7 @@ from .config import (
     setting_flags,
     shipped_configs,
 )
+from .allocator import reuse_freed_memory
 from .errors import S2SAError, S2SAWarning
 from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
@@ -180,6 +181,7 @@ def sectioned(options: dict[str, object]) -> dict[str, dict[str, object]]:
 @app.callback()
 def main() -> None:
     """Fine-tune adapters on BERT2BERT encoder-decoder summarizers: train, eval, summarize, export."""
+    reuse_freed_memory()  # every command's process: its steps reuse memory instead of page-faulting it in again
 
 
 @app.command()

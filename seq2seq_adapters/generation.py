@@ -1,4 +1,5 @@
-"""Fast batched summary generation: sort by length, pad within a batch, KV cache, inference mode."""
+"""Fast batched summary generation: sort by length, pad within a batch, KV cache, inference mode; greedy
+decoding drops finished summaries from its batch."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import logging
 from collections.abc import Callable, Sequence
 
 import torch
-from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
+from transformers import (
+    EncoderDecoderModel,
+    LogitsProcessorList,
+    MinNewTokensLengthLogitsProcessor,
+    NoRepeatNGramLogitsProcessor,
+    PreTrainedTokenizerBase,
+)
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .config import GenerationArgs
@@ -51,6 +58,75 @@ def encode(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: 
     the EncoderDecoderModel, which holds no prefix-tuning pool, so prefix tuning (and mam) fail there.
     """
     return model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+
+
+DROP_FINISHED_AT = 0.1
+"""Greedy decoding drops its finished rows once they are this share of the rows left. Dropping copies
+every remaining row's cached keys/values, so doing it at every finished summary cost more than it
+saved (200 DialogSum dialogues, int8: 10.9 summaries/s at every one, 11.6 at a tenth, 10.8 at half)."""
+
+
+def greedy_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, gen: GenerationArgs) -> torch.Tensor:
+    """Greedy decoding as `generate(num_beams=1)` does it, except that finished summaries leave the batch.
+
+    `generate()` decodes every row until the batch's longest summary ends, feeding the finished ones
+    padding: 44% of the decoder's rows on 200 DialogSum test dialogues. Here the rows that have produced
+    eos are dropped from the batch, the encoder states and the KV cache (once they are
+    DROP_FINISHED_AT of it). Each remaining row computes what it did before, so the tokens are
+    generate()'s (tests/test_generation.py). Only the settings `GenerationArgs` has are applied (s2sa's
+    decoding settings; the model's generation_config supplies the special tokens).
+    Returns generate()'s layout: decoder start token, summary, padding after eos."""
+    config = model.generation_config
+    eos, pad, device = config.eos_token_id, config.pad_token_id, input_ids.device
+    processors = LogitsProcessorList()
+    if gen.no_repeat_ngram_size:
+        processors.append(NoRepeatNGramLogitsProcessor(gen.no_repeat_ngram_size))
+    if gen.min_new_tokens:
+        processors.append(MinNewTokensLengthLogitsProcessor(1, gen.min_new_tokens, eos, device=device))
+    cache = new_cache(model, gen)
+    encoder_states = encode(model, input_ids, attention_mask).last_hidden_state
+    tokens = torch.full((len(input_ids), 1), config.decoder_start_token_id, dtype=torch.long, device=device)
+    output = torch.full((len(input_ids), gen.max_new_tokens + 1), pad, dtype=torch.long, device=device)
+    output[:, 0] = config.decoder_start_token_id
+    rows = torch.arange(len(input_ids), device=device)  # each row's row in `output`
+    done = torch.zeros(len(input_ids), dtype=torch.bool, device=device)
+    for step in range(1, gen.max_new_tokens + 1):
+        logits = model(
+            encoder_outputs=(encoder_states,),
+            attention_mask=attention_mask,
+            decoder_input_ids=tokens[:, -1:],
+            past_key_values=cache,
+            use_cache=True,
+        ).logits[:, -1, :]
+        next_tokens = processors(tokens, logits.float()).argmax(-1).masked_fill(done, pad)  # finished: padding, as generate()
+        output[rows, step] = next_tokens
+        tokens = torch.cat([tokens, next_tokens[:, None]], dim=1)
+        done |= next_tokens == eos
+        finished = int(done.sum())
+        if finished == len(done):
+            return output[:, : step + 1]
+        if finished >= max(1, DROP_FINISHED_AT * len(done)):
+            keep = (~done).nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            encoder_states, attention_mask, tokens, rows, done = (t[keep] for t in (encoder_states, attention_mask, tokens, rows, done))
+    return output
+
+
+def beam_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, gen: GenerationArgs) -> torch.Tensor:
+    """transformers' `generate()` with the encoder run up front and s2sa's cache (BeamSearchCache with beams)."""
+    return model.generate(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        generation_config=model.generation_config,
+        encoder_outputs=encode(model, input_ids, attention_mask),
+        past_key_values=new_cache(model, gen),
+        **generation_kwargs(gen),
+    )
+
+
+def decode(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, gen: GenerationArgs) -> torch.Tensor:
+    """One batch's summary token ids: greedy_search without beams, generate()'s beam search with them."""
+    return (greedy_search if gen.num_beams == 1 else beam_search)(model, input_ids, attention_mask, gen)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -114,14 +190,7 @@ def generate_summaries(
                 input_ids, attention_mask = pad_batch([encoded[i] for i in chunk], tokenizer.pad_token_id)
                 input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
                 try:
-                    output = model.generate(
-                        input_ids=input_ids,
-                        attention_mask=attention_mask,
-                        generation_config=model.generation_config,
-                        encoder_outputs=encode(model, input_ids, attention_mask),
-                        past_key_values=new_cache(model, gen),
-                        **kwargs,
-                    )
+                    output = decode(model, input_ids, attention_mask, gen)
                 except torch.OutOfMemoryError:
                     if fits == 1:
                         raise S2SAError(

@@ -49,17 +49,17 @@ def tiny(tiny_bert):
     return build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]))
 
 
-def fake_generate(tokenizer, summaries: dict[int, str], largest: int | None = None):
-    """A stand-in for `model.generate` that answers each batch row by its source length, and runs out of
-    memory above `largest` rows."""
+def fake_decode(tokenizer, summaries: dict[int, str], largest: int | None = None):
+    """A stand-in for `generation.decode` (one batch's search) that answers each batch row by its source
+    length, and runs out of memory above `largest` rows."""
 
-    def generate(input_ids, attention_mask, **kwargs):
+    def decode(model, input_ids, attention_mask, gen):
         if largest is not None and input_ids.shape[0] > largest:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         rows = [summaries[int(mask.sum())] for mask in attention_mask]
         return tokenizer(rows, padding=True, return_tensors="pt").input_ids
 
-    return generate
+    return decode
 
 
 def test_generation_writes_markers_and_contractions_as_people_do(tiny, monkeypatch):
@@ -68,7 +68,7 @@ def test_generation_writes_markers_and_contractions_as_people_do(tiny, monkeypat
     documents = [DIALOGUE, "#Person2#: it is 7:30 now."]
     lengths = [len(tokenizer(d).input_ids) for d in documents]
     spoken = {lengths[0]: "#Person1# calls #Person10# ; he's late.", lengths[1]: "#Person2# says it's 7:30."}
-    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, spoken))
+    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, spoken))
     summaries = generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64)
     assert summaries == ["#Person1# calls #Person10#; he's late.", "#Person2# says it's 7:30."]
 
@@ -78,11 +78,11 @@ def test_out_of_memory_halves_the_batch_and_keeps_input_order(tiny, monkeypatch)
     documents = [" ".join(["word"] * n) for n in (5, 1, 9, 3, 7, 2, 8)]
     answers = {len(tokenizer(d).input_ids): f"summary of {len(d.split())} words" for d in documents}
     gen = GenerationArgs(num_beams=1, batch_size=8)
-    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, answers))
+    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers))
     expected = generate_summaries(tiny.model, tokenizer, documents, gen, 64)
     assert expected == [f"summary of {len(d.split())} words" for d in documents]
-    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, answers, largest=2))
+    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers, largest=2))
     assert generate_summaries(tiny.model, tokenizer, documents, gen, 64) == expected
-    monkeypatch.setattr(tiny.model, "generate", fake_generate(tokenizer, answers, largest=0))
+    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers, largest=0))
     with pytest.raises(S2SAError, match="out of cpu memory generating one summary"):
         generate_summaries(tiny.model, tokenizer, documents, gen, 64)
