@@ -1,4 +1,4 @@
-"""Training throughput of `s2sa train` against the AdapterHub reference pipeline, in one process.
+"""Training throughput of `s2sa train` against the AdapterHub reference pipeline, each round in its own process.
 
 Both train the same model (bundled MiniLM encoder and decoder, --leave-out 0,1; by default seq_bn with
 the newly initialized weights trainable, or `--adapter-config`/`--train`) on the same DialogSum training dialogues with the same batch size,
@@ -6,7 +6,9 @@ sequence limits and number of optimizer steps. The reference is the AdapterHub s
 Seq2SeqAdapterTrainer, DataCollatorForSeq2Seq, batches in dataset order padded to the longest member,
 default TrainingArguments, fp32, the checkpoint's own dropout (attention and hidden, 0.1) and adapters'
 own attention and LoRA code (s2sa removes their needless copies and passes: adapter_attention.py,
-fused_lora.py). Runs alternate (ref, ours, ref, ours, ...) to cancel drift. "Final loss" is the loss on the same held-out
+fused_lora.py) and glibc's default allocator (every `s2sa` command keeps freed memory instead:
+allocator.py; it holds for a whole process, hence one process per round: this script again, with
+`--only`). Runs alternate (ref, ours, ref, ours, ...) to cancel drift. "Final loss" is the loss on the same held-out
 DialogSum validation dialogues after the last step (eval mode, the model's own loss), so that it does
 not depend on which batches happened to come last.
 
@@ -18,6 +20,9 @@ not depend on which batches happened to come last.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,6 +35,7 @@ from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainingArguments, Train
 from transformers.trainer_callback import PrinterCallback
 
 from seq2seq_adapters.adapter_attention import use_fast_adapter_code
+from seq2seq_adapters.allocator import reuse_freed_memory
 from seq2seq_adapters.artifacts import ArtifactInfo
 from seq2seq_adapters.config import DataArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.data import load_summarization_data
@@ -152,18 +158,24 @@ def heldout_loss(model, dataset, collator, batch_size: int = 32) -> float:
     return total / tokens
 
 
-def run_once(name: str, make_trainer, args, tokenized_cache: dict) -> dict:
+PIPELINES = {"reference": reference_trainer, "s2sa": our_trainer}
+
+
+def run_once(name: str, args) -> dict:
+    """One round of one pipeline, in this process (`--only NAME`)."""
+    if name == "s2sa":
+        reuse_freed_memory()  # first, as `s2sa train` does
+    torch.set_num_threads(args.threads)
     config = run_config(args, Path(tempfile.mkdtemp()), reference=name == "reference")
     torch.manual_seed(args.seed)
     summarizer = build_summarizer(config.model)
     use_fast_adapter_code(name != "reference")  # the reference runs adapters' own attention matching and LoRA
-    if not tokenized_cache:
-        data = load_summarization_data(config.data, seed=args.seed)
-        splits = {split: data.splits[split] for split in ("train", "validation")}
-        tokenized_cache.update(tokenize_splits(splits, summarizer.tokenizer, args.source_length, args.target_length))
-    tokenized = {"train": tokenized_cache["train"]}
+    data = load_summarization_data(config.data, seed=args.seed)
+    splits = {split: data.splits[split] for split in ("train", "validation")}
+    tokenized_all = tokenize_splits(splits, summarizer.tokenizer, args.source_length, args.target_length)
+    tokenized = {"train": tokenized_all["train"]}
     timer = StepTimer()
-    trainer = make_trainer(config, summarizer, tokenized, Path(config.train.output_dir), timer)
+    trainer = PIPELINES[name](config, summarizer, tokenized, Path(config.train.output_dir), timer)
     flops = flops_per_token(trainer) if args.flops else 0.0
     with PeakRSS() as memory:
         trainer.train()
@@ -177,10 +189,18 @@ def run_once(name: str, make_trainer, args, tokenized_cache: dict) -> dict:
         "tokens_per_s": samples * mean_tokens / timer.seconds,
         "peak_rss_mib": memory.peak,
         "last_logged_train_loss": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry][-1],
-        "final_loss": heldout_loss(summarizer.model, tokenized_cache["validation"], trainer.data_collator),
+        "final_loss": heldout_loss(summarizer.model, tokenized_all["validation"], trainer.data_collator),
         "flops_per_token": flops,
         "seconds": timer.seconds,
     }
+
+
+def run_round(name: str) -> dict:
+    """One round of one pipeline in a fresh process (this script with --only); its JSON result."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "round.json"
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--only", name, "--out", str(out)], check=True)
+        return json.loads(out.read_text())
 
 
 def main() -> None:
@@ -200,14 +220,18 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=200, help="validation dialogues for the final loss")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no oversubscription of 2 shared cores)")
     parser.add_argument("--no-flops", dest="flops", action="store_false")
+    parser.add_argument("--only", choices=list(PIPELINES), help=argparse.SUPPRESS)  # one round, in this process (run_round)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only:
+        args.out.write_text(json.dumps(run_once(args.only, args)))
+        return
     torch.set_num_threads(args.threads)
 
-    cache: dict = {}
     results: dict[str, list[dict]] = {"reference": [], "s2sa": []}
     for round_ in range(args.rounds):
-        for name, make in (("reference", reference_trainer), ("s2sa", our_trainer)):
-            result = run_once(name, make, args, cache)
+        for name in PIPELINES:
+            result = run_round(name)
             results[name].append(result)
             print(f"round {round_ + 1} {name:9s} {result['samples_per_s']:.2f} samples/s "
                   f"{result['tokens_per_s']:.0f} tokens/s peak {result['peak_rss_mib']:.0f} MiB "
