@@ -181,7 +181,6 @@ def generate_summaries(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    kwargs = generation_kwargs(gen)
     fits = gen.batch_size
     with torch.inference_mode():
         for batch in length_sorted_batches([len(ids) for ids in encoded], gen.batch_size):
