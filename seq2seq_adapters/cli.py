@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .allocator import reuse_freed_memory
 from .config import (
     SECTIONS,
     GenerationArgs,
@@ -30,7 +31,6 @@ from .config import (
     setting_flags,
     shipped_configs,
 )
-from .allocator import reuse_freed_memory
 from .errors import S2SAError, S2SAWarning
 from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
 from .run_dir import CONFIG_NAME, RunDir
