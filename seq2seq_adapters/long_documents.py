@@ -78,6 +78,21 @@ def windows(tokenizer: PreTrainedTokenizerBase, document: str, limit: int, overl
     return pieces
 
 
+def in_documents(on_batch: Callable[[int], None], documents: int, summaries: int) -> Callable[[int], None]:
+    """Progress in documents for work counted in generated summaries (every window, then every joined set of
+    window summaries): callers count documents, and windows counted as documents ran past 100%."""
+    done = reported = 0
+
+    def advance(n: int) -> None:
+        nonlocal done, reported
+        done += n
+        if (now := documents * done // summaries) > reported:
+            on_batch(now - reported)
+            reported = now
+
+    return advance
+
+
 def chunked_summaries(
     model: EncoderDecoderModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -96,8 +111,9 @@ def chunked_summaries(
         parts = windows(tokenizer, document, limit) if length > limit else [document]
         pieces += parts
         owners += [index] * len(parts)
-    first = generate_summaries(model, tokenizer, pieces, gen, limit, on_batch=on_batch)
     long = [index for index, length in enumerate(lengths) if length > limit]
+    advance = in_documents(on_batch, len(documents), len(pieces) + len(long)) if on_batch else None
+    first = generate_summaries(model, tokenizer, pieces, gen, limit, on_batch=advance)
     joined = [" ".join(s for s, owner in zip(first, owners) if owner == index) for index in long]
-    second = dict(zip(long, generate_summaries(model, tokenizer, joined, gen, limit)))
+    second = dict(zip(long, generate_summaries(model, tokenizer, joined, gen, limit, on_batch=advance)))
     return [second.get(index, first[owners.index(index)]) for index in range(len(documents))]

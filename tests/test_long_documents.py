@@ -55,3 +55,13 @@ def test_chunk_mode_with_no_long_document(tiny):
     documents = [words(5), words(8)]
     assert chunked_summaries(tiny.model, tiny.tokenizer, documents, gen, limit=48) == generate_summaries(tiny.model, tiny.tokenizer, documents, gen, 48)
     assert generate_summaries(tiny.model, tiny.tokenizer, [], gen, 48) == []
+
+
+def test_chunk_mode_reports_progress_in_documents(tiny):
+    """`summarize --long-documents chunk` showed "5/1 (500%)": windows were counted against documents."""
+    gen = GenerationArgs(num_beams=1, max_new_tokens=6, min_new_tokens=2, batch_size=2)
+    documents = [words(5), " ".join(f"guest{i % 7} asks about room {i}" for i in range(40)), words(8)]
+    reported: list[int] = []
+    chunked_summaries(tiny.model, tiny.tokenizer, documents, gen, limit=48, on_batch=reported.append)
+    assert sum(reported) == len(documents) and all(n > 0 for n in reported)
+    assert len(reported) > 1  # it moves during the run, not only at its end
