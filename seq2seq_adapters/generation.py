@@ -112,8 +112,9 @@ def greedy_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention
     return output
 
 
-def beam_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, gen: GenerationArgs) -> torch.Tensor:
-    """transformers' `generate()` with the encoder run up front and s2sa's cache (BeamSearchCache with beams)."""
+def stock_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, gen: GenerationArgs) -> torch.Tensor:
+    """transformers' `generate()` (beam search; greedy with one beam) with the encoder run up front and s2sa's
+    cache (BeamSearchCache with beams)."""
     return model.generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -126,7 +127,7 @@ def beam_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_m
 
 def decode(model: EncoderDecoderModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, gen: GenerationArgs) -> torch.Tensor:
     """One batch's summary token ids: greedy_search without beams, generate()'s beam search with them."""
-    return (greedy_search if gen.num_beams == 1 else beam_search)(model, input_ids, attention_mask, gen)
+    return (greedy_search if gen.num_beams == 1 else stock_search)(model, input_ids, attention_mask, gen)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
