@@ -14,7 +14,6 @@ this, and the library does not (a program that imports s2sa owns its process's a
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 logger = logging.getLogger(__name__)
@@ -29,9 +28,8 @@ NEVER_TRIM = -1
 
 def reuse_freed_memory() -> bool:
     """Serve every allocation from glibc's heap and never trim it; False (nothing changed) without glibc."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's among them: no library search at start-up
         libc.gnu_get_libc_version  # only glibc has it (and mallopt's parameter numbers are glibc's)
     except (OSError, AttributeError, TypeError):
         return False

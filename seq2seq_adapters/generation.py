@@ -85,12 +85,12 @@ def greedy_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention
         processors.append(MinNewTokensLengthLogitsProcessor(1, gen.min_new_tokens, eos, device=device))
     cache = new_cache(model, gen)
     encoder_states = encode(model, input_ids, attention_mask).last_hidden_state
-    tokens = torch.full((len(input_ids), 1), config.decoder_start_token_id, dtype=torch.long, device=device)
     output = torch.full((len(input_ids), gen.max_new_tokens + 1), pad, dtype=torch.long, device=device)
     output[:, 0] = config.decoder_start_token_id
     rows = torch.arange(len(input_ids), device=device)  # each row's row in `output`
     done = torch.zeros(len(input_ids), dtype=torch.bool, device=device)
     for step in range(1, gen.max_new_tokens + 1):
+        tokens = output[rows, :step]  # the rows still in the batch, so far
         logits = model(
             encoder_outputs=(encoder_states,),
             attention_mask=attention_mask,
@@ -100,7 +100,6 @@ def greedy_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention
         ).logits[:, -1, :]
         next_tokens = processors(tokens, logits.float()).argmax(-1).masked_fill(done, pad)  # finished: padding, as generate()
         output[rows, step] = next_tokens
-        tokens = torch.cat([tokens, next_tokens[:, None]], dim=1)
         done |= next_tokens == eos
         finished = int(done.sum())
         if finished == len(done):
@@ -108,7 +107,7 @@ def greedy_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention
         if finished >= max(1, DROP_FINISHED_AT * len(done)):
             keep = (~done).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            encoder_states, attention_mask, tokens, rows, done = (t[keep] for t in (encoder_states, attention_mask, tokens, rows, done))
+            encoder_states, attention_mask, rows, done = (t[keep] for t in (encoder_states, attention_mask, rows, done))
     return output
 
 
