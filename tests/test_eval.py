@@ -18,10 +18,10 @@ from seq2seq_adapters.inference import load_source
 from seq2seq_adapters.summarize import read_documents
 from seq2seq_adapters.surface import decode_summaries
 from seq2seq_adapters.training import train
+from tiny import VARIED_DOCUMENTS, WORDS
 
 runner = CliRunner()
 
-WORDS = "the guest asks the clerk about a room for two nights and the clerk offers a quiet one near the lake".split()
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -53,10 +53,7 @@ def runs(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def varied_jsonl(tmp_path_factory) -> Path:
     """Ten examples whose documents range from 2 to ~60 tokens, shuffled, with their own ids."""
-    rows = []
-    for i, words in enumerate([3, 40, 1, 25, 60, 7, 2, 33, 12, 50]):
-        text = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(words))
-        rows.append({"id": f"ex-{i}", "document": text, "summary": " ".join(text.split()[:4])})
+    rows = [{"id": f"ex-{i}", "document": text, "summary": " ".join(text.split()[:4])} for i, text in enumerate(VARIED_DOCUMENTS)]
     path = tmp_path_factory.mktemp("varied") / "varied.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path

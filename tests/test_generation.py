@@ -13,9 +13,8 @@ from seq2seq_adapters.cli import app
 from seq2seq_adapters.config import GenerationArgs, ModelArgs
 from seq2seq_adapters.generation import generation_kwargs, greedy_search, pad_batch
 from seq2seq_adapters.modeling import build_summarizer
+from tiny import VARIED_DOCUMENTS
 
-WORDS = "the guest asks the clerk about a room for two nights and the clerk offers a quiet one near the lake".split()
-DOCUMENTS = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(words)) for i, words in enumerate([3, 40, 1, 25, 60, 7, 2, 33, 12, 50])]
 GREEDY = GenerationArgs(num_beams=1, max_new_tokens=10, min_new_tokens=2, no_repeat_ngram_size=2)
 
 
@@ -33,7 +32,7 @@ def staggered(tiny_bert, request):
     summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config=request.param))
     model, tokenizer = summarizer.model.eval(), summarizer.tokenizer
     eos = model.generation_config.eos_token_id
-    input_ids, attention_mask = pad_batch(tokenizer(DOCUMENTS, return_token_type_ids=False)["input_ids"], tokenizer.pad_token_id)
+    input_ids, attention_mask = pad_batch(tokenizer(VARIED_DOCUMENTS, return_token_type_ids=False)["input_ids"], tokenizer.pad_token_id)
     bias = model.decoder.cls.predictions.decoder.bias
     for raised in torch.arange(0.0, 1.5, 0.005).tolist():
         with torch.no_grad():
@@ -67,7 +66,7 @@ def test_greedy_summaries_stop_at_max_new_tokens_without_eos(tiny_bert):
     model, tokenizer = summarizer.model.eval(), summarizer.tokenizer
     with torch.no_grad():
         model.decoder.cls.predictions.decoder.bias[model.generation_config.eos_token_id] = -1e4
-    input_ids, attention_mask = pad_batch(tokenizer(DOCUMENTS[:3], return_token_type_ids=False)["input_ids"], tokenizer.pad_token_id)
+    input_ids, attention_mask = pad_batch(tokenizer(VARIED_DOCUMENTS[:3], return_token_type_ids=False)["input_ids"], tokenizer.pad_token_id)
     with torch.inference_mode():
         fast = greedy_search(model, input_ids, attention_mask, GREEDY)
         stock = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=model.generation_config, **generation_kwargs(GREEDY))

@@ -36,6 +36,11 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+WORDS = "the guest asks the clerk about a room for two nights and the clerk offers a quiet one near the lake".split()
+VARIED_DOCUMENTS = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(words)) for i, words in enumerate([3, 40, 1, 25, 60, 7, 2, 33, 12, 50])]
+"""Ten documents of 1 to 60 words, out of length order."""
+
+
 IDENTITY_DOCUMENTS = ["#Person1#: Where is the station? #Person2#: Two blocks north.", "Hi.", "A longer one, with more words in it."]
 IDENTITY_SUMMARIES = ["a short summary", "hi", "more words"]
 
