@@ -8,8 +8,9 @@
   reorder the cross-attention keys/values (identical for all beams of one example), greedy decoding
   that drops finished summaries from its batch, adapters' attention without its needless q/k/v copies
   (seq2seq_adapters/adapter_attention.py), LoRA layers without their needless passes
-  (seq2seq_adapters/fused_lora.py), and the allocator setting every `s2sa` command makes
-  (seq2seq_adapters/allocator.py).
+  (seq2seq_adapters/fused_lora.py), the allocator setting every `s2sa` command makes
+  (seq2seq_adapters/allocator.py), and on the CPU one batch per intra-op thread at once, each on one
+  thread (`generation.decoding_streams`).
 * eval path, int8: the same with `--quantize int8` (Linear layers dynamically quantised; the int8 copy
   of the model is made inside the timed call).
 * baseline: what `Seq2SeqTrainer.predict(predict_with_generate=True)` does with a sequential eval sampler:
@@ -23,8 +24,8 @@ and warms up on its own. All use the same generation settings (the run's, overri
 a run folder a fresh summarizer is built from the bundled MiniLM (untrained adapter: every summary runs to
 --max-new-tokens, so all paths decode the same number of steps). `--ablation` adds the steps in between
 (sorted batches with stock generate(); + s2sa's search loop: the beam cache, or greedy's dropping of
-finished rows; + copy-free attention; + fused LoRA, still with glibc's default allocator), so each
-candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
+finished rows; + copy-free attention; + fused LoRA, still with glibc's default allocator; + freed memory
+kept; all of these one batch at a time, and int8 one batch at a time), so each candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -98,27 +100,39 @@ def sorted_stock_cache(model, tokenizer, documents, gen: GenerationArgs, max_sou
     return summaries
 
 
-def eval_path(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int) -> list[str]:
-    return generate_summaries(model, tokenizer, documents, gen, max_source_length)
+def eval_path(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int, streams: int | None = None) -> list[str]:
+    """`generate_summaries`; `streams` 1 decodes one batch at a time on all intra-op threads (the ablation)."""
+    return generate_summaries(model, tokenizer, documents, gen, max_source_length, streams=streams)
 
 
-def eval_path_int8(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int) -> list[str]:
+def eval_path_int8(model, tokenizer, documents, gen: GenerationArgs, max_source_length: int, streams: int | None = None) -> list[str]:
     """The eval path with --quantize int8 (the int8 copy is made inside, so its cost is timed too)."""
-    return generate_summaries(model, tokenizer, documents, replace(gen, quantize="int8"), max_source_length)
+    return eval_path(model, tokenizer, documents, replace(gen, quantize="int8"), max_source_length, streams)
 
+
+ONE_STREAM = partial(eval_path, streams=1)  # the ablation's steps before decoding streams
 
 # name -> (how it generates, whether adapters' attention runs without its copies, whether LoRA layers are
 # fused, whether the process has s2sa's allocator setting); the first is the baseline
 METHODS = {
     "trainer-style baseline": (trainer_predict_style, False, False, False),
     "sorted batches, stock generate()": (sorted_stock_cache, False, False, False),
-    "+ beam cache / finished rows dropped": (eval_path, False, False, False),
-    "+ copy-free attention": (eval_path, True, False, False),
-    "+ fused LoRA (glibc's default allocator)": (eval_path, True, True, False),
+    "+ beam cache / finished rows dropped": (ONE_STREAM, False, False, False),
+    "+ copy-free attention": (ONE_STREAM, True, False, False),
+    "+ fused LoRA (glibc's default allocator)": (ONE_STREAM, True, True, False),
+    "+ freed memory kept": (ONE_STREAM, True, True, True),
     "eval path": (eval_path, True, True, True),
+    "eval path, int8, one batch at a time": (partial(eval_path_int8, streams=1), True, True, True),
     "eval path, int8": (eval_path_int8, True, True, True),
 }
-ABLATIONS = ("sorted batches, stock generate()", "+ beam cache / finished rows dropped", "+ copy-free attention", "+ fused LoRA (glibc's default allocator)")
+ABLATIONS = (
+    "sorted batches, stock generate()",
+    "+ beam cache / finished rows dropped",
+    "+ copy-free attention",
+    "+ fused LoRA (glibc's default allocator)",
+    "+ freed memory kept",
+    "eval path, int8, one batch at a time",
+)
 
 
 def one_pass(args) -> dict:
@@ -209,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
     names = [name for name in METHODS if args.ablation or name not in ABLATIONS]
     if args.no_int8:
-        names.remove("eval path, int8")
+        names = [name for name in names if "int8" not in name]
     _, references = load_documents(args)
     order = [name for r in range(args.repeats) for name in (names if r % 2 == 0 else names[::-1])]
     wall = {name: 0.0 for name in names}

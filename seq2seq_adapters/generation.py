@@ -1,10 +1,15 @@
 """Fast batched summary generation: sort by length, pad within a batch, KV cache, inference mode; greedy
-decoding drops finished summaries from its batch."""
+decoding drops finished summaries from its batch; on the CPU, one batch per intra-op thread at once."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 import torch
 from transformers import (
@@ -154,6 +159,108 @@ def check_decoder_room(model: EncoderDecoderModel, gen: GenerationArgs) -> None:
         raise S2SAError(f"--max-new-tokens {gen.max_new_tokens} is above the decoder's position limit: at most {limit - 1}")
 
 
+def decoding_streams(device: torch.device, batches: int) -> int:
+    """How many batches to decode at once: one per intra-op thread on the CPU (never more than batches), one on a GPU.
+
+    A decoding step is a chain of small operations on one query position, which intra-op threads split
+    poorly; one batch per thread, each on one thread, keeps every core busy (docs/performance.md:
+    greedy int8 on 2 cores, 1 stream of 2 threads against 2 streams of 1). A GPU runs one batch at a time."""
+    if device.type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), batches))
+
+
+@contextlib.contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` for a while (a process-wide setting, so restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class BatchDecoder:
+    """Decodes length-sorted batches of one `generate_summaries` call into `summaries`, from one or more threads.
+
+    Each thread takes the next batch from a shared queue (longest first), so the streams finish together;
+    batches are the same whatever the number of streams, so the summaries are too. `stop` ends every
+    stream after its current batch (an error or an interrupt in another)."""
+
+    model: EncoderDecoderModel
+    tokenizer: PreTrainedTokenizerBase
+    documents: Sequence[str]
+    encoded: list[list[int]]
+    gen: GenerationArgs
+    on_batch: Callable[[int], None] | None
+    summaries: list[str] = field(init=False)
+    pending: queue.SimpleQueue = field(init=False, default_factory=queue.SimpleQueue)
+    stop: threading.Event = field(init=False, default_factory=threading.Event)
+    report_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.summaries = [""] * len(self.documents)
+        for batch in length_sorted_batches([len(ids) for ids in self.encoded], self.gen.batch_size):
+            self.pending.put(batch)
+
+    def stream(self) -> None:
+        """Decode batches from the queue until it is empty or `stop` is set."""
+        fits = self.gen.batch_size
+        with torch.inference_mode():  # a per-thread mode: each stream sets it
+            while not self.stop.is_set():
+                try:
+                    batch = self.pending.get_nowait()
+                except queue.Empty:
+                    return
+                fits = self.decode_batch(batch, fits)
+
+    def decode_batch(self, batch: list[int], fits: int) -> int:
+        """One batch, `fits` documents at a time; returns how many fit. Out of GPU memory, the batch is halved
+        and retried (and stays halved for the rest), down to one document, instead of losing the run."""
+        device = next(self.model.parameters()).device
+        while batch:
+            chunk = batch[:fits]
+            input_ids, attention_mask = pad_batch([self.encoded[i] for i in chunk], self.tokenizer.pad_token_id)
+            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+            try:
+                output = decode(self.model, input_ids, attention_mask, self.gen)
+            except torch.OutOfMemoryError:
+                if fits == 1:
+                    raise S2SAError(
+                        f"out of {device} memory generating one summary ({input_ids.shape[1]} source tokens, "
+                        f"{self.gen.num_beams} beams); lower --num-beams or --max-new-tokens, or run on the CPU"
+                    ) from None
+                fits //= 2
+                torch.cuda.empty_cache()
+                logger.warning("out of %s memory: generating %d documents per batch from now on", device, fits)
+                continue
+            for index, summary in zip(chunk, decode_summaries(self.tokenizer, output, [self.documents[i] for i in chunk])):
+                self.summaries[index] = summary
+            batch = batch[len(chunk) :]
+            if self.on_batch is not None:
+                with self.report_lock:  # progress bars are not thread-safe
+                    self.on_batch(len(chunk))
+        return fits
+
+    def run(self, streams: int) -> list[str]:
+        """All batches in `streams` threads at once (each on its share of the intra-op threads), or in this
+        thread when one; the summaries in input order."""
+        if streams == 1:
+            self.stream()
+            return self.summaries
+        with intra_op_threads(max(1, torch.get_num_threads() // streams)), ThreadPoolExecutor(streams) as pool:
+            running = [pool.submit(self.stream) for _ in range(streams)]
+            try:
+                wait(running, return_when=FIRST_EXCEPTION)
+            finally:
+                self.stop.set()  # before the pool waits for its threads: after an error or Ctrl-C they stop soon
+        for future in running:
+            future.result()  # a stream's error, raised here
+        return self.summaries
+
+
 def generate_summaries(
     model: EncoderDecoderModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -161,49 +268,28 @@ def generate_summaries(
     gen: GenerationArgs,
     max_source_length: int,
     on_batch: Callable[[int], None] | None = None,
+    streams: int | None = None,
 ) -> list[str]:
     """Summarise `documents`, returning summaries in input order; `on_batch(n)` reports progress.
 
-    `gen.quantize` int8 generates with an int8 CPU copy of the model (quantize.py). Out of GPU memory,
-    the batch is halved and retried (and stays halved for the rest), down to one document, instead of
-    losing the run."""
+    `gen.quantize` int8 generates with an int8 CPU copy of the model (quantize.py). `streams` batches are
+    decoded at once (default: `decoding_streams`). Out of GPU memory, a batch is halved and retried."""
     if not documents:  # e.g. chunked_summaries' second pass when no document was long (the tokenizer fails on [])
         return []
     check_decoder_room(model, gen)
     encoded = tokenizer(
         list(documents), truncation=True, max_length=max_source_length, return_token_type_ids=False
     )["input_ids"]
-    summaries: list[str] = [""] * len(documents)
     if gen.quantize == "int8":
         from .quantize import int8_copy  # imports torch.ao.quantization: only when asked for
 
         model = int8_copy(model)
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    fits = gen.batch_size
-    with torch.inference_mode():
-        for batch in length_sorted_batches([len(ids) for ids in encoded], gen.batch_size):
-            while batch:
-                chunk = batch[:fits]
-                input_ids, attention_mask = pad_batch([encoded[i] for i in chunk], tokenizer.pad_token_id)
-                input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-                try:
-                    output = decode(model, input_ids, attention_mask, gen)
-                except torch.OutOfMemoryError:
-                    if fits == 1:
-                        raise S2SAError(
-                            f"out of {device} memory generating one summary ({input_ids.shape[1]} source tokens, "
-                            f"{gen.num_beams} beams); lower --num-beams or --max-new-tokens, or run on the CPU"
-                        ) from None
-                    fits //= 2
-                    torch.cuda.empty_cache()
-                    logger.warning("out of %s memory: generating %d documents per batch from now on", device, fits)
-                    continue
-                for index, summary in zip(chunk, decode_summaries(tokenizer, output, [documents[i] for i in chunk])):
-                    summaries[index] = summary
-                batch = batch[len(chunk):]
-                if on_batch is not None:
-                    on_batch(len(chunk))
-    model.train(was_training)
-    return summaries
+    decoder = BatchDecoder(model, tokenizer, documents, encoded, gen, on_batch)
+    if streams is None:
+        streams = decoding_streams(next(model.parameters()).device, decoder.pending.qsize())
+    try:
+        return decoder.run(streams)
+    finally:
+        model.train(was_training)

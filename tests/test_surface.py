@@ -1,6 +1,10 @@
-"""Readable summaries: source markers restored, numbers joined, casing noted, and the GPU-memory fallback."""
+"""Readable summaries: source markers restored, numbers joined, casing noted; the GPU-memory fallback and
+decoding streams of generate_summaries."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import pytest
 import torch
@@ -8,9 +12,10 @@ from transformers import AutoTokenizer, BertTokenizerFast
 
 from seq2seq_adapters.config import GenerationArgs, ModelArgs
 from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.generation import generate_summaries
+from seq2seq_adapters.generation import decoding_streams, generate_summaries, intra_op_threads
 from seq2seq_adapters.modeling import build_summarizer
 from seq2seq_adapters.surface import is_uncased, readable, restore_markers, source_markers
+from tiny import VARIED_DOCUMENTS
 
 DIALOGUE = "#Person1#: Hi, I'm calling about the flat.\n#Person2#: Call #PhoneNumber# or #Person10#, please."
 
@@ -86,3 +91,52 @@ def test_out_of_memory_halves_the_batch_and_keeps_input_order(tiny, monkeypatch)
     monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers, largest=0))
     with pytest.raises(S2SAError, match="out of cpu memory generating one summary"):
         generate_summaries(tiny.model, tokenizer, documents, gen, 64)
+
+
+@pytest.mark.parametrize("streams", [2, 3])
+def test_decoding_streams_give_the_same_summaries_in_input_order(tiny, streams):
+    """Several batches decoded at once, each stream on one intra-op thread: the same summaries as one stream,
+    progress for every document, and torch's thread count as it was."""
+    gen = GenerationArgs(num_beams=1, max_new_tokens=6, min_new_tokens=1, batch_size=3)
+    one = generate_summaries(tiny.model, tiny.tokenizer, VARIED_DOCUMENTS, gen, 64, streams=1)
+    reported: list[int] = []
+    threads = torch.get_num_threads()
+    with intra_op_threads(2):
+        several = generate_summaries(tiny.model, tiny.tokenizer, VARIED_DOCUMENTS, gen, 64, on_batch=reported.append, streams=streams)
+        assert torch.get_num_threads() == 2
+    assert several == one
+    assert sum(reported) == len(VARIED_DOCUMENTS)
+    assert torch.get_num_threads() == threads
+
+
+def test_an_error_in_one_stream_stops_the_others(tiny, monkeypatch):
+    """The first stream's failure reaches the caller; the other stream takes no new batch after it, and the
+    model and torch's thread count are left as they were."""
+    tokenizer = tiny.tokenizer
+    documents = [" ".join(["word"] * n) for n in range(1, 13)]
+    answers = {len(tokenizer(d).input_ids): "a summary" for d in documents}
+    answer = fake_decode(tokenizer, answers)
+    started: list[int] = []
+    failed = threading.Event()
+
+    def decode(model, input_ids, attention_mask, gen):
+        started.append(len(input_ids))
+        if len(started) == 1:
+            failed.set()
+            raise RuntimeError("simulated failure")
+        failed.wait(5)
+        time.sleep(0.2)  # the failing stream's error reaches the caller meanwhile
+        return answer(model, input_ids, attention_mask, gen)
+
+    monkeypatch.setattr("seq2seq_adapters.generation.decode", decode)
+    threads, training = torch.get_num_threads(), tiny.model.training
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64, streams=2)
+    assert len(started) == 2  # of six batches: each stream's first, then nothing
+    assert torch.get_num_threads() == threads and tiny.model.training == training
+
+
+def test_decoding_streams_are_one_per_cpu_thread_and_one_on_a_gpu():
+    with intra_op_threads(4):
+        assert [decoding_streams(torch.device("cpu"), batches) for batches in (1, 3, 9)] == [1, 3, 4]
+        assert decoding_streams(torch.device("cuda"), 9) == 1
