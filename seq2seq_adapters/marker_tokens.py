@@ -11,7 +11,8 @@ marker's word pieces. The grown matrices stay frozen: each stack's embedding mod
 `marker_rows` parameter (group `markers`, see trainable.py) that a forward hook puts in place of the
 new rows, and the decoder's output projection (tied to its embeddings) computes the markers' logits
 from the same parameter. So only markers x hidden weights train, and no gradient of the 30k-row
-matrices is ever formed. `bake_marker_rows` writes the trained rows into the matrices and removes the
+matrices is ever formed. The encoder's rows stay at their start unless `encoder_marker_rows: train`
+(modeling.set_trainable): equal ROUGE, faster steps (docs/surface-text.md). `bake_marker_rows` writes the trained rows into the matrices and removes the
 hooks, for exports and int8 copies that must be plain transformers modules.
 """
 

@@ -14,7 +14,7 @@ from . import __version__
 from .artifact_info import ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS, ArtifactInfo
 from .config import DEFAULT_CHECKPOINT
 from .export_plan import ExportSource, best_step
-from .reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table, splitter_note
+from .reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table, splitter_note, trains
 from .trainable import MARKER_ROWS
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _parameter_section(record: RunRecord, counts: dict[str, int], merged_model) 
     lines = ["## Parameters", ""]
     summary = record.run.get("parameters") or {}
     if "groups" in summary:  # (runs before the --train groups recorded other counts: not shown)
-        rows = [[name, f"{g['count']:,}", f"{g['percent']:.2f}", "yes" if g["trained"] else "no"] for name, g in summary["groups"].items()]
+        rows = [[name, f"{g['count']:,}", f"{g['percent']:.2f}", trains(g)] for name, g in summary["groups"].items()]
         rows.append(["**trained**", f"**{summary['trained']:,}**", f"**{summary['trained_percent']:.2f}**", ""])
         rows.append(["total", f"{summary['total']:,}", "100.00", ""])
         lines += [markdown_table(["group", "count", "%", "trains"], rows, numeric_from=1), ""]

@@ -318,6 +318,8 @@ def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:
         group = parameter_group(name, is_adapter_parameter(name, summarizer.adapter_name))
         if group != "adapter":
             parameter.requires_grad = policy.trains(group)
+        if group == MARKERS and name.startswith("encoder."):
+            parameter.requires_grad = margs.encoder_marker_rows == "train"
 
 
 def is_adapter_parameter(name: str, adapter_name: str | None) -> bool:
@@ -332,12 +334,13 @@ def named_groups(summarizer: Summarizer) -> Iterator[tuple[str, str, torch.nn.Pa
 
 
 def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]:
-    """Per group (adapter, head, cross-attention, markers where there are any, base): parameter count and
-    whether it trains."""
-    groups: dict[str, dict[str, int | bool]] = {group: {"count": 0, "trained": False} for group in GROUPS}
+    """Per group (adapter, head, cross-attention, markers where there are any, base): parameter count,
+    whether any of it trains, and how many of its parameters train (markers: the encoder's may not)."""
+    groups: dict[str, dict[str, int | bool]] = {group: {"count": 0, "trained": False, "trained_count": 0} for group in GROUPS}
     for _, group, parameter in named_groups(summarizer):
         groups[group]["count"] += parameter.numel()
         groups[group]["trained"] = bool(groups[group]["trained"] or parameter.requires_grad)
+        groups[group]["trained_count"] += parameter.numel() if parameter.requires_grad else 0
     return {group: values for group, values in groups.items() if group != MARKERS or values["count"]}
 
 

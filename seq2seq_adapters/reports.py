@@ -196,12 +196,14 @@ def compare_table(reports: dict[str, dict]) -> Table:
 
 
 def parameter_summary(groups: dict[str, dict[str, int | bool]]) -> dict:
-    """run.json's `parameters`: per group its count, % of the model and whether it trains; totals."""
+    """run.json's `parameters`: per group its count, % of the model, whether it trains and how many of it
+    train (all but the encoder's frozen marker rows); totals."""
     total = sum(int(g["count"]) for g in groups.values())
-    trained = sum(int(g["count"]) for g in groups.values() if g["trained"])
+    trained = sum(int(g["trained_count"]) for g in groups.values())
     return {
         "groups": {
-            name: {"count": g["count"], "percent": round(100 * int(g["count"]) / total, 4), "trained": g["trained"]}
+            name: {"count": g["count"], "percent": round(100 * int(g["count"]) / total, 4), "trained": g["trained"],
+                   "trained_count": g["trained_count"]}
             for name, g in groups.items()
         },
         "trained": trained,
@@ -210,13 +212,19 @@ def parameter_summary(groups: dict[str, dict[str, int | bool]]) -> dict:
     }
 
 
+def trains(group: dict) -> str:
+    """A group's `trains` cell: yes, no, or how many of it train (runs before `trained_count`: yes or no)."""
+    part = group.get("trained_count", group["count"] if group["trained"] else 0)
+    return "no" if not group["trained"] else "yes" if part == group["count"] else f"{part:,} of them"
+
+
 def parameter_table(summary: dict) -> Table:
     """Parameters by group (adapter / head / cross-attention / base) with counts, percent and whether they train."""
     table = Table(title="Parameters")
     for name, justify in (("group", "left"), ("count", "right"), ("%", "right"), ("trains", "left")):
         table.add_column(name, justify=justify)
     for name, group in summary["groups"].items():
-        table.add_row(name, f"{group['count']:,}", f"{group['percent']:.2f}", "yes" if group["trained"] else "no")
+        table.add_row(name, f"{group['count']:,}", f"{group['percent']:.2f}", trains(group))
     table.add_row("[bold]trained", f"[bold]{summary['trained']:,}", f"[bold]{summary['trained_percent']:.2f}", "")
     return table
 

@@ -6,8 +6,8 @@ Groups, by parameter name (tied weights count once, under their first name):
 - `head`: the decoder's LM-head transform and output bias (`decoder.cls.*`; the output matrix itself is
   tied to the word embeddings), what AdapterHub calls a prediction head;
 - `cross-attention`: the decoder's cross-attention blocks, which BERT checkpoints do not have;
-- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, marker_tokens.py); they
-  train whenever they exist, whatever the policy;
+- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, marker_tokens.py); the
+  decoder's train whenever they exist, whatever the policy, the encoder's with `encoder_marker_rows: train`;
 - `base`: everything else, the pretrained encoder and decoder.
 
 A policy names the groups that train: any of `adapter`, `head`, `cross-attention`, the shorthand `new`

@@ -28,6 +28,7 @@ from seq2seq_adapters.generation import generate_summaries
 from seq2seq_adapters.marker_tokens import bake_marker_rows, discover_markers
 from seq2seq_adapters.modeling import build_summarizer, parameter_groups
 from seq2seq_adapters.quantize import int8_copy
+from seq2seq_adapters.reports import parameter_summary, trains
 
 MARKERS = "#Person1#,#Person2#"
 
@@ -70,19 +71,39 @@ def test_markers_are_single_tokens_with_rows_started_at_their_pieces_mean(marked
         torch.testing.assert_close(embedding.marker_rows[0], embedding.weight[pieces].mean(0))
     assert model.decoder.get_output_embeddings().marker_rows is model.decoder.get_input_embeddings().marker_rows
     assert model.config.decoder.vocab_size == len(tokenizer)
-    assert parameter_groups(marked)["markers"] == {"count": 2 * 2 * 32, "trained": True}
+    # the decoder's rows train, the encoder's stay at their start (encoder_marker_rows: frozen, the default)
+    assert parameter_groups(marked)["markers"] == {"count": 2 * 2 * 32, "trained": True, "trained_count": 2 * 32}
+    summary = parameter_summary(parameter_groups(marked))
+    assert trains(summary["groups"]["markers"]) == "64 of them"  # the console's and model card's cell
+    assert summary["trained"] == sum(p.numel() for p in marked.model.parameters() if p.requires_grad)
+    assert trains({"count": 128, "trained": True}) == "yes"  # run.json of a run before trained_count
 
 
-def test_only_the_marker_rows_of_the_embeddings_get_gradients(marked):
-    model = marked.model.train()
-    ids = marked.tokenizer(["#Person1#: hi #Person2#"], return_tensors="pt")["input_ids"]
+@pytest.fixture(scope="module")
+def marked_both(tiny_bert):
+    """Markers whose encoder rows train too (`encoder_marker_rows: train`)."""
+    return build_summarizer(
+        ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config="seq_bn", marker_tokens=MARKERS, encoder_marker_rows="train")
+    )
+
+
+@pytest.mark.parametrize("encoder_rows", ["frozen", "train"])
+def test_only_the_marker_rows_of_the_embeddings_get_gradients(marked, marked_both, encoder_rows):
+    """The decoder's marker rows get gradients; the encoder's only with encoder_marker_rows: train. Frozen,
+    nothing below the first adapter needs a gradient, so backward skips the encoder's lowest layers."""
+    summarizer = marked_both if encoder_rows == "train" else marked
+    model = summarizer.model.train()
+    ids = summarizer.tokenizer(["#Person1#: hi #Person2#"], return_tensors="pt")["input_ids"]
     output = model(input_ids=ids, labels=ids)
     output.loss.backward()
-    assert output.logits.shape[-1] == len(marked.tokenizer)
+    assert output.logits.shape[-1] == len(summarizer.tokenizer)
     for stack in (model.encoder, model.decoder):
         embedding = stack.get_input_embeddings()
         assert not embedding.weight.requires_grad
-        assert embedding.marker_rows.grad is not None and embedding.marker_rows.grad.abs().sum() > 0
+        if stack is model.encoder and encoder_rows == "frozen":
+            assert not embedding.marker_rows.requires_grad and embedding.marker_rows.grad is None
+        else:
+            assert embedding.marker_rows.grad is not None and embedding.marker_rows.grad.abs().sum() > 0
     model.zero_grad()
     # the rows in the (frozen) matrices are not what the model reads: moving the trainable rows moves the logits
     with torch.no_grad():
@@ -129,11 +150,13 @@ def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
     assert json.loads((output_dir / "run.json").read_text())["parameters"]["groups"]["markers"]["trained"]
 
 
-def test_training_moves_the_marker_rows_and_not_the_matrices(marker_run):
+def test_training_moves_the_decoders_marker_rows_and_not_the_matrices(marker_run):
+    """The encoder's rows stay at their start (encoder_marker_rows: frozen, the default), the decoder's train."""
     _, captured, _ = marker_run
     after, before = captured.summarizer.model.state_dict(), captured.before
-    for stack in ("encoder.embeddings", "decoder.bert.embeddings"):
-        assert not torch.equal(after[f"{stack}.word_embeddings.marker_rows"], before[f"{stack}.word_embeddings.marker_rows"])
+    for stack, moves in (("encoder.embeddings", False), ("decoder.bert.embeddings", True)):
+        rows = f"{stack}.word_embeddings.marker_rows"
+        assert torch.equal(after[rows], before[rows]) != moves
         assert torch.equal(after[f"{stack}.word_embeddings.weight"], before[f"{stack}.word_embeddings.weight"])
 
 

@@ -38,6 +38,14 @@ def test_runs_saved_before_hidden_dropout_resume_with_the_checkpoints(tmp_path, 
     assert run.read_config().model.hidden_dropout == read
 
 
+@pytest.mark.parametrize(("saved", "read"), [({}, "train"), ({"encoder_marker_rows": "frozen"}, "frozen"), ({"encoder_marker_rows": "train"}, "train")])
+def test_runs_saved_before_encoder_marker_rows_resume_training_them(tmp_path, saved, read):
+    """A run_config.json without the key trained the encoder's marker rows; the new default (frozen) must not change it."""
+    run = make_run(tmp_path / "run", "run_config.json")
+    run.config.write_text(json.dumps({"model": saved, "train": {"max_steps": 2}}))
+    assert run.read_config().model.encoder_marker_rows == read
+
+
 def test_new_runs_write_the_unambiguous_name_and_the_paths_are_named_once(tmp_path):
     run = RunDir(tmp_path)
     assert run.config.name == "run_config.json"  # never config.json: that is a transformers model config

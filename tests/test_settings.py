@@ -22,7 +22,7 @@ EXAMPLES = {
     "model": {
         "encoder": "enc-x", "decoder": "dec-x", "tie_encoder_decoder": True, "adapter_config": "lora[r=8,alpha=16]",
         "adapter_name": "mine", "leave_out": [1, 2], "train": "adapter,cross-attention",
-        "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1, "hidden_dropout": 0.1, "marker_tokens": "#Person1#,#Person2#",
+        "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1, "hidden_dropout": 0.1, "marker_tokens": "#Person1#,#Person2#", "encoder_marker_rows": "train",
     },
     "data": {
         "data": "org/my-data", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
@@ -139,6 +139,7 @@ def test_dotted_settings_override_the_yaml_and_todays_flags_still_work(captured,
         (["--validation-ratio", "1"], "data.validation_ratio must be in (0, 1), got 1.0"),
         (["--attention-dropout", "1"], "model.attention_dropout must be in [0, 1), got 1.0"),
         (["--hidden-dropout", "-0.1"], "model.hidden_dropout must be in [0, 1), got -0.1"),
+        (["--encoder-marker-rows", "maybe"], "model.encoder_marker_rows must be 'frozen' or 'train', got 'maybe'"),
         # cross-field: the default min_new_tokens 10 with a lower max
         (["--max-new-tokens", "8"], "generation.min_new_tokens 10 is above generation.max_new_tokens 8"),
         # text settings and paths: empty is not "the default"
