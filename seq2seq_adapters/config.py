@@ -407,16 +407,16 @@ class GenerationArgs(Settings):
         return []
 
 
-SETTINGS_BEFORE_THEIR_TIME = {"hidden_dropout": None, "encoder_marker_rows": "train"}
+OLD_RUN_DEFAULTS = {"hidden_dropout": None, "encoder_marker_rows": "train"}
 """Model settings added after runs were saved, with what such runs did: the checkpoint's hidden dropout,
 trained encoder marker rows."""
 
 
 def saved_model(values: Any) -> Any:
-    """A saved `model` mapping (run_config.json) with SETTINGS_BEFORE_THEIR_TIME where it lacks their keys:
+    """A saved `model` mapping (run_config.json) with OLD_RUN_DEFAULTS where it lacks their keys:
     runs saved before a setting existed trained as its value there says, and a resumed run must go on so."""
     if isinstance(values, dict):
-        return {**SETTINGS_BEFORE_THEIR_TIME, **values}
+        return {**OLD_RUN_DEFAULTS, **values}
     return values
 
 
