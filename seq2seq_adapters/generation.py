@@ -159,15 +159,22 @@ def check_decoder_room(model: EncoderDecoderModel, gen: GenerationArgs) -> None:
         raise S2SAError(f"--max-new-tokens {gen.max_new_tokens} is above the decoder's position limit: at most {limit - 1}")
 
 
+MAX_DECODING_STREAMS = 2
+"""At most this many batches at once: each holds its own encoder states and KV cache (the README quick start's
+validation eval peaked at 3.4 GB with two against 2.1 GB with one), and more than two were never measured
+(the machine has 2 cores). With more intra-op threads, each stream gets its share of them."""
+
+
 def decoding_streams(device: torch.device, batches: int) -> int:
-    """How many batches to decode at once: one per intra-op thread on the CPU (never more than batches), one on a GPU.
+    """How many batches to decode at once: on the CPU one per intra-op thread (at most MAX_DECODING_STREAMS,
+    and never more than batches), one on a GPU.
 
     A decoding step is a chain of small operations on one query position, which intra-op threads split
     poorly; one batch per thread, each on one thread, keeps every core busy: 1.08-1.14x on 2 cores, greedy
     and beam search (docs/performance.md, "One batch per core"). A GPU runs one batch at a time."""
     if device.type != "cpu":
         return 1
-    return max(1, min(torch.get_num_threads(), batches))
+    return max(1, min(torch.get_num_threads(), batches, MAX_DECODING_STREAMS))
 
 
 @contextlib.contextmanager

@@ -136,7 +136,9 @@ def test_an_error_in_one_stream_stops_the_others(tiny, monkeypatch):
     assert torch.get_num_threads() == threads and tiny.model.training == training
 
 
-def test_decoding_streams_are_one_per_cpu_thread_and_one_on_a_gpu():
+def test_decoding_streams_are_one_per_cpu_thread_up_to_the_cap_and_one_on_a_gpu():
+    with intra_op_threads(1):
+        assert decoding_streams(torch.device("cpu"), 9) == 1
     with intra_op_threads(4):
-        assert [decoding_streams(torch.device("cpu"), batches) for batches in (1, 3, 9)] == [1, 3, 4]
+        assert [decoding_streams(torch.device("cpu"), batches) for batches in (1, 3, 9)] == [1, 2, 2]  # MAX_DECODING_STREAMS
         assert decoding_streams(torch.device("cuda"), 9) == 1
