@@ -9,8 +9,8 @@
   that drops finished summaries from its batch, adapters' attention without its needless q/k/v copies
   (seq2seq_adapters/adapter_attention.py), LoRA layers without their needless passes
   (seq2seq_adapters/fused_lora.py), the allocator setting every `s2sa` command makes
-  (seq2seq_adapters/allocator.py), and on the CPU one batch per intra-op thread at once, each on one
-  thread (`generation.decoding_streams`).
+  (seq2seq_adapters/allocator.py), and on the CPU one batch per intra-op thread at once (two at most),
+  each on its share of the threads (`generation.decoding_streams`).
 * eval path, int8: the same with `--quantize int8` (Linear layers dynamically quantised; the int8 copy
   of the model is made inside the timed call).
 * baseline: what `Seq2SeqTrainer.predict(predict_with_generate=True)` does with a sequential eval sampler:
@@ -25,7 +25,8 @@ a run folder a fresh summarizer is built from the bundled MiniLM (untrained adap
 --max-new-tokens, so all paths decode the same number of steps). `--ablation` adds the steps in between
 (sorted batches with stock generate(); + s2sa's search loop: the beam cache, or greedy's dropping of
 finished rows; + copy-free attention; + fused LoRA, still with glibc's default allocator; + freed memory
-kept; all of these one batch at a time, and int8 one batch at a time), so each candidate's gain shows. `--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
+kept; all of these one batch at a time, and int8 one batch at a time), so each candidate's gain shows.
+`--repeats 2` runs the passes as A B C C B A (and so on) to cancel load drift.
 """
 
 from __future__ import annotations
