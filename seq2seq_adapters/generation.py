@@ -203,12 +203,14 @@ class BatchDecoder:
     gen: GenerationArgs
     on_batch: Callable[[int], None] | None
     summaries: list[str] = field(init=False)
+    device: torch.device = field(init=False)
     pending: queue.SimpleQueue = field(init=False, default_factory=queue.SimpleQueue)
     stop: threading.Event = field(init=False, default_factory=threading.Event)
     report_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.summaries = [""] * len(self.documents)
+        self.device = next(self.model.parameters()).device
         for batch in length_sorted_batches([len(ids) for ids in self.encoded], self.gen.batch_size):
             self.pending.put(batch)
 
@@ -226,7 +228,7 @@ class BatchDecoder:
     def decode_batch(self, batch: list[int], fits: int) -> int:
         """One batch, `fits` documents at a time; returns how many fit. Out of GPU memory, the batch is halved
         and retried (and stays halved for the rest), down to one document, instead of losing the run."""
-        device = next(self.model.parameters()).device
+        device = self.device
         while batch:
             chunk = batch[:fits]
             input_ids, attention_mask = pad_batch([self.encoded[i] for i in chunk], self.tokenizer.pad_token_id)
@@ -295,7 +297,7 @@ def generate_summaries(
     model.eval()
     decoder = BatchDecoder(model, tokenizer, documents, encoded, gen, on_batch)
     if streams is None:
-        streams = decoding_streams(next(model.parameters()).device, decoder.pending.qsize())
+        streams = decoding_streams(decoder.device, decoder.pending.qsize())
     try:
         return decoder.run(streams)
     finally:

@@ -336,12 +336,15 @@ def named_groups(summarizer: Summarizer) -> Iterator[tuple[str, str, torch.nn.Pa
 def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]:
     """Per group (adapter, head, cross-attention, markers where there are any, base): parameter count,
     whether any of it trains, and how many of its parameters train (markers: the encoder's may not)."""
-    groups: dict[str, dict[str, int | bool]] = {group: {"count": 0, "trained": False, "trained_count": 0} for group in GROUPS}
+    counts = {group: [0, 0] for group in GROUPS}  # parameters, trained parameters
     for _, group, parameter in named_groups(summarizer):
-        groups[group]["count"] += parameter.numel()
-        groups[group]["trained"] = bool(groups[group]["trained"] or parameter.requires_grad)
-        groups[group]["trained_count"] += parameter.numel() if parameter.requires_grad else 0
-    return {group: values for group, values in groups.items() if group != MARKERS or values["count"]}
+        counts[group][0] += parameter.numel()
+        counts[group][1] += parameter.numel() if parameter.requires_grad else 0
+    return {
+        group: {"count": count, "trained": trained > 0, "trained_count": trained}
+        for group, (count, trained) in counts.items()
+        if group != MARKERS or count
+    }
 
 
 def build_summarizer(margs: ModelArgs) -> Summarizer:
