@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from functools import partial
@@ -57,6 +55,8 @@ from seq2seq_adapters.inference import generation_settings, load_source  # noqa:
 from seq2seq_adapters.metrics import compute_rouge, mean_words  # noqa: E402
 from seq2seq_adapters.modeling import build_summarizer  # noqa: E402
 from seq2seq_adapters.surface import decode_summaries  # noqa: E402
+
+from fresh_process import in_fresh_process  # noqa: E402  (scripts/, this script's folder)
 
 ROUGE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "test.jsonl"
@@ -188,11 +188,8 @@ def load_documents(args) -> tuple[list[str], list[list[str]]]:
 
 def run_pass(argv: list[str], name: str, batch_size: int | None = None) -> dict:
     """One pass in a fresh process (this script with --only); its JSON result."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "pass.json"
-        extra = ["--batch-size", str(batch_size)] if batch_size else []
-        subprocess.run([sys.executable, __file__, *argv, *extra, "--only", name, "--out", str(out)], check=True)
-        return json.loads(out.read_text())
+    extra = ["--batch-size", str(batch_size)] if batch_size else []
+    return in_fresh_process(__file__, [*argv, *extra], name)
 
 
 def main(argv: list[str] | None = None) -> int:

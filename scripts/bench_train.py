@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +41,8 @@ from seq2seq_adapters.data import load_summarization_data
 from seq2seq_adapters.modeling import build_summarizer
 from seq2seq_adapters.tokenized import tokenize_splits
 from seq2seq_adapters.training import build_trainer
+
+from fresh_process import in_fresh_process  # scripts/, this script's folder
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 
@@ -195,14 +196,6 @@ def run_once(name: str, args) -> dict:
     }
 
 
-def run_round(name: str) -> dict:
-    """One round of one pipeline in a fresh process (this script with --only); its JSON result."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "round.json"
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--only", name, "--out", str(out)], check=True)
-        return json.loads(out.read_text())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DIALOGSUM)
@@ -231,7 +224,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {"reference": [], "s2sa": []}
     for round_ in range(args.rounds):
         for name in PIPELINES:
-            result = run_round(name)
+            result = in_fresh_process(__file__, sys.argv[1:], name)  # one round of one pipeline
             results[name].append(result)
             print(f"round {round_ + 1} {name:9s} {result['samples_per_s']:.2f} samples/s "
                   f"{result['tokens_per_s']:.0f} tokens/s peak {result['peak_rss_mib']:.0f} MiB "
