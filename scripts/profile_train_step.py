@@ -8,6 +8,7 @@ label positions). Prints step times and the top operators of each.
     python scripts/profile_train_step.py --threads 1
     python scripts/profile_train_step.py --threads 1 --leave-out-sweep   # step time for leave_out none / 0,1 / 0,1,2
     python scripts/profile_train_step.py --threads 1 --candidates 2      # default adapter: fused LoRA, hidden dropout
+    python scripts/profile_train_step.py --threads 1 --padding-bound 2   # what the decoder's padding costs s2sa's step
 """
 
 from __future__ import annotations
@@ -26,18 +27,61 @@ from seq2seq_adapters.data import load_summarization_data
 from seq2seq_adapters.fused_lora import use_fused_lora
 from seq2seq_adapters.loss import label_position_loss
 from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.sampler import EpochSeededLengthGroupedSampler
 from seq2seq_adapters.tokenized import tokenize_splits
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 
 
-def fixed_batch(args, tokenizer) -> dict[str, torch.Tensor]:
-    """`--batch-size` random training dialogues (seeded), collated as DataCollatorForSeq2Seq does."""
+def training_rows(args, tokenizer):
+    """The first 2,000 DialogSum training dialogues, tokenized as `s2sa train` does (256/64 tokens)."""
     data = load_summarization_data(DataArgs(data=str(args.data), max_train_samples=2000), seed=args.seed)
     tokenized = tokenize_splits({"train": data.splits["train"]}, tokenizer, 256, 64)["train"]
-    rows = tokenized.select_columns(["input_ids", "attention_mask", "labels"])
-    picked = random.Random(args.seed).sample(range(len(rows)), args.batch_size)
+    return tokenized.select_columns(["input_ids", "attention_mask", "labels"])
+
+
+def collate(tokenizer, rows, picked: list[int]) -> dict[str, torch.Tensor]:
+    """Rows `picked`, collated as DataCollatorForSeq2Seq does (padded to the longest source and summary)."""
     return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)([rows[i] for i in picked])
+
+
+def fixed_batch(args, tokenizer) -> dict[str, torch.Tensor]:
+    """`--batch-size` random training dialogues (seeded)."""
+    rows = training_rows(args, tokenizer)
+    return collate(tokenizer, rows, random.Random(args.seed).sample(range(len(rows)), args.batch_size))
+
+
+def grouped_batches(args, tokenizer, count: int) -> list[dict[str, torch.Tensor]]:
+    """The first `count` batches of `s2sa train`'s length-grouped order (its sampler, seed `--seed`)."""
+    rows = training_rows(args, tokenizer)
+    sampler = EpochSeededLengthGroupedSampler(args.batch_size, lengths=[len(ids) for ids in rows["input_ids"]], seed=args.seed)
+    order = list(sampler)
+    return [collate(tokenizer, rows, order[start : start + args.batch_size]) for start in range(0, count * args.batch_size, args.batch_size)]
+
+
+def without_summary_padding(batch: dict[str, torch.Tensor], filler: int) -> dict[str, torch.Tensor]:
+    """The batch with every summary cut or filled (with `filler`) to the batch's mean real length: about the
+    same number of real label positions, and none padded. Its step time is what the step would take if the
+    decoder did no work on padding."""
+    labels = batch["labels"]
+    width = round((labels != -100).sum(1).float().mean().item())
+    return {**batch, "labels": labels.masked_fill(labels == -100, filler)[:, :width].contiguous()}
+
+
+def padding_bound(batches, filler: int, repeats: int, rounds: int) -> None:
+    """s2sa's default-adapter step on length-grouped batches as collated, against the same batches without
+    summary padding: the most that removing the decoder's padding (the last work the step does for nothing)
+    could save."""
+    model = build_summarizer(ModelArgs()).model.train()
+    for number, batch in enumerate(batches, 1):
+        labels, unpadded = batch["labels"], without_summary_padding(batch, filler)
+        print(f"batch {number}: source {tuple(batch['input_ids'].shape)}, {(batch['attention_mask'] == 1).float().mean():.0%} real; "
+              f"labels {tuple(labels.shape)}, {int((labels != -100).sum())} real; without padding {tuple(unpadded['labels'].shape)}")
+        for round_ in range(rounds):
+            padded = time_steps(lambda: label_position_loss(model, batch, model)[0].backward(), repeats)
+            bare = time_steps(lambda: label_position_loss(model, unpadded, model)[0].backward(), repeats)
+            print(f"  round {round_ + 1}: as collated {padded:.2f} s, without summary padding {bare:.2f} s per step "
+                  f"(best of {repeats}): padding's share {(padded - bare) / padded:.1%}", flush=True)
 
 
 def profile_steps(name: str, model, step, repeats: int, top: int) -> None:
@@ -97,11 +141,18 @@ def main() -> None:
     parser.add_argument("--leave-out-sweep", action="store_true", help="only time leave_out none / 0,1 / 0,1,2")
     parser.add_argument("--candidates", type=int, metavar="ROUNDS", help="only time s2sa's default-adapter step against "
                         "adapters' own LoRA forward and the checkpoint's hidden dropout 0.1, for ROUNDS alternating rounds")
+    parser.add_argument("--padding-bound", type=int, metavar="ROUNDS", help="only time s2sa's default-adapter step on its "
+                        "first --batches length-grouped batches as collated and without summary padding, for ROUNDS rounds")
+    parser.add_argument("--batches", type=int, default=3, help="batches for --padding-bound")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.leave_out_sweep:
         tokenizer = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new")).tokenizer
         leave_out_sweep(fixed_batch(args, tokenizer), args.repeats)
+        return
+    if args.padding_bound:
+        tokenizer = build_summarizer(ModelArgs()).tokenizer
+        padding_bound(grouped_batches(args, tokenizer, args.batches), tokenizer.convert_tokens_to_ids("."), args.repeats, args.padding_bound)
         return
     if args.candidates:
         candidate_sweep(fixed_batch(args, build_summarizer(ModelArgs()).tokenizer), args.repeats, args.candidates)
