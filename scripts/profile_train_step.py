@@ -52,11 +52,14 @@ def fixed_batch(args, tokenizer) -> dict[str, torch.Tensor]:
 
 
 def grouped_batches(args, tokenizer, count: int) -> list[dict[str, torch.Tensor]]:
-    """The first `count` batches of `s2sa train`'s length-grouped order (its sampler, seed `--seed`)."""
+    """`count` batches spread evenly over an epoch of `s2sa train`'s length-grouped order (its sampler, seed
+    `--seed`): long and short sources alike (the order's first batch holds the longest)."""
     rows = training_rows(args, tokenizer)
     sampler = EpochSeededLengthGroupedSampler(args.batch_size, lengths=[len(ids) for ids in rows["input_ids"]], seed=args.seed)
     order = list(sampler)
-    return [collate(tokenizer, rows, order[start : start + args.batch_size]) for start in range(0, count * args.batch_size, args.batch_size)]
+    batches = len(order) // args.batch_size
+    starts = [args.batch_size * (number * batches // count) for number in range(count)]
+    return [collate(tokenizer, rows, order[start : start + args.batch_size]) for start in starts]
 
 
 def without_summary_padding(batch: dict[str, torch.Tensor], filler: int) -> dict[str, torch.Tensor]:
@@ -142,7 +145,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, metavar="ROUNDS", help="only time s2sa's default-adapter step against "
                         "adapters' own LoRA forward and the checkpoint's hidden dropout 0.1, for ROUNDS alternating rounds")
     parser.add_argument("--padding-bound", type=int, metavar="ROUNDS", help="only time s2sa's default-adapter step on its "
-                        "first --batches length-grouped batches as collated and without summary padding, for ROUNDS rounds")
+                        "--batches length-grouped batches (spread over an epoch) as collated and without summary padding, for ROUNDS rounds")
     parser.add_argument("--batches", type=int, default=3, help="batches for --padding-bound")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
