@@ -8,7 +8,7 @@ label positions). Prints step times and the top operators of each.
     python scripts/profile_train_step.py --threads 1
     python scripts/profile_train_step.py --threads 1 --leave-out-sweep   # step time for leave_out none / 0,1 / 0,1,2
     python scripts/profile_train_step.py --threads 1 --candidates 2      # default adapter: fused LoRA, hidden dropout
-    python scripts/profile_train_step.py --threads 1 --padding-bound 2   # what the decoder's padding costs s2sa's step
+    python scripts/profile_train_step.py --threads 1 --padding-bound 2   # what summary padding costs s2sa's step (5 batches)
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def main() -> None:
                         "adapters' own LoRA forward and the checkpoint's hidden dropout 0.1, for ROUNDS alternating rounds")
     parser.add_argument("--padding-bound", type=int, metavar="ROUNDS", help="only time s2sa's default-adapter step on its "
                         "--batches length-grouped batches (spread over an epoch) as collated and without summary padding, for ROUNDS rounds")
-    parser.add_argument("--batches", type=int, default=3, help="batches for --padding-bound")
+    parser.add_argument("--batches", type=int, default=5, help="batches for --padding-bound")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.leave_out_sweep:
