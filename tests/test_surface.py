@@ -3,6 +3,7 @@ decoding streams of generate_summaries."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -117,13 +118,16 @@ def test_an_error_in_one_stream_stops_the_others(tiny, monkeypatch):
     answers = {len(tokenizer(d).input_ids): "a summary" for d in documents}
     answer = fake_decode(tokenizer, answers)
     started: list[int] = []
-    failed = threading.Event()
+    calls = itertools.count()
+    second, failed = threading.Event(), threading.Event()
 
     def decode(model, input_ids, attention_mask, gen):
         started.append(len(input_ids))
-        if len(started) == 1:
+        if next(calls) == 0:
+            second.wait(5)  # both streams are decoding (on a busy machine the other could otherwise start late)
             failed.set()
             raise RuntimeError("simulated failure")
+        second.set()
         failed.wait(5)
         time.sleep(0.2)  # the failing stream's error reaches the caller meanwhile
         return answer(model, input_ids, attention_mask, gen)
