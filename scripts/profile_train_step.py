@@ -71,11 +71,11 @@ def without_summary_padding(batch: dict[str, torch.Tensor], filler: int) -> dict
     return {**batch, "labels": labels.masked_fill(labels == -100, filler)[:, :width].contiguous()}
 
 
-def padding_bound(batches, filler: int, repeats: int, rounds: int) -> None:
-    """s2sa's default-adapter step on length-grouped batches as collated, against the same batches without
-    summary padding: the most that removing the decoder's padding (the last work the step does for nothing)
-    could save."""
-    model = build_summarizer(ModelArgs()).model.train()
+def padding_bound(model, batches, filler: int, repeats: int, rounds: int) -> None:
+    """`model`'s training step (s2sa's default adapter) on length-grouped batches as collated, against the
+    same batches without summary padding: the most that removing the decoder's padding (the last work the
+    step does for nothing) could save."""
+    model.train()
     for number, batch in enumerate(batches, 1):
         labels, unpadded = batch["labels"], without_summary_padding(batch, filler)
         print(f"batch {number}: source {tuple(batch['input_ids'].shape)}, {(batch['attention_mask'] == 1).float().mean():.0%} real; "
@@ -115,9 +115,9 @@ def leave_out_sweep(batch, repeats: int) -> None:
         print(f"leave_out {','.join(map(str, leave_out)) or 'none':6s} {seconds:.2f} s per step (best of {repeats})")
 
 
-def candidate_sweep(batch, repeats: int, rounds: int) -> None:
+def candidate_sweep(shipped, batch, repeats: int, rounds: int) -> None:
     """s2sa's step with its default adapter, against adapters' own LoRA forward and the checkpoint's hidden dropout (alternating)."""
-    shipped = build_summarizer(ModelArgs()).model.train()
+    shipped.train()
     dropout = build_summarizer(ModelArgs(hidden_dropout=None)).model.train()
     dropout.load_state_dict(shipped.state_dict())
     candidates = {
@@ -154,11 +154,13 @@ def main() -> None:
         leave_out_sweep(fixed_batch(args, tokenizer), args.repeats)
         return
     if args.padding_bound:
-        tokenizer = build_summarizer(ModelArgs()).tokenizer
-        padding_bound(grouped_batches(args, tokenizer, args.batches), tokenizer.convert_tokens_to_ids("."), args.repeats, args.padding_bound)
+        default = build_summarizer(ModelArgs())
+        batches = grouped_batches(args, default.tokenizer, args.batches)
+        padding_bound(default.model, batches, default.tokenizer.convert_tokens_to_ids("."), args.repeats, args.padding_bound)
         return
     if args.candidates:
-        candidate_sweep(fixed_batch(args, build_summarizer(ModelArgs()).tokenizer), args.repeats, args.candidates)
+        default = build_summarizer(ModelArgs())
+        candidate_sweep(default.model, fixed_batch(args, default.tokenizer), args.repeats, args.candidates)
         return
 
     reference = build_summarizer(ModelArgs(adapter_config="seq_bn", train="adapter,new", leave_out=[0, 1], attention_dropout=0.1, hidden_dropout=None))
