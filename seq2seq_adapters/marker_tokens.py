@@ -12,8 +12,9 @@ marker's word pieces. The grown matrices stay frozen: each stack's embedding mod
 new rows, and the decoder's output projection (tied to its embeddings) computes the markers' logits
 from the same parameter. So only markers x hidden weights train, and no gradient of the 30k-row
 matrices is ever formed. The encoder's rows stay at their start unless `encoder_marker_rows: train`
-(modeling.set_trainable): equal ROUGE, faster steps (docs/surface-text.md). `bake_marker_rows` writes the trained rows into the matrices and removes the
-hooks, for exports and int8 copies that must be plain transformers modules.
+(modeling.set_trainable): equal ROUGE, faster steps (docs/surface-text.md). `bake_marker_rows` writes the
+trained rows into the matrices and removes the hooks, for exports and int8 copies that must be plain
+transformers modules.
 """
 
 from __future__ import annotations
