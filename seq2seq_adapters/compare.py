@@ -118,7 +118,7 @@ def compare_runs(
     check_output_file(markdown, "--markdown", targets)
     reports = load_reports(targets, split)
     check_same_examples(reports)
-    if plot is not None:  # before any output, so that a missing matplotlib is the one error line
+    if plot is not None:  # before any output, so that a failure to draw is the one error line
         folders = [run_folder(find_report(target, SPLIT_NAMES.get(split, split))) for target in targets]
         plot_curves({label: RunDir(folder).metrics for label, folder in zip(reports, folders)}, Path(plot))
     comparisons = paired_comparisons(targets, list(reports), split)

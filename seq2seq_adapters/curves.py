@@ -6,13 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
-from .errors import S2SAError
 from .run_dir import RunDir
 
-MISSING_MATPLOTLIB = "no curves picture: matplotlib is not installed; pip install 'seq2seq_adapters[study]' (or matplotlib)"
 PANELS: dict[str, dict[str, str]] = {
     "loss": {"loss": "training loss", "eval_loss": "validation loss"},
     "learning rate": {"learning_rate": "learning rate"},
@@ -40,14 +35,12 @@ def read_series(metrics: Path) -> dict[str, tuple[list[int], list[float]]]:
 def plot_curves(runs: dict[str, Path], output: Path) -> list[str]:
     """Draw the runs' metrics.jsonl (label -> path) into `output` (PNG); returns the series drawn, as `panel: name`.
 
-    Raises S2SAError(MISSING_MATPLOTLIB) without matplotlib (an optional dependency)."""
-    try:
-        import matplotlib
+    matplotlib is imported here, not at the top: it adds about a second to every command's start-up."""
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise S2SAError(MISSING_MATPLOTLIB) from None
+    matplotlib.use("Agg")  # no display: runs on servers and in batch jobs
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4), constrained_layout=True)
     drawn = []
     for axis, (title, keys) in zip(axes, PANELS.items()):
@@ -68,11 +61,7 @@ def plot_curves(runs: dict[str, Path], output: Path) -> list[str]:
     return drawn
 
 
-def write_run_curves(run: RunDir, console: Console) -> list[str]:
-    """curves.png of a finished run; returns the note that links it from rouge_validation.md (none without matplotlib)."""
-    try:
-        plot_curves({run.root.name: run.metrics}, run.curves)
-    except S2SAError as exc:
-        console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
-        return []
+def write_run_curves(run: RunDir) -> list[str]:
+    """curves.png of a finished run; returns the note that links it from rouge_validation.md."""
+    plot_curves({run.root.name: run.metrics}, run.curves)
     return [f"Training curves: [{run.curves.name}]({run.curves.name})"]

@@ -528,7 +528,7 @@ def finalize(session: Session, output: TrainOutput) -> TrainResult:
         with naming_a_full_disk(run.adapter):
             save_artifact(run.adapter, summarizer, session.trainer.artifact_info)
     rouge = {}
-    notes = write_run_curves(run, session.console) if is_main_process() else []
+    notes = write_run_curves(run) if is_main_process() else []
     if "validation" in data.splits:
         try:
             with naming_a_full_disk(output_dir):

@@ -7,16 +7,13 @@ import dataclasses
 import io
 import json
 import re
-import sys
 
-import pytest
 from rich.console import Console
 
 from safetensors.torch import load_file
 
 from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_COMPLETE
 from seq2seq_adapters.curves import plot_curves
-from seq2seq_adapters.errors import S2SAError
 from seq2seq_adapters.progress import tracked
 from seq2seq_adapters.run_dir import RunDir
 from seq2seq_adapters.training import training_arguments
@@ -113,8 +110,3 @@ def test_curves_png_holds_the_expected_series_and_is_linked_from_the_report(tiny
         *(f"validation ROUGE F1 x100: {kind}" for kind in ("rouge1", "rouge2", "rougeL", "rougeLsum")),
     }
 
-
-def test_without_matplotlib_one_line_says_how_to_get_the_plot(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(S2SAError, match=re.escape("pip install 'seq2seq_adapters[study]'")):
-        plot_curves({"run": tmp_path / "metrics.jsonl"}, tmp_path / "curves.png")
