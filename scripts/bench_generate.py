@@ -2,14 +2,14 @@
 
     python scripts/bench_generate.py [RUN_OR_ADAPTER_DIR] [--examples 200] [--max-new-tokens 40] ...
 
-* eval path: `seq2seq_adapters.generation.generate_summaries` (what `s2sa eval`, `s2sa summarize` and the
+* eval path: `seq2seq_adapters.generation.decoding.generate_summaries` (what `s2sa eval`, `s2sa summarize` and the
   end-of-training validation use): batches of similar source length (sorted, original order restored),
   padding only within a batch, KV cache, `torch.inference_mode()`, a beam-search cache that does not
   reorder the cross-attention keys/values (identical for all beams of one example), greedy decoding
   that drops finished summaries from its batch, adapters' attention without its needless q/k/v copies
-  (seq2seq_adapters/adapter_attention.py), LoRA layers without their needless passes
-  (seq2seq_adapters/fused_lora.py), the allocator setting every `s2sa` command makes
-  (seq2seq_adapters/allocator.py), and on the CPU one batch per intra-op thread at once (two at most),
+  (seq2seq_adapters/model/patched_attention.py), LoRA layers without their needless passes
+  (seq2seq_adapters/model/patched_lora.py), the allocator setting every `s2sa` command makes
+  (seq2seq_adapters/core/allocator.py), and on the CPU one batch per intra-op thread at once (two at most),
   each on its share of the threads (`generation.decoding_streams`).
 * eval path, int8: the same with `--quantize int8` (Linear layers dynamically quantised; the int8 copy
   of the model is made inside the timed call).
@@ -45,18 +45,18 @@ from transformers import DataCollatorForSeq2Seq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_adapters.adapter_attention import use_copy_free_attention  # noqa: E402
-from seq2seq_adapters.allocator import reuse_freed_memory  # noqa: E402
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
-from seq2seq_adapters.data import load_summarization_data  # noqa: E402
-from seq2seq_adapters.fused_lora import use_fused_lora  # noqa: E402
-from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch  # noqa: E402
-from seq2seq_adapters.inference import generation_settings, load_source  # noqa: E402
-from seq2seq_adapters.metrics import compute_rouge, mean_words  # noqa: E402
-from seq2seq_adapters.modeling import build_summarizer  # noqa: E402
-from seq2seq_adapters.surface import decode_summaries  # noqa: E402
-
 from fresh_process import in_fresh_process  # noqa: E402  (scripts/, this script's folder)
+
+from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
+from seq2seq_adapters.core.allocator import reuse_freed_memory  # noqa: E402
+from seq2seq_adapters.data.dataset import load_summarization_data  # noqa: E402
+from seq2seq_adapters.evaluation.rouge import compute_rouge, mean_words  # noqa: E402
+from seq2seq_adapters.generation.decoding import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch  # noqa: E402
+from seq2seq_adapters.generation.loading import generation_settings, load_source  # noqa: E402
+from seq2seq_adapters.generation.surface_text import decode_summaries  # noqa: E402
+from seq2seq_adapters.model.builder import build_summarizer  # noqa: E402
+from seq2seq_adapters.model.patched_attention import use_copy_free_attention  # noqa: E402
+from seq2seq_adapters.model.patched_lora import use_fused_lora  # noqa: E402
 
 ROUGE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "test.jsonl"

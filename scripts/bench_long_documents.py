@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from seq2seq_adapters.config import DataArgs
-from seq2seq_adapters.data import load_summarization_data
-from seq2seq_adapters.generation import generate_summaries
-from seq2seq_adapters.inference import generation_settings, load_source
-from seq2seq_adapters.long_documents import chunked_summaries, measure_overflow
-from seq2seq_adapters.metrics import compute_rouge
+from seq2seq_adapters.config.schema import DataArgs
+from seq2seq_adapters.data.dataset import load_summarization_data
+from seq2seq_adapters.evaluation.rouge import compute_rouge
+from seq2seq_adapters.generation.decoding import generate_summaries
+from seq2seq_adapters.generation.loading import generation_settings, load_source
+from seq2seq_adapters.generation.long_documents import chunked_summaries, measure_overflow
 
 
 def main() -> None:

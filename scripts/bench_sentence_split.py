@@ -33,9 +33,9 @@ import punkt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_adapters.config import DataArgs  # noqa: E402
-from seq2seq_adapters.data import load_summarization_data  # noqa: E402
-from seq2seq_adapters.sentences import punkt_sentences  # noqa: E402
+from seq2seq_adapters.config.schema import DataArgs  # noqa: E402
+from seq2seq_adapters.data.dataset import load_summarization_data  # noqa: E402
+from seq2seq_adapters.evaluation.sentences import punkt_sentences  # noqa: E402
 
 Splitter = Callable[[str], list[str]]
 CANDIDATES: dict[str, Splitter] = {

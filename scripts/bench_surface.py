@@ -21,10 +21,10 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from seq2seq_adapters.config import DEFAULT_CHECKPOINT
-from seq2seq_adapters.metrics import compute_rouge
-from seq2seq_adapters.modeling import resolve_checkpoint
-from seq2seq_adapters.surface import TAG, readable, source_markers
+from seq2seq_adapters.config.schema import DEFAULT_CHECKPOINT
+from seq2seq_adapters.evaluation.rouge import compute_rouge
+from seq2seq_adapters.generation.surface_text import TAG, readable, source_markers
+from seq2seq_adapters.model.builder import resolve_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,19 +30,18 @@ from pathlib import Path
 import psutil
 import torch
 from adapters import Seq2SeqAdapterTrainer
+from fresh_process import in_fresh_process  # scripts/, this script's folder
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
-from seq2seq_adapters.adapter_attention import use_fast_adapter_code
-from seq2seq_adapters.allocator import reuse_freed_memory
-from seq2seq_adapters.artifacts import ArtifactInfo
-from seq2seq_adapters.config import DataArgs, ModelArgs, RunConfig, TrainArgs
-from seq2seq_adapters.data import load_summarization_data
-from seq2seq_adapters.modeling import build_summarizer
-from seq2seq_adapters.tokenized import tokenize_splits
-from seq2seq_adapters.training import build_trainer
-
-from fresh_process import in_fresh_process  # scripts/, this script's folder
+from seq2seq_adapters.config.schema import DataArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.core.allocator import reuse_freed_memory
+from seq2seq_adapters.data.dataset import load_summarization_data
+from seq2seq_adapters.data.tokenization import tokenize_splits
+from seq2seq_adapters.model.artifact_io import ArtifactInfo
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.model.patched_attention import use_fast_adapter_code
+from seq2seq_adapters.training.recipe import build_trainer
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 

@@ -1,6 +1,6 @@
 """One benchmark pass in a Python process of its own, for scripts/bench_*.py.
 
-The allocator setting of `s2sa`'s commands (seq2seq_adapters/allocator.py) holds for a whole process, and
+The allocator setting of `s2sa`'s commands (seq2seq_adapters/core/allocator.py) holds for a whole process, and
 one pass's heap must not warm the next one's, so each benchmark runs its script again with
 `--only NAME --out FILE` for every pass and reads the JSON that pass wrote.
 """

@@ -22,13 +22,13 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from transformers import DataCollatorForSeq2Seq
 
-from seq2seq_adapters.config import DataArgs, ModelArgs
-from seq2seq_adapters.data import load_summarization_data
-from seq2seq_adapters.fused_lora import use_fused_lora
-from seq2seq_adapters.loss import label_position_loss
-from seq2seq_adapters.modeling import build_summarizer
-from seq2seq_adapters.sampler import EpochSeededLengthGroupedSampler
-from seq2seq_adapters.tokenized import tokenize_splits
+from seq2seq_adapters.config.schema import DataArgs, ModelArgs
+from seq2seq_adapters.data.dataset import load_summarization_data
+from seq2seq_adapters.data.tokenization import tokenize_splits
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.model.patched_lora import use_fused_lora
+from seq2seq_adapters.training.length_grouped_sampler import EpochSeededLengthGroupedSampler
+from seq2seq_adapters.training.loss import label_position_loss
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 

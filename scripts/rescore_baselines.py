@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_adapters.config import DataArgs  # noqa: E402
-from seq2seq_adapters.data import load_summarization_data  # noqa: E402
-from seq2seq_adapters.metrics import ROUGE_TYPES, choose_lead_k, compute_rouge, lead_k  # noqa: E402
-from seq2seq_adapters.reports import f1_cells  # noqa: E402
+from seq2seq_adapters.config.schema import DataArgs  # noqa: E402
+from seq2seq_adapters.data.dataset import load_summarization_data  # noqa: E402
+from seq2seq_adapters.evaluation.reports import f1_cells  # noqa: E402
+from seq2seq_adapters.evaluation.rouge import ROUGE_TYPES, choose_lead_k, compute_rouge, lead_k  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

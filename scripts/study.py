@@ -28,10 +28,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from seq2seq_adapters.config import load_config
-from seq2seq_adapters.eval_run import evaluate_run
-from seq2seq_adapters.metrics import compute_rouge
-from seq2seq_adapters.training import train
+from seq2seq_adapters.config.schema import load_config
+from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
+from seq2seq_adapters.evaluation.rouge import compute_rouge
+from seq2seq_adapters.training.recipe import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ def load_summarizer(directory, encoder=None, decoder=None):
 
     `encoder`/`decoder` replace the base checkpoints recorded in the folder (not for merged exports). A folder
     whose decoding settings say `quantize: int8` (export-adapter --quantize int8) gives the int8 CPU model."""
-    from .artifact_info import resolve_artifact_dir
-    from .artifacts import generation_config, is_merged_model, load_artifact, load_merged_model
+    from seq2seq_adapters.layout.artifact_folder import resolve_artifact_dir
+    from seq2seq_adapters.model.artifact_io import generation_config, is_merged_model, load_artifact, load_merged_model
 
     if is_merged_model(directory):
         summarizer = load_merged_model(directory)
@@ -18,7 +18,7 @@ def load_summarizer(directory, encoder=None, decoder=None):
         summarizer, info = load_artifact(resolve_artifact_dir(directory), encoder=encoder, decoder=decoder)
         summarizer.model.generation_config = generation_config(summarizer.tokenizer, info.generation_args)
         if info.generation_args.quantize == "int8":
-            from .quantize import int8_copy
+            from seq2seq_adapters.model.int8 import int8_copy
 
             return int8_copy(summarizer.model), summarizer.tokenizer
     return summarizer.model, summarizer.tokenizer

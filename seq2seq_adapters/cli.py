@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .allocator import reuse_freed_memory
-from .config import (
+from seq2seq_adapters.config.policy import policy_from_flags
+from seq2seq_adapters.config.schema import (
     SECTIONS,
     GenerationArgs,
     allowed_types,
@@ -31,10 +31,10 @@ from .config import (
     setting_flags,
     shipped_configs,
 )
-from .errors import S2SAError, S2SAWarning
-from .io_utils import check_output_file, naming_a_full_disk, wrong_kind
-from .run_dir import CONFIG_NAME, RunDir
-from .trainable import policy_from_flags
+from seq2seq_adapters.core.allocator import reuse_freed_memory
+from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
+from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk, wrong_kind
+from seq2seq_adapters.layout.run_folder import CONFIG_NAME, RunDir
 
 
 class App(typer.Typer):
@@ -225,10 +225,12 @@ def train(
                 RunDir(Path(run_config.train.output_dir)).check_new(overwrite, run_config)
         if problem := report_to_problem(run_config.train.report_to):
             raise S2SAError(problem)
-        from .data_files import check_local_data  # reads no model: before torch and the checkpoints
+        from seq2seq_adapters.data.sources import check_local_data  # reads no model: before torch and the checkpoints
 
         check_local_data(run_config.data.data, "train", "training reads a train file: train.jsonl, .json, .csv or .parquet")
-        from .training import train as run_training  # heavy (torch, transformers): after the cheap checks
+        from seq2seq_adapters.training.recipe import (
+            train as run_training,  # heavy (torch, transformers): after the cheap checks
+        )
 
         result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
     console.print(f"[green]done:[/] run written to [bold]{result.output_dir}[/]")
@@ -256,11 +258,13 @@ def export_adapter(
     quantize: Annotated[Optional[str], Opt(help="none or int8: recorded in the export's decoding settings; int8 makes s2sa eval, summarize and load_summarizer generate with int8 Linear layers on the CPU (default: the run's).", show_default=False)] = None,
 ) -> None:
     """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
-    from .export_plan import plan_export  # reads no model: every path and file check before torch
+    from seq2seq_adapters.layout.export_folder import (
+        plan_export,  # reads no model: every path and file check before torch
+    )
 
     with user_errors():
         plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
-        from .export import write_export  # heavy (torch, adapters, transformers)
+        from seq2seq_adapters.export.writer import write_export  # heavy (torch, adapters, transformers)
 
         result = write_export(plan, output, merge=merge)
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
@@ -295,8 +299,8 @@ def eval_command(
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
     generation = sectioned(options or {}).get("generation", {})
     flags = {**{k: v for k, v in locals().items() if k not in ("options", "generation")}, **generation}
-    from .compare import compare_runs
-    from .eval_run import evaluate_run
+    from seq2seq_adapters.evaluation.compare import compare_runs
+    from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 
     with user_errors():
         if compare:
@@ -330,7 +334,7 @@ def summarize(
 ) -> None:
     """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
     generation = sectioned(options or {}).get("generation", {})
-    from .summarize import read_documents, summarize_documents, write_summaries
+    from seq2seq_adapters.generation.summarize_documents import read_documents, summarize_documents, write_summaries
 
     with user_errors():
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)

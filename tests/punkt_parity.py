@@ -29,8 +29,8 @@ def parity_examples(data_root: Path) -> dict[str, list[Example]]:
     The prediction is the first three lines of the document lowercased: a Lead-3 summary as an
     uncased model writes it (no capital letters is what broke the old splitter).
     """
-    from seq2seq_adapters.config import DataArgs
-    from seq2seq_adapters.data import load_summarization_data
+    from seq2seq_adapters.config.schema import DataArgs
+    from seq2seq_adapters.data.dataset import load_summarization_data
 
     sources = {"dialogsum_test": (DataArgs(data=str(data_root / "dialogsum")), ["test"]),
                "aclsum": (DataArgs(), ["train", "validation", "test"])}

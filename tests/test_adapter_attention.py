@@ -6,11 +6,16 @@ import sys
 
 import pytest
 import torch
-
-from seq2seq_adapters.adapter_attention import FUNCTION_NAME, match_without_copies, stock_match, use_copy_free_attention
-from seq2seq_adapters.config import ModelArgs
-from seq2seq_adapters.modeling import build_summarizer
 from tiny import stock_and_fast
+
+from seq2seq_adapters.config.schema import ModelArgs
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.model.patched_attention import (
+    FUNCTION_NAME,
+    match_without_copies,
+    stock_match,
+    use_copy_free_attention,
+)
 
 
 def test_matching_batches_are_returned_untouched():

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from seq2seq_adapters.artifact_info import FORMAT_VERSION, ArtifactInfo, read_info
-from seq2seq_adapters.artifacts import load_artifact, save_artifact
-from seq2seq_adapters.config import GenerationArgs, ModelArgs
-from seq2seq_adapters.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
+from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
+from seq2seq_adapters.layout.artifact_folder import FORMAT_VERSION, ArtifactInfo, read_info
+from seq2seq_adapters.model.artifact_io import load_artifact, save_artifact
+from seq2seq_adapters.model.builder import build_summarizer
 
 
 @pytest.mark.parametrize("adapter_config", ["seq_bn", "lora[r=4]", "prefix_tuning", "mam"])
@@ -98,7 +98,7 @@ def test_a_damaged_s2sa_json_is_one_line(tmp_path, damage, expected):
 
 def test_saved_min_new_tokens_above_max_is_lowered_with_a_warning(tmp_path):
     """Older s2sa saved such pairs: they load (min lowered to max, as generate() behaved); YAML stays strict."""
-    from seq2seq_adapters.config import load_config
+    from seq2seq_adapters.config.schema import load_config
 
     raw = json.loads(FORMAT_1.read_text())
     raw["generation"].update(min_new_tokens=10, max_new_tokens=8)
@@ -115,11 +115,10 @@ def test_saved_min_new_tokens_above_max_is_lowered_with_a_warning(tmp_path):
 def test_damaged_weight_files_are_found_without_torch(tmp_path, damage):
     """verify_weight_files opens each file with safetensors' numpy reader: the header and the offsets must
     cover the file exactly, so `truncate -s 1000`, random bytes and appended bytes are caught before torch."""
+    from conftest import run_python
     from safetensors.torch import save_file
 
-    from conftest import run_python
-
-    from seq2seq_adapters.artifact_info import verify_weight_files
+    from seq2seq_adapters.layout.artifact_folder import verify_weight_files
 
     path = tmp_path / "adapter.safetensors"
     save_file({"w": torch.ones(64, 64)}, str(path))
@@ -128,5 +127,5 @@ def test_damaged_weight_files_are_found_without_torch(tmp_path, damage):
     path.write_bytes({"truncate": data[:1000], "garbage": bytes(range(256)) * 8, "empty": b"", "longer": data + b"x"}[damage])
     with pytest.raises(S2SAError, match="adapter.safetensors is damaged or truncated"):
         verify_weight_files(tmp_path)
-    code = "import sys; from seq2seq_adapters.artifact_info import verify_weight_files as v\ntry: v(sys.argv[1])\nexcept Exception: pass\nassert 'torch' not in sys.modules"
+    code = "import sys; from seq2seq_adapters.layout.artifact_folder import verify_weight_files as v\ntry: v(sys.argv[1])\nexcept Exception: pass\nassert 'torch' not in sys.modules"
     assert run_python(["-c", code, str(tmp_path)]).returncode == 0

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
-from seq2seq_adapters import data_files
-from seq2seq_adapters import tokenized as tokenized_module
-from seq2seq_adapters.config import DataArgs
-from seq2seq_adapters.data import SummarizationData, content_fingerprint, load_summarization_data
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.tokenized import tokenize_splits
+from seq2seq_adapters.config.schema import DataArgs
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.data import sources as data_files
+from seq2seq_adapters.data import tokenization as tokenized_module
+from seq2seq_adapters.data.dataset import SummarizationData, content_fingerprint, load_summarization_data
+from seq2seq_adapters.data.tokenization import tokenize_splits
 
 
 @pytest.fixture(autouse=True, scope="module")

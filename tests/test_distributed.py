@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import free_port, run_cli, run_python
+from safetensors.torch import load_file
 from tiny import make_tiny_bert, write_jsonl
 
 pytestmark = pytest.mark.integration

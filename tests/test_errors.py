@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, cli_env, run_cli, snapshot
 from tiny import write_jsonl
 

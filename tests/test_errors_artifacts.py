@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
-from seq2seq_adapters.training import train
 from conftest import assert_one_line_error, run_cli
+from rich.console import Console
 from tiny import make_tiny_bert
+
+from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.training.recipe import train
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-
 from conftest import ROOT, assert_one_line_error, cli_env, run_cli, snapshot
+from rich.console import Console
 from tiny import write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -34,8 +33,8 @@ class Case:
 @pytest.fixture(scope="module")
 def tmp(tmp_path_factory, tiny_bert, dialog_jsonl) -> Path:
     """A finished tiny run, its data as a split folder, and the odd files the cases point at."""
-    from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
-    from seq2seq_adapters.training import train
+    from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+    from seq2seq_adapters.training.recipe import train
 
     tmp = tmp_path_factory.mktemp("command-errors")
     data = tmp / "data"

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny import VARIED_DOCUMENTS, WORDS
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import GenerationArgs, load_config
-from seq2seq_adapters.generation import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
-from seq2seq_adapters.eval_run import evaluate_run
-from seq2seq_adapters.inference import load_source
-from seq2seq_adapters.summarize import read_documents
-from seq2seq_adapters.surface import decode_summaries
-from seq2seq_adapters.training import train
-from tiny import VARIED_DOCUMENTS, WORDS
+from seq2seq_adapters.config.schema import GenerationArgs, load_config
+from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
+from seq2seq_adapters.generation.decoding import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
+from seq2seq_adapters.generation.loading import load_source
+from seq2seq_adapters.generation.summarize_documents import read_documents
+from seq2seq_adapters.generation.surface_text import decode_summaries
+from seq2seq_adapters.training.recipe import train
 
 runner = CliRunner()
 
@@ -65,7 +65,7 @@ def test_eval_keeps_input_order_and_ids(runs, varied_jsonl, tmp_path, monkeypatc
     generate() is replaced by an echo of its (truncated) input, so each prediction must be its own document.
     """
     source, summarizer = load_source(runs[0])
-    monkeypatch.setattr("seq2seq_adapters.eval_run.load_model", lambda *a, **k: summarizer)
+    monkeypatch.setattr("seq2seq_adapters.evaluation.evaluate_run.load_model", lambda *a, **k: summarizer)
     monkeypatch.setattr(summarizer.model, "generate", lambda input_ids, **kwargs: input_ids)
     outcome = evaluate_run(runs[0], data=str(varied_jsonl), output_dir=tmp_path, generation={"batch_size": 3})
     rows = read_jsonl(varied_jsonl)
@@ -108,9 +108,9 @@ def test_generation_matches_stock_generate(runs, varied_jsonl):
 @pytest.mark.parametrize("adapter_config", ["prefix_tuning", "mam"])
 def test_prefix_tuning_generates_with_the_encoder_states_of_training(tiny_bert, adapter_config):
     """adapters 1.3.0's own generate() fails on EncoderDecoderModel + prefix tuning; ours encodes as training does."""
-    from seq2seq_adapters.config import ModelArgs
-    from seq2seq_adapters.generation import encode
-    from seq2seq_adapters.modeling import build_summarizer
+    from seq2seq_adapters.config.schema import ModelArgs
+    from seq2seq_adapters.generation.decoding import encode
+    from seq2seq_adapters.model.builder import build_summarizer
 
     summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config=adapter_config))
     model, tokenizer = summarizer.model.eval(), summarizer.tokenizer
@@ -257,7 +257,7 @@ def test_eval_errors_on_data(runs, dialog_jsonl, tmp_path):
 
 def test_reports_say_when_the_tokenizer_is_uncased(runs):
     """The tiny BERT carries MiniLM's uncased tokenizer: the report says why summaries are lowercase."""
-    from seq2seq_adapters.surface import UNCASED_NOTE
+    from seq2seq_adapters.generation.surface_text import UNCASED_NOTE
 
     assert UNCASED_NOTE in (runs[0] / "rouge_validation.md").read_text()
 
@@ -281,8 +281,8 @@ def test_long_documents_are_counted_and_chunked_on_request(runs, tmp_path):
 
 def test_eval_and_train_report_documents_over_the_source_limit(runs):
     """run.json counts the training documents the source limit cuts; the validation report its own."""
-    from seq2seq_adapters.long_documents import measure_overflow
-    from seq2seq_adapters.inference import load_source
+    from seq2seq_adapters.generation.loading import load_source
+    from seq2seq_adapters.generation.long_documents import measure_overflow
 
     record = json.loads((runs[0] / "run.json").read_text())
     report = json.loads((runs[0] / "rouge_validation.json").read_text())

@@ -15,22 +15,22 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import run_cli, run_python
 from rich.console import Console
 from safetensors import safe_open
 from typer.testing import CliRunner
 
-from conftest import run_cli, run_python
-from seq2seq_adapters.artifacts import ArtifactInfo, read_info, save_artifact
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import ModelArgs, load_config
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters import export as export_module
-from seq2seq_adapters.export import export_adapter
-from seq2seq_adapters.export_plan import resolve_export_source
-from seq2seq_adapters.model_card import license_id
-from seq2seq_adapters.modeling import build_summarizer
-from seq2seq_adapters.trainable import TrainPolicy
-from seq2seq_adapters.training import train
+from seq2seq_adapters.config.policy import TrainPolicy
+from seq2seq_adapters.config.schema import ModelArgs, load_config
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.export import writer as export_module
+from seq2seq_adapters.export.model_card import license_id
+from seq2seq_adapters.export.writer import export_adapter
+from seq2seq_adapters.layout.export_folder import resolve_export_source
+from seq2seq_adapters.model.artifact_io import ArtifactInfo, read_info, save_artifact
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.training.recipe import train
 
 pytestmark = pytest.mark.integration
 
@@ -154,8 +154,8 @@ def test_load_summarizer_on_the_export_reproduces_the_runs_summaries(lora_run, l
     code = f'''
 import json, sys
 from seq2seq_adapters import load_summarizer
-from seq2seq_adapters.artifacts import read_info
-from seq2seq_adapters.generation import generate_summaries
+from seq2seq_adapters.model.artifact_io import read_info
+from seq2seq_adapters.generation.decoding import generate_summaries
 model, tokenizer = load_summarizer({str(lora_export)!r})
 info = read_info({str(lora_export)!r})
 assert model.generation_config.max_new_tokens == info.generation.max_new_tokens

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from adapters.methods.lora import LoRALinear
-
-from seq2seq_adapters.config import ModelArgs
-from seq2seq_adapters.fused_lora import fused_forward, plain_lora, stock_forward, use_fused_lora
-from seq2seq_adapters.modeling import build_summarizer
 from tiny import stock_and_fast
+
+from seq2seq_adapters.config.schema import ModelArgs
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.model.patched_lora import fused_forward, plain_lora, stock_forward, use_fused_lora
 
 
 def _summarizer(tiny_bert, adapter_config: str):

@@ -6,14 +6,15 @@ import ctypes
 
 import pytest
 import torch
+from tiny import VARIED_DOCUMENTS
 from typer.testing import CliRunner
 
-from seq2seq_adapters import allocator, generation
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import GenerationArgs, ModelArgs
-from seq2seq_adapters.generation import generation_kwargs, greedy_search, pad_batch
-from seq2seq_adapters.modeling import build_summarizer
-from tiny import VARIED_DOCUMENTS
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
+from seq2seq_adapters.core import allocator
+from seq2seq_adapters.generation import decoding as generation
+from seq2seq_adapters.generation.decoding import generation_kwargs, greedy_search, pad_batch
+from seq2seq_adapters.model.builder import build_summarizer
 
 GREEDY = GenerationArgs(num_beams=1, max_new_tokens=10, min_new_tokens=2, no_repeat_ngram_size=2)
 

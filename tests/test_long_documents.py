@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from seq2seq_adapters.config import GenerationArgs, ModelArgs
-from seq2seq_adapters.generation import generate_summaries
-from seq2seq_adapters.long_documents import chunked_summaries, measure_overflow, token_lengths, windows
-from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
+from seq2seq_adapters.generation.decoding import generate_summaries
+from seq2seq_adapters.generation.long_documents import chunked_summaries, measure_overflow, token_lengths, windows
+from seq2seq_adapters.model.builder import build_summarizer
 
 
 @pytest.fixture(scope="module")

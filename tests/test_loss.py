@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seq2seq_adapters.config import ModelArgs
-from seq2seq_adapters.loss import label_position_loss
-from seq2seq_adapters.modeling import build_summarizer
+from seq2seq_adapters.config.schema import ModelArgs
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.training.loss import label_position_loss
 
 
 def padded_batch(tokenizer) -> dict[str, torch.Tensor]:

@@ -10,25 +10,32 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import assert_one_line_error, run_cli
-from test_export import card_code_blocks
-from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 from rich.console import Console
 from safetensors.torch import load_file
+from test_export import card_code_blocks
+from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 from transformers import AutoTokenizer, EncoderDecoderModel
 
-from seq2seq_adapters import training
-from seq2seq_adapters.artifact_info import NON_ADAPTER_WEIGHTS
-from seq2seq_adapters.artifacts import load_artifact
-from seq2seq_adapters.config import (
-    MARKERS_MIN_COUNT, GenerationArgs, ModelArgs, RunConfig, flag_name, load_config, parse_marker_tokens, parse_overrides,
+from seq2seq_adapters.config.schema import (
+    MARKERS_MIN_COUNT,
+    GenerationArgs,
+    ModelArgs,
+    RunConfig,
+    flag_name,
+    load_config,
+    parse_marker_tokens,
+    parse_overrides,
 )
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.export import export_adapter
-from seq2seq_adapters.generation import generate_summaries
-from seq2seq_adapters.marker_tokens import bake_marker_rows, discover_markers
-from seq2seq_adapters.modeling import build_summarizer, parameter_groups
-from seq2seq_adapters.quantize import int8_copy
-from seq2seq_adapters.reports import parameter_summary, trains
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.evaluation.reports import parameter_summary, trains
+from seq2seq_adapters.export.writer import export_adapter
+from seq2seq_adapters.generation.decoding import generate_summaries
+from seq2seq_adapters.layout.artifact_folder import NON_ADAPTER_WEIGHTS
+from seq2seq_adapters.model.artifact_io import load_artifact
+from seq2seq_adapters.model.builder import build_summarizer, parameter_groups
+from seq2seq_adapters.model.int8 import int8_copy
+from seq2seq_adapters.model.marker_tokens import bake_marker_rows, discover_markers
+from seq2seq_adapters.training import recipe as training
 
 MARKERS = "#Person1#,#Person2#"
 

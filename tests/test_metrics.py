@@ -9,8 +9,16 @@ import pytest
 from rich.console import Console
 from rouge_score import rouge_scorer
 
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.metrics import (
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.evaluation.reports import (
+    compare_markdown,
+    compare_table,
+    rouge_markdown,
+    rouge_table,
+    splitter_note,
+    write_rouge_report,
+)
+from seq2seq_adapters.evaluation.rouge import (
     MEASURES,
     ROUGE_TYPES,
     choose_lead_k,
@@ -20,15 +28,7 @@ from seq2seq_adapters.metrics import (
     mean_words,
     non_ascii_warning,
 )
-from seq2seq_adapters.reports import (
-    compare_markdown,
-    compare_table,
-    rouge_markdown,
-    rouge_table,
-    splitter_note,
-    write_rouge_report,
-)
-from seq2seq_adapters.sentences import punkt_sentences
+from seq2seq_adapters.evaluation.sentences import punkt_sentences
 
 PREDICTIONS = [
     "The city council approved the new budget on Tuesday. It raises spending on schools by 4.5 percent.",
@@ -207,7 +207,7 @@ def test_splitter_note_names_the_old_splitter_for_old_reports():
 
 
 def test_paired_bootstrap_matches_a_direct_computation():
-    from seq2seq_adapters.metrics import paired_bootstrap
+    from seq2seq_adapters.evaluation.rouge import paired_bootstrap
 
     a = np.array([30.0, 25.0, 40.0, 10.0, 22.0])
     b = np.array([28.0, 27.0, 35.0, 12.0, 20.0])

@@ -8,9 +8,9 @@ import re
 import pytest
 import torch
 
-from seq2seq_adapters.config import ModelArgs
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.modeling import (
+from seq2seq_adapters.config.schema import ModelArgs
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.model.builder import (
     build_summarizer,
     configured_leave_out,
     is_adapter_parameter,
@@ -409,7 +409,7 @@ def test_an_adapter_named_like_a_module_is_refused_by_the_loaded_model(tiny_bert
 
 def test_an_adapter_whose_name_claims_other_weights_is_refused(tiny_bert, monkeypatch):
     """The count check behind the name check: the parameters carrying the name are exactly those added."""
-    import seq2seq_adapters.modeling as modeling
+    import seq2seq_adapters.model.builder as modeling
 
     monkeypatch.setattr(modeling, "reserved_name_problem", lambda name, reserved: None)
     with pytest.raises(S2SAError, match=r"adapter_name 'decoder' marks [\d,]+ parameters as the adapter's, but the adapter added [\d,]+"):

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
 
-from seq2seq_adapters.config import GenerationArgs, ModelArgs
-from seq2seq_adapters.generation import generate_summaries
-from seq2seq_adapters.modeling import build_summarizer
-from seq2seq_adapters.quantize import int8_copy
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
+from seq2seq_adapters.generation.decoding import generate_summaries
+from seq2seq_adapters.model.builder import build_summarizer
+from seq2seq_adapters.model.int8 import int8_copy
 
 DOCUMENTS = [
     "#Person1#: Where is the station? #Person2#: Two blocks north, next to the bank.",

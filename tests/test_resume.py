@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import ROOT, cli_env, report_content
+from safetensors.torch import load_file
 from tiny import write_jsonl
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq_adapters.config import RunConfig
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.io_utils import check_output_dir
-from seq2seq_adapters.run_dir import RunDir
+from seq2seq_adapters.config.schema import RunConfig
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import check_output_dir
+from seq2seq_adapters.layout.run_folder import RunDir
 
 
 def make_run(root: Path, config_name: str) -> RunDir:

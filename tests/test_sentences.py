@@ -14,8 +14,8 @@ import pytest
 from punkt_parity import RECORD, digest_parameters, digest_sentences, parity_examples, parity_texts
 from rouge_score import rouge_scorer
 
-from seq2seq_adapters.metrics import MEASURES, compute_rouge, lead_k
-from seq2seq_adapters.sentences import SPLITTER, english_punkt_parameters, line_sentences, punkt_sentences
+from seq2seq_adapters.evaluation.rouge import MEASURES, compute_rouge, lead_k
+from seq2seq_adapters.evaluation.sentences import SPLITTER, english_punkt_parameters, line_sentences, punkt_sentences
 
 RECORDED = json.loads(RECORD.read_text(encoding="utf-8"))
 

@@ -7,16 +7,25 @@ import dataclasses
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
 import yaml
+from tiny import write_jsonl
 from typer.testing import CliRunner
 
+import seq2seq_adapters
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import RunConfig, load_config, parse_overrides, setting_fields, setting_flags, shipped_configs
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.modeling import parse_adapter_config
-from tiny import write_jsonl
+from seq2seq_adapters.config.schema import (
+    RunConfig,
+    load_config,
+    parse_overrides,
+    setting_fields,
+    setting_flags,
+    shipped_configs,
+)
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.model.builder import parse_adapter_config
 
 EXAMPLES = {
     "model": {
@@ -51,7 +60,7 @@ def captured(monkeypatch) -> list[RunConfig]:
         configs.append(config)
         return types.SimpleNamespace(output_dir=config.train.output_dir)
 
-    monkeypatch.setitem(sys.modules, "seq2seq_adapters.training", types.SimpleNamespace(train=fake_train))
+    monkeypatch.setitem(sys.modules, "seq2seq_adapters.training.recipe", types.SimpleNamespace(train=fake_train))
     return configs
 
 
@@ -157,7 +166,7 @@ def test_bad_settings_fail_with_one_line_before_training(args, expected, capture
 
 def test_generation_rules_are_the_same_for_train_and_eval():
     """One definition per rule: eval names the flag, a run config the key."""
-    from seq2seq_adapters.config import GenerationArgs
+    from seq2seq_adapters.config.schema import GenerationArgs
 
     bad = GenerationArgs(batch_size=0, min_new_tokens=-1)
     assert bad.problems(lambda name: f"--{name.replace('_', '-')}") == [
@@ -169,7 +178,7 @@ def test_generation_rules_are_the_same_for_train_and_eval():
 
 def test_the_generate_mapping_is_written_once():
     """length_penalty and early_stopping only with beams (they mean nothing to greedy decoding)."""
-    from seq2seq_adapters.config import GenerationArgs
+    from seq2seq_adapters.config.schema import GenerationArgs
 
     assert GenerationArgs(num_beams=1, min_new_tokens=5, max_new_tokens=20).generate_kwargs() == {
         "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 5, "no_repeat_ngram_size": 3
@@ -208,7 +217,7 @@ SHIPPED = shipped_configs()
 
 def test_the_documented_configs_ship_with_the_package():
     assert {"quickstart", "dialogsum"} <= set(SHIPPED)
-    assert all(path.parent.parent.name == "seq2seq_adapters" for path in SHIPPED.values())
+    assert all(path.is_relative_to(Path(seq2seq_adapters.__file__).parent) for path in SHIPPED.values())
     assert load_config("dialogsum").data.data == "knkarthick/dialogsum"  # the public dataset, not a local path
 
 

@@ -9,16 +9,14 @@ import json
 import re
 
 from rich.console import Console
-
 from safetensors.torch import load_file
-
-from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_COMPLETE
-from seq2seq_adapters.curves import plot_curves
-from seq2seq_adapters.progress import tracked
-from seq2seq_adapters.run_dir import RunDir
-from seq2seq_adapters.training import training_arguments
 from test_train import isolated_caches, read_jsonl, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 
+from seq2seq_adapters.core.progress import tracked
+from seq2seq_adapters.evaluation.curves import plot_curves
+from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE
+from seq2seq_adapters.layout.run_folder import RunDir
+from seq2seq_adapters.training.recipe import training_arguments
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -9,14 +9,14 @@ import time
 
 import pytest
 import torch
+from tiny import VARIED_DOCUMENTS
 from transformers import AutoTokenizer, BertTokenizerFast
 
-from seq2seq_adapters.config import GenerationArgs, ModelArgs
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.generation import decoding_streams, generate_summaries, intra_op_threads
-from seq2seq_adapters.modeling import build_summarizer
-from seq2seq_adapters.surface import is_uncased, readable, restore_markers, source_markers
-from tiny import VARIED_DOCUMENTS
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.generation.decoding import decoding_streams, generate_summaries, intra_op_threads
+from seq2seq_adapters.generation.surface_text import is_uncased, readable, restore_markers, source_markers
+from seq2seq_adapters.model.builder import build_summarizer
 
 DIALOGUE = "#Person1#: Hi, I'm calling about the flat.\n#Person2#: Call #PhoneNumber# or #Person10#, please."
 
@@ -74,7 +74,7 @@ def test_generation_writes_markers_and_contractions_as_people_do(tiny, monkeypat
     documents = [DIALOGUE, "#Person2#: it is 7:30 now."]
     lengths = [len(tokenizer(d).input_ids) for d in documents]
     spoken = {lengths[0]: "#Person1# calls #Person10# ; he's late.", lengths[1]: "#Person2# says it's 7:30."}
-    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, spoken))
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, spoken))
     summaries = generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64)
     assert summaries == ["#Person1# calls #Person10#; he's late.", "#Person2# says it's 7:30."]
 
@@ -84,12 +84,12 @@ def test_out_of_memory_halves_the_batch_and_keeps_input_order(tiny, monkeypatch)
     documents = [" ".join(["word"] * n) for n in (5, 1, 9, 3, 7, 2, 8)]
     answers = {len(tokenizer(d).input_ids): f"summary of {len(d.split())} words" for d in documents}
     gen = GenerationArgs(num_beams=1, batch_size=8)
-    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers))
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, answers))
     expected = generate_summaries(tiny.model, tokenizer, documents, gen, 64)
     assert expected == [f"summary of {len(d.split())} words" for d in documents]
-    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers, largest=2))
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, answers, largest=2))
     assert generate_summaries(tiny.model, tokenizer, documents, gen, 64) == expected
-    monkeypatch.setattr("seq2seq_adapters.generation.decode", fake_decode(tokenizer, answers, largest=0))
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, answers, largest=0))
     with pytest.raises(S2SAError, match="out of cpu memory generating one summary"):
         generate_summaries(tiny.model, tokenizer, documents, gen, 64)
 
@@ -132,7 +132,7 @@ def test_an_error_in_one_stream_stops_the_others(tiny, monkeypatch):
         time.sleep(0.2)  # the failing stream's error reaches the caller meanwhile
         return answer(model, input_ids, attention_mask, gen)
 
-    monkeypatch.setattr("seq2seq_adapters.generation.decode", decode)
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", decode)
     threads, training = torch.get_num_threads(), tiny.model.training
     with pytest.raises(RuntimeError, match="simulated failure"):
         generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64, streams=2)

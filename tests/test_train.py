@@ -15,20 +15,20 @@ import datasets
 import pytest
 import torch
 import transformers
+from conftest import cli_env, run_cli, run_python
 from rich.console import Console
 from safetensors.torch import load_file
+from tiny import write_jsonl
 from typer.testing import CliRunner
 
-from conftest import cli_env, run_cli, run_python
-from seq2seq_adapters.errors import S2SAError
-from tiny import write_jsonl
-from seq2seq_adapters import tokenized
-from seq2seq_adapters import modeling
-from seq2seq_adapters import training
-from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_COMPLETE, last_complete_checkpoint
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
-from seq2seq_adapters.modeling import is_adapter_parameter, saved_state
+from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.data import tokenization as tokenized
+from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE, last_complete_checkpoint
+from seq2seq_adapters.model import builder as modeling
+from seq2seq_adapters.model.builder import is_adapter_parameter, saved_state
+from seq2seq_adapters.training import recipe as training
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTER = "dialog"
@@ -272,8 +272,8 @@ RELOAD = textwrap.dedent(
     import json, sys
     from safetensors.torch import save_file
     from seq2seq_adapters import load_summarizer
-    from seq2seq_adapters.artifact_info import read_info, resolve_artifact_dir
-    from seq2seq_adapters.generation import generate_summaries
+    from seq2seq_adapters.layout.artifact_folder import read_info, resolve_artifact_dir
+    from seq2seq_adapters.generation.decoding import generate_summaries
 
     run, out = sys.argv[1], sys.argv[2]
     model, tokenizer = load_summarizer(run)
@@ -393,6 +393,6 @@ def test_checkpoint_prefix_is_the_trainers():
     """checkpoint_dirs names checkpoint-N folders without importing transformers; the Trainer must agree."""
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-    from seq2seq_adapters.checkpoint_dirs import CHECKPOINT_PREFIX
+    from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_PREFIX
 
     assert CHECKPOINT_PREFIX == PREFIX_CHECKPOINT_DIR

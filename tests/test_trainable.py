@@ -12,12 +12,11 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file
 
-from seq2seq_adapters.artifacts import ArtifactInfo, load_artifact, save_artifact
-from seq2seq_adapters.config import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.modeling import build_summarizer, is_adapter_parameter, parameter_groups
-from seq2seq_adapters.trainable import TrainPolicy, parameter_group, policy_from_flags, upgrade_legacy_keys
-
+from seq2seq_adapters.config.policy import TrainPolicy, parameter_group, policy_from_flags, upgrade_legacy_keys
+from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_artifact, save_artifact
+from seq2seq_adapters.model.builder import build_summarizer, is_adapter_parameter, parameter_groups
 
 POLICIES = ["adapter", "adapter,head", "adapter,cross-attention", "adapter,new", "all"]
 
@@ -188,7 +187,7 @@ def resume_config(tiny_bert: Path, data: Path, output_dir: Path, train: str) -> 
 @pytest.mark.parametrize("train", ["adapter,head", "adapter,cross-attention"])
 def test_resume_restores_exactly_the_trained_groups(tiny_bert, dialog_jsonl, tmp_path, train):
     """Resuming from checkpoint-2 ends with the weights of the run that went on from there."""
-    from seq2seq_adapters.training import train as run_training
+    from seq2seq_adapters.training.recipe import train as run_training
 
     quiet = Console(quiet=True)
     full = run_training(resume_config(tiny_bert, dialog_jsonl, tmp_path / "full", train), console=quiet).output_dir

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import report_content, run_python
+from safetensors.torch import load_file
 from tiny import write_jsonl
 
 # Runs the CLI like `python -m seq2seq_adapters`, with the training loss of one step made NaN (S2SA_TEST_NAN_STEP).
 NAN_LAUNCHER = """
 import os, runpy
-from seq2seq_adapters import training
+from seq2seq_adapters.training import recipe as training
 nan_step = int(os.environ["S2SA_TEST_NAN_STEP"])
 original = training.SummarizationTrainer.compute_loss
 def compute_loss(self, model, inputs, *args, **kwargs):
@@ -136,7 +135,7 @@ def test_guard_sees_nonfinite_gradients_and_skips_only_that_update():
     """A NaN gradient with a finite loss: `stop` raises naming the step; `skip-step` leaves the weights as they were."""
     from types import SimpleNamespace
 
-    from seq2seq_adapters.nonfinite import NonFiniteGuard, NonFiniteTraining
+    from seq2seq_adapters.training.nonfinite_guard import NonFiniteGuard, NonFiniteTraining
 
     model = torch.nn.Linear(2, 1)
     args, state = SimpleNamespace(fp16=False, device="cpu"), SimpleNamespace(global_step=6)
@@ -292,7 +291,7 @@ def test_checkpoint_problem_reads_every_file_back(tmp_path):
     from safetensors.torch import save_file
     from transformers import TrainerState
 
-    from seq2seq_adapters.checkpoints import checkpoint_problem, loadable_checkpoint
+    from seq2seq_adapters.training.checkpointing import checkpoint_problem, loadable_checkpoint
 
     def checkpoint(step: int) -> Path:
         folder = tmp_path / "run" / "checkpoints" / f"checkpoint-{step}"

@@ -48,8 +48,8 @@ IDENTITY_SUMMARIES = ["a short summary", "hi", "more words"]
 def loss_grads_and_summaries(summarizer):
     """One seeded training forward/backward (loss, every gradient) and 3-beam summaries of fixed texts: what
     a change that claims "the same numbers" must leave bit-identical."""
-    from seq2seq_adapters.config import GenerationArgs
-    from seq2seq_adapters.generation import generate_summaries
+    from seq2seq_adapters.config.schema import GenerationArgs
+    from seq2seq_adapters.generation.decoding import generate_summaries
 
     model, tokenizer = summarizer.model, summarizer.tokenizer
     batch = dict(tokenizer(IDENTITY_DOCUMENTS, padding=True, return_tensors="pt", return_token_type_ids=False))

@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from seq2seq_adapters.errors import S2SAError
-from seq2seq_adapters.generation import generate_summaries
-from seq2seq_adapters.inference import generation_settings, load_source
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.generation.decoding import generate_summaries
+from seq2seq_adapters.generation.loading import generation_settings, load_source
 
 
 def main() -> None:

@@ -1,0 +1,132 @@
+"""`s2sa eval --compare`: one table of several runs' ROUGE reports for a split, and which run is better (paired bootstrap)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import atomic_write_text, check_output_file, read_json
+from seq2seq_adapters.data.sources import SPLIT_NAMES
+from seq2seq_adapters.evaluation.curves import plot_curves
+from seq2seq_adapters.evaluation.reports import compare_markdown, compare_table, paired_markdown, paired_table
+from seq2seq_adapters.evaluation.rouge import ROUGE_TYPES, paired_bootstrap
+from seq2seq_adapters.layout.run_folder import RunDir
+
+
+def find_report(target: str | Path, split: str) -> Path:
+    """A rouge_<split>.json: the file itself, or in a folder: `eval-<split>/` first, then the folder itself."""
+    target = Path(target)
+    if target.is_file():
+        return target
+    if target.is_dir():
+        run = RunDir(target)
+        for candidate in (RunDir(run.eval_dir(split)).report(split), run.report(split)):
+            if candidate.is_file():
+                return candidate
+        raise S2SAError(
+            f"no rouge_{split}.json in {target} or {run.eval_dir(split)}; run `s2sa eval {target} --split {split}` first"
+        )
+    raise S2SAError(f"not found: {target} (expected a rouge_<split>.json report, a run folder or an eval folder)")
+
+
+def run_folder(report_path: Path) -> Path:
+    """The run folder of a report: its own folder, or the run's for `<run>/eval-<split>`."""
+    folder = report_path.parent
+    return folder.parent if folder.name.startswith("eval-") else folder
+
+
+def _label(report_path: Path, report: dict) -> str:
+    """The run name recorded in the report, else the run folder's name."""
+    name = (report.get("run") or {}).get("name") if isinstance(report.get("run"), dict) else None
+    return str(name) if name else run_folder(report_path).name
+
+
+def load_reports(targets: Sequence[str | Path], split: str) -> dict[str, dict]:
+    """Reports by unique label, in the given order."""
+    split = SPLIT_NAMES.get(split, split)
+    if len(targets) < 2:
+        raise S2SAError("--compare needs at least two runs or reports")
+    reports: dict[str, dict] = {}
+    for target in targets:
+        path = find_report(target, split)
+        report = read_json(path)
+        if report is None or "systems" not in report:
+            raise S2SAError(f"{path} is not a rouge report written by s2sa")
+        label = base = _label(path, report)
+        number = 2
+        while label in reports:
+            label, number = f"{base} ({number})", number + 1
+        reports[label] = report
+    return reports
+
+
+def check_same_examples(reports: dict[str, dict]) -> None:
+    """Refuse reports computed on different examples (data, split or number): their numbers do not compare."""
+    seen = {}
+    for label, report in reports.items():
+        data = report.get("data") if isinstance(report.get("data"), dict) else {}
+        n = next(iter(report["systems"].values()), {}).get("n_examples")
+        seen[label] = (data.get("fingerprint"), report.get("split"), n)
+    if len(set(seen.values())) > 1:
+        detail = "; ".join(f"{label}: {n} examples of {split} (data {fingerprint})" for label, (fingerprint, split, n) in seen.items())
+        raise S2SAError(f"the runs were scored on different examples ({detail}); evaluate them on the same data, split and --max-samples")
+
+
+def example_scores(report_path: Path, split: str) -> dict[str, dict[str, float]] | None:
+    """Per-example ROUGE F1 by example id from the predictions file next to a report (None without one)."""
+    path = report_path.parent / f"predictions_{split}.jsonl"
+    if not path.is_file():
+        return None
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {str(line["id"]): line["rouge"] for line in lines}
+
+
+def paired_comparisons(targets: Sequence[str | Path], labels: Sequence[str], split: str) -> dict[str, dict[str, dict[str, float]]]:
+    """Paired bootstrap of the first run against each other one, per ROUGE type (F1 x100), over their shared examples."""
+    split = SPLIT_NAMES.get(split, split)
+    scores = [example_scores(find_report(target, split), split) for target in targets]
+    if any(s is None for s in scores):
+        return {}
+    first = scores[0]
+    comparisons = {}
+    for label, other in zip(labels[1:], scores[1:]):
+        if set(other) != set(first):
+            raise S2SAError(
+                f"{labels[0]} and {label} were scored on different examples ({len(set(first) & set(other))} of "
+                f"{len(first)} and {len(other)} ids shared); evaluate both on the same split and --max-samples"
+            )
+        ids = sorted(first)
+        comparisons[f"{labels[0]} - {label}"] = {
+            kind: paired_bootstrap(np.array([100 * first[i][kind] for i in ids]), np.array([100 * other[i][kind] for i in ids]))
+            for kind in ROUGE_TYPES
+        }
+    return comparisons
+
+
+def compare_runs(
+    targets: Sequence[str | Path], split: str, markdown: str | Path | None = None, console: Console | None = None, plot: Path | None = None
+) -> dict[str, dict]:
+    """Print one table of several runs' reports for `split` and the paired bootstrap of the first against the others;
+    write both as Markdown to `markdown` if given, and the runs' training curves overlaid to `plot`.
+    Runs scored on different examples are refused."""
+    console = console or Console()
+    check_output_file(markdown, "--markdown", targets)
+    reports = load_reports(targets, split)
+    check_same_examples(reports)
+    if plot is not None:  # before any output, so that a failure to draw is the one error line
+        folders = [run_folder(find_report(target, SPLIT_NAMES.get(split, split))) for target in targets]
+        plot_curves({label: RunDir(folder).metrics for label, folder in zip(reports, folders)}, Path(plot))
+    comparisons = paired_comparisons(targets, list(reports), split)
+    console.print(compare_table(reports))
+    if comparisons:
+        console.print(paired_table(comparisons))
+    else:
+        console.print(f"[yellow]warning:[/] no predictions_{split}.jsonl next to every report: no paired bootstrap")
+    if markdown is not None:
+        atomic_write_text(Path(markdown), compare_markdown(reports) + (paired_markdown(comparisons) if comparisons else ""))
+    return reports
