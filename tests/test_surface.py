@@ -39,6 +39,30 @@ def test_markers_and_numbers_come_back_as_written(decoded, expected):
     assert readable(decoded, DIALOGUE) == expected
 
 
+PAPER = "We propose a State-of-the-art parser for U.S. English and/or German. Scores before - after tuning rise."
+
+
+@pytest.mark.parametrize(
+    "decoded, expected",
+    [
+        # closed up as the source writes them, in the summary's own (uncased) casing
+        ("a state - of - the - art parser for u. s. english and / or german", "a state-of-the-art parser for u.s. english and/or german"),
+        # a hyphen the source lacks is closed up too: references never space a hyphen inside a word
+        ("a multi - task model with well - known baselines", "a multi-task model with well-known baselines"),
+        # a dash the source spaces between the same two words stays spaced
+        ("scores before - after tuning rise", "scores before - after tuning rise"),
+        ("they meet at 7 o ' clock", "they meet at 7 o' clock"),  # not in the source: an apostrophe ending a word
+        ("a - - b, - c", "a - - b, - c"),  # double dashes and a dash after a comma are not hyphens inside a word
+    ],
+)
+def test_words_with_inner_punctuation_are_closed_up_as_the_source_writes_them(decoded, expected):
+    assert readable(decoded, PAPER) == expected
+
+
+def test_a_source_word_with_an_apostrophe_is_closed_up():
+    assert readable("we meet at 7 o ' clock", "Come at 7 o'clock.") == "we meet at 7 o'clock"
+
+
 def test_source_markers_in_order_of_first_appearance():
     assert source_markers(DIALOGUE) == ["#Person1#", "#Person2#", "#PhoneNumber#", "#Person10#"]
     assert restore_markers("no tags here", source_markers(DIALOGUE)) == "no tags here"

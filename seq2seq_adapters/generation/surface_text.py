@@ -3,12 +3,15 @@
 An uncased WordPiece tokenizer splits `#Person1#` into `#`, `person`, `##1`, `#`, so a decoded summary
 says `# person1 #`. The marker's characters survive (lowercased, perhaps spaced), so each marker of the
 source document is found again by a pattern over its characters and written back exactly. WordPiece
-decoding joins `. , ? !` to the word before; the spaces it leaves around apostrophes, numbers and other
-punctuation are removed here.
+decoding joins `. , ? !` to the word before; the spaces it leaves around apostrophes, numbers, hyphens and
+other punctuation are removed here. Words that the source writes with inner punctuation
+(`state-of-the-art`, `o'clock`, `U.S.`, `and/or`) are closed up as the source writes them, and a hyphen
+between two words is closed up unless the source spaces that very dash (`before - after`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -69,8 +72,41 @@ def close_tags(summary: str) -> str:
     return TAG.sub(lambda match: "#" + (match[1][0].upper() + match[1][1:] if match[1].islower() else match[1]) + "#", summary)
 
 
+COMPOUND = re.compile(r"[^\W_]+(?:[-'/.&][^\W_]+)+")
+"""A word with inner punctuation as a source writes it: `state-of-the-art`, `o'clock`, `U.S`, `and/or`."""
+SPACED_HYPHEN = re.compile(r"(?<=[^\W_]) - (?=[^\W_])")
+"""A hyphen between two words as WordPiece decoding leaves it: `multi - task`."""
+WORD_BEFORE, WORD_AFTER = re.compile(r"[^\W_]+$"), re.compile(r"^[^\W_]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def spaced_pattern(compound: str) -> re.Pattern[str]:
+    """Any casing of a compound with any spacing around its inner punctuation, as an uncased tokenizer decodes it."""
+    parts = re.split(r"([-'/.&])", compound)
+    body = "".join(re.escape(part) if index % 2 == 0 else rf"\s*{re.escape(part)}\s*" for index, part in enumerate(parts))
+    return re.compile(rf"(?<![^\W_]){body}(?![^\W_])", re.IGNORECASE)
+
+
+def join_compounds(summary: str, document: str) -> str:
+    """Words with inner punctuation closed up: those the source writes so, then any hyphen between two words
+    unless the source spaces that dash between the same two words."""
+    for compound in sorted(set(COMPOUND.findall(document)), key=len, reverse=True):
+        summary = spaced_pattern(compound).sub(lambda match: re.sub(r"\s+", "", match[0]), summary)
+    lowered = document.lower()
+
+    def hyphen(match: re.Match[str]) -> str:
+        before = WORD_BEFORE.search(summary, 0, match.start())
+        after = WORD_AFTER.search(summary[match.end():])
+        spaced = f"{before[0]} - {after[0]}".lower() if before and after else ""
+        return match[0] if spaced and spaced in lowered else "-"
+
+    return SPACED_HYPHEN.sub(hyphen, summary)
+
+
 def readable(summary: str, document: str) -> str:
-    """A decoded summary with apostrophes, numbers and punctuation unspaced and the document's markers restored."""
+    """A decoded summary with apostrophes, numbers, hyphens and punctuation unspaced and the document's markers
+    restored."""
+    summary = join_compounds(summary, document)
     summary = APOSTROPHE.sub("' ", CONTRACTION.sub("'", summary))
     return close_tags(restore_markers(SPACED_PUNCTUATION.sub("", join_numbers(summary)), source_markers(document)))
 
