@@ -32,7 +32,7 @@ class StepLines(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         now, step = time.perf_counter(), state.global_step
-        total = self.planned_steps() or state.max_steps
+        total = max(self.planned_steps() or state.max_steps, step)  # a plan is an estimate: never 493/491
         if "loss" in logs:
             since, since_step = self.last
             samples_per_s = (step - since_step) * args.train_batch_size * args.gradient_accumulation_steps * args.world_size / max(now - since, 1e-9)

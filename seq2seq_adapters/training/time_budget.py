@@ -32,7 +32,8 @@ def replan_schedule(lr_scheduler, optimizer, args, total_steps: int) -> None:
 
 class TimeBudget(TrainerCallback):
     """Stop (with a checkpoint) at the first step end past `seconds` of training; plan the schedule for the
-    steps that fit, re-estimated at every logging step from the time per step so far."""
+    steps that fit, re-estimated at every logging step from the time per step so far, and whenever the steps
+    run faster than planned and reach the plan's end (its last step would train at learning rate 0)."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -53,9 +54,11 @@ class TimeBudget(TrainerCallback):
             control.should_training_stop = True
             return control
         done = state.global_step - self.first_step
-        if done >= MEASURED_STEPS and (self.planned_steps is None or control.should_log):
+        plan_spent = self.planned_steps is not None and state.global_step >= self.planned_steps
+        if done >= MEASURED_STEPS and (self.planned_steps is None or control.should_log or plan_spent):
             fits = state.global_step + int((self.seconds - elapsed) / (elapsed / done))
-            planned = min(fits, state.max_steps)
+            # time is left (else the budget stopped above): at least one more step, never one at learning rate 0
+            planned = min(max(fits, state.global_step + 1), state.max_steps)
             if planned != self.planned_steps and hasattr(lr_scheduler, "lr_lambdas"):
                 replan_schedule(lr_scheduler, optimizer, args, planned)
             self.planned_steps = planned
