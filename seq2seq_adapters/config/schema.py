@@ -9,7 +9,6 @@ import math
 import re
 import types
 import typing
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,9 @@ from typing import Any, Literal
 
 import yaml
 
-from seq2seq_adapters.config.policy import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
-from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
+from seq2seq_adapters.config.legacy import upgrade_legacy_keys
+from seq2seq_adapters.config.policy import DEFAULT_POLICY, TrainPolicy, default_learning_rate
+from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import wrong_kind
 
 MARKER = re.compile(r"#[A-Za-z][A-Za-z0-9_]*#")
@@ -227,7 +227,7 @@ class ModelArgs(Settings):
     """Whether the encoder's marker rows train too (the decoder's always do). Trained encoder rows need the
     embeddings' gradient, so backward runs through the encoder's lowest layers as well, which `leave_out`
     otherwise spares; frozen, the DialogSum config trains faster at equal ROUGE (docs/surface-text.md).
-    Runs saved before this setting trained them, and a resumed one goes on so (saved_model)."""
+    Runs saved before this setting trained them, and a resumed one goes on so (config/legacy.py)."""
 
     @property
     def policy(self) -> TrainPolicy:
@@ -246,11 +246,6 @@ class ModelArgs(Settings):
             raise S2SAError("marker_tokens 'auto' is resolved from training data; a trained model names its markers")
         markers = parse_marker_tokens(self.marker_tokens)
         return [] if markers == MARKERS_NONE else markers.split(",")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelArgs:
-        """Build from a saved or written model section, reading the pre-`train` flags of older runs."""
-        return cls(**upgrade_legacy_keys(values))
 
     def rules(self, label: Callable[[str], str]) -> list[str]:
         problems = []
@@ -408,40 +403,6 @@ class GenerationArgs(Settings):
                 "lower the one or raise the other"
             ]
         return []
-
-
-OLD_RUN_DEFAULTS = {"hidden_dropout": None, "encoder_marker_rows": "train"}
-"""Model settings added after runs were saved, with what such runs did: the checkpoint's hidden dropout,
-trained encoder marker rows."""
-
-
-def saved_model(values: Any) -> Any:
-    """A saved `model` mapping (run_config.json) with OLD_RUN_DEFAULTS where it lacks their keys:
-    runs saved before a setting existed trained as its value there says, and a resumed run must go on so."""
-    if isinstance(values, dict):
-        return {**OLD_RUN_DEFAULTS, **values}
-    return values
-
-
-def saved_generation(values: Any, source: str | Path) -> Any:
-    """A saved `generation` mapping (run_config.json, s2sa.json) with `min_new_tokens` lowered to
-    `max_new_tokens` where it is above it, with a warning.
-
-    Older s2sa versions saved such runs (generate() then stopped at max_new_tokens, so lowering the minimum
-    keeps their summaries) and users cannot edit what they exported; flags and YAML still refuse the pair
-    (GenerationArgs.rules)."""
-    if not isinstance(values, dict):
-        return values
-    low, high = values.get("min_new_tokens"), values.get("max_new_tokens")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low <= high:
-        return values
-    warnings.warn(
-        f"{source}: generation.min_new_tokens {low} is above generation.max_new_tokens {high} (saved by an older s2sa); "
-        f"using min_new_tokens {high}, as generating did then (--min-new-tokens chooses another)",
-        S2SAWarning,
-        stacklevel=2,
-    )
-    return {**values, "min_new_tokens": high}
 
 
 @dataclass
