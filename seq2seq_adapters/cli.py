@@ -18,17 +18,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from seq2seq_adapters.config.fields import allowed_types, flag_name, setting_flags
 from seq2seq_adapters.config.policy import policy_from_flags
 from seq2seq_adapters.config.schema import (
     SECTIONS,
     GenerationArgs,
-    allowed_types,
-    flag_name,
     load_config,
     parse_overrides,
     report_to_problem,
     setting_fields,
-    setting_flags,
     shipped_configs,
 )
 from seq2seq_adapters.core.allocator import reuse_freed_memory

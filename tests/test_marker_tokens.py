@@ -16,12 +16,12 @@ from test_export import card_code_blocks
 from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 from transformers import AutoTokenizer, EncoderDecoderModel
 
+from seq2seq_adapters.config.fields import flag_name
 from seq2seq_adapters.config.schema import (
     MARKERS_MIN_COUNT,
     GenerationArgs,
     ModelArgs,
     RunConfig,
-    flag_name,
     load_config,
     parse_marker_tokens,
     parse_overrides,
