@@ -21,7 +21,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from seq2seq_adapters.config.schema import DEFAULT_CHECKPOINT
+from seq2seq_adapters.config.value_rules import DEFAULT_CHECKPOINT
 from seq2seq_adapters.evaluation.rouge import compute_rouge
 from seq2seq_adapters.generation.surface_text import TAG, readable, source_markers
 from seq2seq_adapters.model.builder import resolve_checkpoint

@@ -25,10 +25,10 @@ from seq2seq_adapters.config.schema import (
     GenerationArgs,
     load_config,
     parse_overrides,
-    report_to_problem,
     setting_fields,
     shipped_configs,
 )
+from seq2seq_adapters.config.value_rules import report_to_problem
 from seq2seq_adapters.core.allocator import reuse_freed_memory
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk, wrong_kind
