@@ -6,7 +6,7 @@ Groups, by parameter name (tied weights count once, under their first name):
 - `head`: the decoder's LM-head transform and output bias (`decoder.cls.*`; the output matrix itself is
   tied to the word embeddings), what AdapterHub calls a prediction head;
 - `cross-attention`: the decoder's cross-attention blocks, which BERT checkpoints do not have;
-- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, marker_tokens.py); the
+- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, model/marker_tokens.py); the
   decoder's train whenever they exist, whatever the policy, the encoder's with `encoder_marker_rows: train`;
 - `base`: everything else, the pretrained encoder and decoder.
 
@@ -27,7 +27,7 @@ GROUPS: tuple[str, ...] = ("adapter", "head", "cross-attention", MARKERS, "base"
 """Every parameter belongs to exactly one of these, in this (table) order."""
 
 MARKER_ROWS = "marker_rows"
-"""Name of the trainable marker rows on each embedding module (marker_tokens.py)."""
+"""Name of the trainable marker rows on each embedding module (model/marker_tokens.py)."""
 
 CHOOSABLE = ("adapter", "head", "cross-attention")
 SHORTHANDS = {"new": ("head", "cross-attention")}

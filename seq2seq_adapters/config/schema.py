@@ -56,7 +56,7 @@ class ModelArgs(Settings):
         "Weights that train: adapter, head (LM-head transform), cross-attention, new (= head,cross-attention), or all (full fine-tuning), comma-separated.",
     )
     """Which weights train: comma-separated groups adapter, head, cross-attention, new (= head +
-    cross-attention) or all (full fine-tuning, no adapter); see trainable.py."""
+    cross-attention) or all (full fine-tuning, no adapter); see config/policy.py."""
     trust_remote_code: bool = setting(False, "Allow custom code from checkpoints.", flags=("--trust-remote-code",))
     cross_attention_init: Literal["random", "self"] = setting(
         "self", "self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init."
@@ -79,7 +79,7 @@ class ModelArgs(Settings):
         f"auto (those seen {MARKERS_MIN_COUNT}+ times in the training data), a comma list, or none.",
         parse=parse_marker_tokens,
     )
-    """Markers made single tokens (marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the
+    """Markers made single tokens (model/marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the
     training data into the comma list (or `none`) that runs and artifacts store."""
     encoder_marker_rows: Literal["frozen", "train"] = setting(
         "frozen",
@@ -158,7 +158,7 @@ class TrainArgs(Settings):
     learning_rate: float | None = setting(
         None, "Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).", bounds="(0, inf)"
     )
-    """Peak learning rate; None: the study's best for the `train` policy (trainable.default_learning_rate)."""
+    """Peak learning rate; None: the study's best for the `train` policy (policy.default_learning_rate)."""
     epochs: float = setting(3.0, "Training epochs.", bounds="[0, inf)")
     max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.", bounds="[-1, inf)")
     batch_size: int = setting(8, "Training batch size per device.", bounds="[1, inf)")
@@ -175,7 +175,7 @@ class TrainArgs(Settings):
     patience: int | None = setting(None, "With --eval-steps: stop after K evaluations without improvement.", bounds="[1, inf)")
     max_time: str | None = setting(None, "Wall-clock budget for training, e.g. 90s, 30m, 2h: stop at a step boundary, checkpoint, report.")
     """Training time (from the first step) after which the run stops at a step boundary; the learning-rate
-    schedule is re-planned for the steps that fit (budget.py). The final validation report comes after it."""
+    schedule is re-planned for the steps that fit (training/time_budget.py). The final validation report comes after it."""
     save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", bounds="[1, inf)")
     save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", bounds="[1, inf)")
     """At least 1: a run keeps its newest complete checkpoint, which `--resume` continues from and which a
@@ -184,7 +184,7 @@ class TrainArgs(Settings):
     on_nonfinite: Literal["stop", "skip-step"] = setting(
         "stop", "A step whose loss or gradient is NaN/inf: stop (default: end the run, keep its checkpoints) or skip-step (skip that update, warn, go on)."
     )
-    """What a non-finite loss or gradient does (nonfinite.py): `stop` ends the run with an error naming the
+    """What a non-finite loss or gradient does (training/nonfinite_guard.py): `stop` ends the run with an error naming the
     step before the update reaches the weights; `skip-step` drops that step's update and warns."""
     output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
     lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"] = setting(
@@ -244,7 +244,7 @@ class GenerationArgs(Settings):
     batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)")
     quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation (docs/performance.md); none: fp32.")
     """int8: generate with a copy of the model whose Linear layers are dynamically quantised (CPU only,
-    quantize.py); ROUGE difference and speed in docs/performance.md."""
+    model/int8.py); ROUGE difference and speed in docs/performance.md."""
 
     def generate_kwargs(self) -> dict[str, Any]:
         """The `generate()` / GenerationConfig settings these stand for (the one mapping of them)."""
@@ -306,7 +306,7 @@ class RunConfig:
             if not isinstance(values, dict):
                 raise S2SAError(f"{source}: section '{name}' must be a mapping")
             if section_cls is ModelArgs:
-                values = upgrade_legacy_keys(values)
+                values = upgrade_legacy_keys(values)  # the pre-`train` flags of old runs and YAML files
             known = {k.name for k in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:
