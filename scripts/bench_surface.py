@@ -23,7 +23,8 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from seq2seq_adapters.config.schema import DEFAULT_CHECKPOINT, DataArgs
+from seq2seq_adapters.config.schema import DataArgs
+from seq2seq_adapters.config.value_rules import DEFAULT_CHECKPOINT
 from seq2seq_adapters.data.dataset import load_summarization_data
 from seq2seq_adapters.evaluation.rouge import compute_rouge
 from seq2seq_adapters.generation.surface_text import (

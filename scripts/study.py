@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from seq2seq_adapters.config.schema import load_config
+from seq2seq_adapters.config.loading import load_config
 from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 from seq2seq_adapters.evaluation.rouge import compute_rouge
 from seq2seq_adapters.training.recipe import train

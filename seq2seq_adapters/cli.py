@@ -18,19 +18,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from seq2seq_adapters.config.fields import allowed_types, flag_name, setting_flags
+from seq2seq_adapters.config.loading import load_config, parse_overrides, shipped_configs
 from seq2seq_adapters.config.policy import policy_from_flags
-from seq2seq_adapters.config.schema import (
-    SECTIONS,
-    GenerationArgs,
-    allowed_types,
-    flag_name,
-    load_config,
-    parse_overrides,
-    report_to_problem,
-    setting_fields,
-    setting_flags,
-    shipped_configs,
-)
+from seq2seq_adapters.config.schema import SECTIONS, GenerationArgs, setting_fields
+from seq2seq_adapters.config.value_rules import report_to_problem
 from seq2seq_adapters.core.allocator import reuse_freed_memory
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk, wrong_kind

@@ -98,7 +98,7 @@ def test_a_damaged_s2sa_json_is_one_line(tmp_path, damage, expected):
 
 def test_saved_min_new_tokens_above_max_is_lowered_with_a_warning(tmp_path):
     """Older s2sa saved such pairs: they load (min lowered to max, as generate() behaved); YAML stays strict."""
-    from seq2seq_adapters.config.schema import load_config
+    from seq2seq_adapters.config.loading import load_config
 
     raw = json.loads(FORMAT_1.read_text())
     raw["generation"].update(min_new_tokens=10, max_new_tokens=8)

@@ -12,7 +12,8 @@ from tiny import VARIED_DOCUMENTS, WORDS
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config.schema import GenerationArgs, load_config
+from seq2seq_adapters.config.loading import load_config
+from seq2seq_adapters.config.schema import GenerationArgs
 from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 from seq2seq_adapters.generation.decoding import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
 from seq2seq_adapters.generation.loading import load_source

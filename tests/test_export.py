@@ -21,8 +21,9 @@ from safetensors import safe_open
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
+from seq2seq_adapters.config.loading import load_config
 from seq2seq_adapters.config.policy import TrainPolicy
-from seq2seq_adapters.config.schema import ModelArgs, load_config
+from seq2seq_adapters.config.schema import ModelArgs
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.export import writer as export_module
 from seq2seq_adapters.export.model_card import license_id

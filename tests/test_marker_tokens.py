@@ -16,16 +16,10 @@ from test_export import card_code_blocks
 from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
 from transformers import AutoTokenizer, EncoderDecoderModel
 
-from seq2seq_adapters.config.schema import (
-    MARKERS_MIN_COUNT,
-    GenerationArgs,
-    ModelArgs,
-    RunConfig,
-    flag_name,
-    load_config,
-    parse_marker_tokens,
-    parse_overrides,
-)
+from seq2seq_adapters.config.fields import flag_name
+from seq2seq_adapters.config.loading import load_config, parse_overrides
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs, RunConfig
+from seq2seq_adapters.config.value_rules import MARKERS_MIN_COUNT, parse_marker_tokens
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.evaluation.reports import parameter_summary, trains
 from seq2seq_adapters.export.writer import export_adapter

@@ -16,14 +16,9 @@ from typer.testing import CliRunner
 
 import seq2seq_adapters
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config.schema import (
-    RunConfig,
-    load_config,
-    parse_overrides,
-    setting_fields,
-    setting_flags,
-    shipped_configs,
-)
+from seq2seq_adapters.config.fields import setting_flags
+from seq2seq_adapters.config.loading import load_config, parse_overrides, shipped_configs
+from seq2seq_adapters.config.schema import RunConfig, setting_fields
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.model.builder import parse_adapter_config
 

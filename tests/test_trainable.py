@@ -12,8 +12,10 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file
 
-from seq2seq_adapters.config.policy import TrainPolicy, parameter_group, policy_from_flags, upgrade_legacy_keys
-from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs, load_config
+from seq2seq_adapters.config.legacy import upgrade_legacy_keys
+from seq2seq_adapters.config.loading import load_config
+from seq2seq_adapters.config.policy import TrainPolicy, parameter_group, policy_from_flags
+from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_artifact, save_artifact
 from seq2seq_adapters.model.builder import build_summarizer, is_adapter_parameter, parameter_groups

@@ -6,7 +6,7 @@ Groups, by parameter name (tied weights count once, under their first name):
 - `head`: the decoder's LM-head transform and output bias (`decoder.cls.*`; the output matrix itself is
   tied to the word embeddings), what AdapterHub calls a prediction head;
 - `cross-attention`: the decoder's cross-attention blocks, which BERT checkpoints do not have;
-- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, marker_tokens.py); the
+- `markers`: the embedding rows of markers made single tokens (`marker_tokens`, model/marker_tokens.py); the
   decoder's train whenever they exist, whatever the policy, the encoder's with `encoder_marker_rows: train`;
 - `base`: everything else, the pretrained encoder and decoder.
 
@@ -27,7 +27,7 @@ GROUPS: tuple[str, ...] = ("adapter", "head", "cross-attention", MARKERS, "base"
 """Every parameter belongs to exactly one of these, in this (table) order."""
 
 MARKER_ROWS = "marker_rows"
-"""Name of the trainable marker rows on each embedding module (marker_tokens.py)."""
+"""Name of the trainable marker rows on each embedding module (model/marker_tokens.py)."""
 
 CHOOSABLE = ("adapter", "head", "cross-attention")
 SHORTHANDS = {"new": ("head", "cross-attention")}
@@ -43,10 +43,9 @@ LEARNING_RATES = {"adapter-only": 5e-3, "new weights": 2e-3, FULL: 1e-4}
 head) 5e-3 of 2e-3/5e-3/1e-2 (docs/results-adapter-only.md), with cross-attention trained 2e-3 of
 5e-4..4e-3 (docs/results-300-steps.md), full fine-tuning 1e-4 of 5e-5/1e-4/3e-4 (docs/results-gpu-1000-steps.md)."""
 
-LEGACY_FLAGS = {"full_finetune": FULL, "freeze_new_weights": "adapter"}
-"""Model settings of s2sa before `train` existed, and the policy each one stood for when true (false
-meant the old default, `adapter,new`)."""
 LEGACY_DEFAULT = "adapter,new"
+"""The policy of s2sa before `train` existed: `--train-new-weights` (`--freeze-new-weights` false) names it,
+and old runs that state neither pre-`train` flag trained so (config/legacy.py)."""
 
 
 @dataclass(frozen=True)
@@ -91,24 +90,6 @@ def default_learning_rate(policy: TrainPolicy) -> float:
     if policy.full:
         return LEARNING_RATES[FULL]
     return LEARNING_RATES["new weights" if policy.trains("cross-attention") else "adapter-only"]
-
-
-def upgrade_legacy_keys(model: dict) -> dict:
-    """A model section with the pre-`train` flags (`full_finetune`, `freeze_new_weights`) as a `train` policy.
-
-    Old runs and artifacts state both flags; a YAML file may state one. Naming them beside `train` is an error."""
-    legacy = {key: model[key] for key in LEGACY_FLAGS if key in model}
-    if not legacy:
-        return model
-    upgraded = {key: value for key, value in model.items() if key not in LEGACY_FLAGS}
-    chosen = [LEGACY_FLAGS[key] for key, value in legacy.items() if value is True]
-    if "train" in model:
-        if chosen:
-            names = " and ".join(key for key, value in legacy.items() if value is True)
-            raise S2SAError(f"{names} and train both say which weights train; keep train only")
-        return upgraded
-    upgraded["train"] = FULL if FULL in chosen else (chosen[0] if chosen else LEGACY_DEFAULT)
-    return upgraded
 
 
 def policy_from_flags(train: str | None, full_finetune: bool | None, freeze_new_weights: bool | None) -> str | None:

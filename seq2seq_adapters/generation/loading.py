@@ -12,7 +12,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seq2seq_adapters.config.schema import GenerationArgs, RunConfig, flag_name
+from seq2seq_adapters.config.fields import flag_name
+from seq2seq_adapters.config.schema import GenerationArgs, RunConfig
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.layout.artifact_folder import ArtifactInfo, read_info, resolve_artifact_dir, verify_weight_files
 from seq2seq_adapters.layout.run_folder import RunDir

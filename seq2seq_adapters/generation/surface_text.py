@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from seq2seq_adapters.config.schema import MARKER
+from seq2seq_adapters.config.value_rules import MARKER
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

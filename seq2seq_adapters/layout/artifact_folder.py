@@ -14,8 +14,8 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from seq2seq_adapters.config.policy import upgrade_legacy_keys
-from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs, saved_generation
+from seq2seq_adapters.config.legacy import saved_generation, upgrade_legacy_keys
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.core.files import wrong_kind
 from seq2seq_adapters.layout.checkpoint_folder import last_complete_checkpoint
@@ -42,7 +42,7 @@ class ArtifactInfo:
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
-            self.model = ModelArgs.from_dict(self.model)
+            self.model = ModelArgs(**upgrade_legacy_keys(self.model))
         if isinstance(self.generation, dict):
             self.generation = GenerationArgs(**self.generation)
 

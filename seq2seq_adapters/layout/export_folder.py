@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from seq2seq_adapters.config.schema import flag_name
+from seq2seq_adapters.config.fields import flag_name
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import check_output_dir, read_json, wrong_kind
 from seq2seq_adapters.layout.artifact_folder import METADATA, ArtifactInfo, read_info, verify_weight_files

@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from seq2seq_adapters.config.schema import ModelArgs, RunConfig, saved_generation, saved_model
+from seq2seq_adapters.config.legacy import saved_run_config
+from seq2seq_adapters.config.schema import ModelArgs, RunConfig
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import check_output_dir
 
@@ -110,11 +111,7 @@ class RunDir:
             raise S2SAError(f"{path} is not a valid run config (JSON object): {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
             raise S2SAError(f"{path} is not a valid run config (JSON object): it holds a {type(raw).__name__}")
-        if "generation" in raw:
-            raw["generation"] = saved_generation(raw["generation"], path)
-        if "model" in raw:
-            raw["model"] = saved_model(raw["model"])
-        return RunConfig.from_dict(raw, source=str(path))
+        return RunConfig.from_dict(saved_run_config(raw, path), source=str(path))
 
     def check_new(self, overwrite: bool, config: RunConfig) -> None:
         """The output-folder guard for a new run: the run's own inputs (--data, --encoder, --decoder) are protected."""

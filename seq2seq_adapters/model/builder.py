@@ -22,7 +22,8 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from seq2seq_adapters.config.policy import GROUPS, LEGACY_DEFAULT, MARKERS, TrainPolicy, parameter_group
-from seq2seq_adapters.config.schema import DEFAULT_CHECKPOINT, ModelArgs, reserved_name_problem
+from seq2seq_adapters.config.schema import ModelArgs
+from seq2seq_adapters.config.value_rules import DEFAULT_CHECKPOINT, reserved_name_problem
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.model.marker_tokens import extend_model
 from seq2seq_adapters.model.patched_attention import init_adapters

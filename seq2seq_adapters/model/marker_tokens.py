@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from transformers import AddedToken, EncoderDecoderModel, PreTrainedTokenizerBase
 
 from seq2seq_adapters.config.policy import MARKER_ROWS as ROWS
-from seq2seq_adapters.config.schema import MARKER, MARKERS_MIN_COUNT
+from seq2seq_adapters.config.value_rules import MARKER, MARKERS_MIN_COUNT
 
 if TYPE_CHECKING:
     from datasets import Dataset

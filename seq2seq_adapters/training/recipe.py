@@ -28,7 +28,8 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
 from seq2seq_adapters import __version__
-from seq2seq_adapters.config.schema import MARKERS_AUTO, MARKERS_MIN_COUNT, MARKERS_NONE, RunConfig, TrainArgs
+from seq2seq_adapters.config.schema import RunConfig, TrainArgs
+from seq2seq_adapters.config.value_rules import MARKERS_AUTO, MARKERS_MIN_COUNT, MARKERS_NONE
 from seq2seq_adapters.core.distributed import broadcast, is_main_process, main_process_first, world_size
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.core.files import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk

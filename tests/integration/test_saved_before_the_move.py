@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from seq2seq_adapters import load_summarizer
 
 pytestmark = pytest.mark.integration
