@@ -4,7 +4,7 @@
 
 The docs' model rows cannot be rescored (their predictions are gone), but their Lead-k rows need only
 the data: Lead-k on the first 200 DialogSum test dialogues against all three references
-(docs/results*.md) and on the first 100 DialogSum validation dialogues (docs/dialogsum-300-steps.md,
+(docs/results*.md) and on the first 100 DialogSum validation dialogues (docs/studies/dialogsum-300-steps-seq-bn.md,
 README), both with k = 1 as the docs have it. Lead-k's k is the mean sentence count of the first
 references, so it moves with the splitter; the k that `s2sa eval` picks now is printed too.
 ROUGE F1 x100, mean [95% bootstrap CI], as s2sa's reports show it.

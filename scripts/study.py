@@ -1,7 +1,7 @@
 """Adapter study on DialogSum: every variant gets the same training budget and the same test examples.
 
 Trains each variant with `s2sa train` (library call), scores the first N test dialogues against all
-three references with `s2sa eval`, and rewrites docs/results.md (table + PNG plot) after every variant,
+three references with `s2sa eval`, and rewrites docs/studies/adapters-100-steps.md (table + PNG plot) after every variant,
 so partial tables are kept when the study is stopped.
 
     python scripts/study.py --steps 100 --test-samples 200              # all variants
@@ -12,7 +12,7 @@ Several workers may share one --work folder (`--workers N` starts N-1 more with 
 start them by hand, each with its own --only list): each variant is claimed by one worker, rows are
 appended to rows.jsonl, and every worker rewrites the results from all rows found there. On a GPU:
 
-    python scripts/study.py --steps 1000 --bf16 --workers 8 --work runs/gpu --results docs/results-gpu.md
+    python scripts/study.py --steps 1000 --bf16 --workers 8 --work runs/gpu --results docs/studies/adapters-gpu.md
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def regenerate_command(args, rows: list[dict]) -> str:
         command += " --bf16"
     if args.setup != SETUP:
         command += f' --setup "{args.setup}"'
-    for flag, value, default in (("--work", args.work, ROOT / "runs" / "study"), ("--results", args.results, ROOT / "docs" / "results.md")):
+    for flag, value, default in (("--work", args.work, ROOT / "runs" / "study"), ("--results", args.results, ROOT / "docs" / "studies" / "adapters-100-steps.md")):
         if value.resolve() != default:
             command += f" {flag} {value.resolve().relative_to(ROOT) if value.resolve().is_relative_to(ROOT) else value}"
     if len(rows) < len(VARIANTS):
@@ -238,7 +238,7 @@ def regenerate_command(args, rows: list[dict]) -> str:
 
 
 def write_results(args) -> None:
-    """docs/results.md from every worker's rows: the table, ratios against full fine-tuning, decoding, plot."""
+    """docs/studies/adapters-100-steps.md from every worker's rows: the table, ratios against full fine-tuning, decoding, plot."""
     done = finished_rows(args.work / "rows.jsonl")
     rows = [done[v.name] for v in VARIANTS if v.name in done]
     decoding = list(finished_rows(args.work / "decoding.jsonl").values())
@@ -338,7 +338,7 @@ def main() -> None:
     parser.add_argument("--num-beams", type=int, default=4)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "study")
     parser.add_argument("--only", nargs="*", help="variant names (exact, else prefix match), run in this order")
-    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "studies" / "adapters-100-steps.md")
     parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
     parser.add_argument("--bf16", action="store_true", help="train with bf16 mixed precision (GPU)")
     parser.add_argument("--workers", type=int, default=1, help="study processes side by side, sharing --work (logs: work/workerN.log)")

@@ -22,7 +22,7 @@ fi
 if [ "$STAGE" = all ] || [ "$STAGE" = train ]; then
   python3 scripts/bench_train.py --data $B/dialogsum --samples 640 --steps 120 --rounds 2 --no-flops --heldout 200 2>&1 | grep -v -i warn | tee $OUT/train.txt
 fi
-if [ "$STAGE" = dropout ]; then  # not part of "all": the multi-epoch check of docs/results-hidden-dropout.md
+if [ "$STAGE" = dropout ]; then  # not part of "all": the multi-epoch check of docs/studies/hidden-dropout.md
   for D in 0.1 0; do
     python3 -m seq2seq_adapters train --config dialogsum --data $B/dialogsum --epochs ${EPOCHS:-5} --hidden-dropout $D \
       --max-eval-samples 20 --output-dir /tmp/hd$D 2>&1 | grep -v -i warn | tail -4 | tee -a $OUT/dropout.txt

@@ -36,12 +36,12 @@ POLICY_WORDS = (*CHOOSABLE, *SHORTHANDS, FULL)
 
 DEFAULT_POLICY = "adapter,head"
 """Adapter-only: with cross-attention copied from self-attention and frozen, this matches full fine-tuning
-(docs/results-adapter-only.md) while the artifact holds 1.6% of the weights."""
+(docs/studies/adapter-only-300-steps.md) while the artifact holds 1.6% of the weights."""
 
 LEARNING_RATES = {"adapter-only": 5e-3, "new weights": 2e-3, FULL: 1e-4}
 """The best peak learning rate measured on DialogSum for each kind of policy: adapter-only (adapter and
-head) 5e-3 of 2e-3/5e-3/1e-2 (docs/results-adapter-only.md), with cross-attention trained 2e-3 of
-5e-4..4e-3 (docs/results-300-steps.md), full fine-tuning 1e-4 of 5e-5/1e-4/3e-4 (docs/results-gpu-1000-steps.md)."""
+head) 5e-3 of 2e-3/5e-3/1e-2 (docs/studies/adapter-only-300-steps.md), with cross-attention trained 2e-3 of
+5e-4..4e-3 (docs/studies/adapters-300-steps.md), full fine-tuning 1e-4 of 5e-5/1e-4/3e-4 (docs/studies/adapters-gpu-1000-steps.md)."""
 
 LEGACY_DEFAULT = "adapter,new"
 """The policy of s2sa before `train` existed: `--train-new-weights` (`--freeze-new-weights` false) names it,

@@ -32,7 +32,7 @@ from seq2seq_adapters.core.errors import S2SAError
 DEFAULT_ADAPTER_CONFIG = "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_seq_bn"
 """LoRA on query/key/value of every attention block (cross-attention included) plus bottlenecks after
 every attention block (cross-attention included) and feed-forward block: with `--train adapter,head`
-the best adapter-only configuration of docs/results-adapter-only.md (1.57% of the weights trained)."""
+the best adapter-only configuration of docs/studies/adapter-only-300-steps.md (1.57% of the weights trained)."""
 
 
 @dataclass
@@ -62,7 +62,7 @@ class ModelArgs(Settings):
         "self", "self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init."
     )
     """self: each decoder layer's cross-attention starts as a copy of its pretrained self-attention, which
-    learns to read the input far sooner than a random start (docs/results.md); random: BERT's init."""
+    learns to read the input far sooner than a random start (docs/studies/adapters-100-steps.md); random: BERT's init."""
     attention_dropout: float = setting(0.0, "Attention-probability dropout in training (0: fused attention, fast; BERT ships 0.1).", bounds="[0, 1)")
     """Dropout on attention probabilities while training. 0 lets PyTorch use its fused attention kernel
     (1.3x faster steps on CPU); BERT checkpoints ship 0.1, which forces the slow unfused path."""
@@ -71,7 +71,7 @@ class ModelArgs(Settings):
     )
     """Dropout on embeddings and every layer's outputs while training; None (YAML null, and runs saved
     before this setting) keeps the checkpoint's `hidden_dropout_prob`. 0 gave test ROUGE as good as or
-    better than MiniLM's 0.1 with the DialogSum config (docs/results-hidden-dropout.md), and its masks are
+    better than MiniLM's 0.1 with the DialogSum config (docs/studies/hidden-dropout.md), and its masks are
     4-7% of a CPU step."""
     marker_tokens: str = setting(
         MARKERS_NONE,
@@ -88,7 +88,7 @@ class ModelArgs(Settings):
     )
     """Whether the encoder's marker rows train too (the decoder's always do). Trained encoder rows need the
     embeddings' gradient, so backward runs through the encoder's lowest layers as well, which `leave_out`
-    otherwise spares; frozen, the DialogSum config trains faster at equal ROUGE (docs/surface-text.md).
+    otherwise spares; frozen, the DialogSum config trains faster at equal ROUGE (docs/studies/surface-text.md).
     Runs saved before this setting trained them, and a resumed one goes on so (config/legacy.py)."""
 
     @property

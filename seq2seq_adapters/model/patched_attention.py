@@ -7,7 +7,7 @@ does so with `tensor.repeat(ratio, 1, 1, 1)`, and `repeat` copies even when the 
 `Parallel` (s2sa never composes adapters), that is three full copies per attention call for nothing.
 In beam search the key and value are the cached cross-attention states (batch x beams x heads x source
 length), copied in every layer at every decoding step: a third of CPU generation time
-(docs/performance.md). No setting of adapters avoids the call, so the copy-free version below replaces
+(docs/studies/performance-history.md). No setting of adapters avoids the call, so the copy-free version below replaces
 it in adapters' model modules that imported it; with unequal batch sizes it defers to adapters' own.
 """
 

@@ -4,7 +4,7 @@ adapters 1.3.0 computes an unmerged LoRA layer as `out + ((x @ A.T @ B.T) * scal
 low-rank product is written out, multiplied by the scaling, multiplied again by 1.0 ("scaling already
 applied"), then added, and autograd repeats the two multiplications backwards. Each is a full pass over a
 batch x length x hidden tensor, memory-bound on CPU: about 3% of a training step with s2sa's default
-adapter in its profile, 1.01-1.04x per step and 1.05x in greedy generation measured (docs/performance.md).
+adapter in its profile, 1.01-1.04x per step and 1.05x in greedy generation measured (docs/studies/performance-history.md).
 Here the product, the scaling and the sum are one `torch.addmm(out, x @ A.T, B.T, alpha=scaling)`. With
 scaling 1 (alpha = r, s2sa's default adapter) or a power of two, its result and every gradient are
 bit-identical; other scalings can round differently in the gradients (tests/test_fused_lora.py). Only
