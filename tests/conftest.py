@@ -87,6 +87,19 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_caches(tmp_path_factory: pytest.TempPathFactory):
+    """Keep datasets' Arrow caches and s2sa's tokenized cache out of the user's ~/.cache."""
+    import datasets
+
+    from seq2seq_adapters.data import tokenization
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf_datasets")))
+        patch.setattr(tokenization, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """`../shared/data` (real DialogSum/SciTLDR); skip when absent, but fail when CI is set."""

@@ -7,27 +7,15 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, run_cli
-from rich.console import Console
-from tiny import make_tiny_bert
-
-from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
-from seq2seq_adapters.training.recipe import train
+from tiny import make_tiny_bert, tiny_run_config, train_tiny
 
 pytestmark = pytest.mark.integration
-
 
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("artifact-errors") / "run"
-    config = RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
-        data=DataArgs(data=str(dialog_jsonl), max_source_length=64, max_eval_samples=4),
-        train=TrainArgs(max_steps=2, batch_size=4, output_dir=str(out)),
-        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
-    )
-    train(config, console=Console(quiet=True))
-    return out
+    return train_tiny(tiny_run_config(tiny_bert, dialog_jsonl, out)).output_dir
 
 
 def damaged_copy(run_dir: Path, target: Path, file_name: str) -> Path:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, assert_one_line_error, cli_env, run_cli, snapshot
-from rich.console import Console
-from tiny import write_jsonl
+from tiny import tiny_run_config, train_tiny, write_jsonl
 
 pytestmark = pytest.mark.integration
 
@@ -33,22 +32,13 @@ class Case:
 @pytest.fixture(scope="module")
 def tmp(tmp_path_factory, tiny_bert, dialog_jsonl) -> Path:
     """A finished tiny run, its data as a split folder, and the odd files the cases point at."""
-    from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
-    from seq2seq_adapters.training.recipe import train
-
     tmp = tmp_path_factory.mktemp("command-errors")
     data = tmp / "data"
     data.mkdir()
     shutil.copy(dialog_jsonl, data / "train.jsonl")
     (data / "notes").mkdir()
     (data / "notes" / "keep.txt").write_text("precious\n")
-    config = RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
-        data=DataArgs(data=str(data), max_source_length=64, max_eval_samples=4),
-        train=TrainArgs(max_steps=1, batch_size=4, output_dir=str(tmp / "run")),
-        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
-    )
-    train(config, console=Console(quiet=True))
+    train_tiny(tiny_run_config(tiny_bert, data, tmp / "run", train={"max_steps": 1}))  # checkpoint-1
     shutil.copytree(tmp / "run", tmp / "bad-json")
     info = tmp / "bad-json" / "adapter" / "s2sa.json"
     info.write_text(json.dumps({**json.loads(info.read_text()), "generation": {"num_beams": "four"}}))

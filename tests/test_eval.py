@@ -8,37 +8,30 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny import VARIED_DOCUMENTS, WORDS
+from tiny import VARIED_DOCUMENTS, WORDS, read_jsonl, tiny_run_config, train_tiny
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config.loading import load_config
 from seq2seq_adapters.config.schema import GenerationArgs
 from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 from seq2seq_adapters.generation.decoding import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
 from seq2seq_adapters.generation.loading import load_source
 from seq2seq_adapters.generation.summarize_documents import read_documents
 from seq2seq_adapters.generation.surface_text import decode_summaries
-from seq2seq_adapters.training.recipe import train
 
 runner = CliRunner()
 
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def make_run(tiny_bert: Path, data: Path, output_dir: Path, adapter_config: str, seed: int) -> Path:
     """Train a tiny BERT2BERT adapter for two steps; the run's validation report is written at the end."""
-    overrides = {
-        "model": {"encoder": str(tiny_bert), "decoder": str(tiny_bert), "adapter_config": adapter_config},
-        "data": {"data": str(data), "max_eval_samples": 6, "max_source_length": 64, "max_target_length": 24},
-        "train": {"max_steps": 2, "batch_size": 8, "logging_steps": 1, "seed": seed, "output_dir": str(output_dir)},
-        "generation": {"num_beams": 2, "max_new_tokens": 8, "min_new_tokens": 2, "batch_size": 4},
-    }
-    # the tiny checkpoint's dropout (model.hidden_dropout=null): with it these two-step runs write summaries that differ by document
-    return train(load_config(None, overrides, {"model": {"hidden_dropout": None}})).output_dir
+    config = tiny_run_config(
+        tiny_bert, data, output_dir,
+        # the tiny checkpoint's dropout (hidden_dropout None): with it these two-step runs write summaries that differ by document
+        model={"adapter_config": adapter_config, "leave_out": None, "hidden_dropout": None},
+        data={"max_eval_samples": 6}, train={"seed": seed},
+        generation={"num_beams": 2, "max_new_tokens": 8, "min_new_tokens": 2, "batch_size": 4},
+    )  # fmt: skip
+    return train_tiny(config).output_dir
 
 
 @pytest.fixture(scope="module")

@@ -7,21 +7,18 @@ with `adapters` blocked.
 
 from __future__ import annotations
 
-import io
 import json
-import re
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from conftest import run_cli, run_python
-from rich.console import Console
 from safetensors import safe_open
+from tiny import card_code_blocks, tiny_run_config, train_tiny
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config.loading import load_config
 from seq2seq_adapters.config.policy import TrainPolicy
 from seq2seq_adapters.config.schema import ModelArgs
 from seq2seq_adapters.core.errors import S2SAError
@@ -31,7 +28,6 @@ from seq2seq_adapters.export.writer import export_adapter
 from seq2seq_adapters.layout.export_folder import resolve_export_source
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, read_info, save_artifact
 from seq2seq_adapters.model.builder import build_summarizer
-from seq2seq_adapters.training.recipe import train
 
 pytestmark = pytest.mark.integration
 
@@ -73,31 +69,27 @@ def printed_json(code: str, *args: str) -> object:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def train_run(directory: Path, tiny_bert: Path, data: Path, adapter_config: str, **train_overrides) -> Path:
-    """A few optimizer steps of a tiny BERT2BERT with greedy validation summaries."""
-    config = load_config(
-        None,
-        {
-            "model": {"encoder": str(tiny_bert), "decoder": str(tiny_bert), "adapter_config": adapter_config, "leave_out": [0]},
-            "data": {"data": str(data), "max_eval_samples": 6, "max_source_length": 48, "max_target_length": 20},
-            "train": {"batch_size": 8, "learning_rate": 5e-3, "logging_steps": 2, "output_dir": str(directory), **train_overrides},
-            "generation": {"num_beams": 1, "max_new_tokens": 10, "min_new_tokens": 3, "batch_size": 16},
-        },
-    )
-    train(config, console=Console(file=io.StringIO()))
-    return directory
+EXPORTED_RUN = {
+    "data": {"max_eval_samples": 6, "max_source_length": 48, "max_target_length": 20},
+    "train": {"logging_steps": 2},
+    "generation": {"max_new_tokens": 10, "min_new_tokens": 3},
+}
+"""Greedy validation summaries of 3 to 10 tokens on 6 examples."""
 
 
 @pytest.fixture(scope="module")
 def lora_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
     """4 LoRA steps with validation loss every 2 (checkpoints 2 and 4, the best one kept)."""
-    return train_run(tmp_path_factory.mktemp("lora") / "run", tiny_bert, dialog_jsonl, "lora[r=4,alpha=8]",
-                     max_steps=4, eval_steps=2, save_steps=2)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("lora") / "run", EXPORTED_RUN,
+                             model={"adapter_config": "lora[r=4,alpha=8]"}, train={"max_steps": 4, "eval_steps": 2, "save_steps": 2})
+    return train_tiny(config).output_dir
 
 
 @pytest.fixture(scope="module")
 def bottleneck_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
-    return train_run(tmp_path_factory.mktemp("seq-bn") / "run", tiny_bert, dialog_jsonl, "seq_bn", max_steps=1)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("seq-bn") / "run", EXPORTED_RUN,
+                             model={"adapter_config": "seq_bn"}, train={"max_steps": 1})
+    return train_tiny(config).output_dir
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +101,6 @@ def run_predictions(run_dir: Path) -> tuple[list[str], list[str]]:
     """Documents and generated summaries of the run's validation split, in input order."""
     rows = [json.loads(line) for line in (run_dir / "predictions_validation.jsonl").read_text().splitlines()]
     return [r["document"] for r in rows], [r["prediction"] for r in rows]
-
-
-def card_code_blocks(export_dir: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", (export_dir / "README.md").read_text(), flags=re.S)
 
 
 def card_metadata(export_dir: Path) -> dict:

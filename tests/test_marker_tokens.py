@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
 from conftest import assert_one_line_error, run_cli
-from rich.console import Console
 from safetensors.torch import load_file
-from test_export import card_code_blocks
-from test_train import Captured, isolated_caches, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
+from tiny import SIX_STEPS, TinyRun, card_code_blocks, tiny_run_config, train_tiny
 from transformers import AutoTokenizer, EncoderDecoderModel
 
 from seq2seq_adapters.config.fields import flag_name
@@ -29,7 +25,6 @@ from seq2seq_adapters.model.artifact_io import load_artifact
 from seq2seq_adapters.model.builder import build_summarizer, parameter_groups
 from seq2seq_adapters.model.int8 import int8_copy
 from seq2seq_adapters.model.marker_tokens import bake_marker_rows, discover_markers
-from seq2seq_adapters.training import recipe as training
 
 MARKERS = "#Person1#,#Person2#"
 
@@ -135,16 +130,15 @@ def test_baking_gives_a_plain_model_with_the_same_logits(marked, tiny_bert):
 
 
 @pytest.fixture(scope="module")
-def marker_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> tuple[Path, Captured, str]:
+def marker_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> TinyRun:
     """6 LoRA steps with `marker_tokens: auto` on the 64 tiny dialogues (#Person1# and #Person2# 128 times each)."""
     output_dir = tmp_path_factory.mktemp("markers") / "run"
-    config = tiny_config(tiny_bert, dialog_jsonl, output_dir, adapter_config="lora[r=4,alpha=8]", leave_out=[], marker_tokens="auto")
-    _, captured, console_text = train_capturing(config)
-    return output_dir, captured, console_text
+    model = {"adapter_config": "lora[r=4,alpha=8]", "leave_out": [], "marker_tokens": "auto"}
+    return train_tiny(tiny_run_config(tiny_bert, dialog_jsonl, output_dir, SIX_STEPS, model=model))
 
 
 def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
-    output_dir, _, console_text = marker_run
+    output_dir, console_text = marker_run.output_dir, marker_run.console
     assert "markers as single tokens: #Person1#, #Person2#" in console_text
     assert json.loads((output_dir / "run_config.json").read_text())["model"]["marker_tokens"] == MARKERS
     assert json.loads((output_dir / "adapter" / "s2sa.json").read_text())["model"]["marker_tokens"] == MARKERS
@@ -153,8 +147,7 @@ def test_auto_is_resolved_from_the_training_data_and_saved(marker_run):
 
 def test_training_moves_the_decoders_marker_rows_and_not_the_matrices(marker_run):
     """The encoder's rows stay at their start (encoder_marker_rows: frozen, the default), the decoder's train."""
-    _, captured, _ = marker_run
-    after, before = captured.summarizer.model.state_dict(), captured.before
+    after, before = marker_run.summarizer.model.state_dict(), marker_run.before
     for stack, moves in (("encoder.embeddings", False), ("decoder.bert.embeddings", True)):
         rows = f"{stack}.word_embeddings.marker_rows"
         assert torch.equal(after[rows], before[rows]) != moves
@@ -162,8 +155,7 @@ def test_training_moves_the_decoders_marker_rows_and_not_the_matrices(marker_run
 
 
 def test_saved_run_reloads_with_its_markers_and_the_same_summaries(marker_run):
-    output_dir, captured, _ = marker_run
-    trained = captured.summarizer
+    output_dir, trained = marker_run.output_dir, marker_run.summarizer
     loaded, info = load_artifact(output_dir / "adapter")
     assert info.model_args.markers == ["#Person1#", "#Person2#"]
     for name in ("encoder.embeddings.word_embeddings.marker_rows", "decoder.bert.embeddings.word_embeddings.marker_rows"):
@@ -175,7 +167,7 @@ def test_saved_run_reloads_with_its_markers_and_the_same_summaries(marker_run):
 
 
 def test_exports_carry_the_markers(marker_run, tmp_path):
-    output_dir, _, _ = marker_run
+    output_dir = marker_run.output_dir
     exported = export_adapter(output_dir, tmp_path / "export")
     assert AutoTokenizer.from_pretrained(exported).tokenize("#Person2#: hi") == ["#Person2#", ":", "hi"]
     card = {}  # the model card's plain transformers + adapters code, up to its example documents
@@ -206,14 +198,14 @@ def test_the_dialogsum_config_asks_for_auto_and_none_turns_it_off():
 
 
 def test_a_resumed_run_ends_with_the_same_marker_rows(marker_run, tmp_path):
-    output_dir, _, _ = marker_run
+    output_dir = marker_run.output_dir
     resumed = tmp_path / "run"
     shutil.copytree(output_dir, resumed)
     shutil.rmtree(resumed / "checkpoints" / "checkpoint-6")
     shutil.rmtree(resumed / "adapter")
     config = RunConfig.from_dict(json.loads((resumed / "run_config.json").read_text()))
     config.train.output_dir = str(resumed)
-    training.train(config, resume=resumed, console=Console(file=io.StringIO()))
+    train_tiny(config, resume=resumed)
     ours, theirs = load_file(str(resumed / "adapter" / NON_ADAPTER_WEIGHTS)), load_file(str(output_dir / "adapter" / NON_ADAPTER_WEIGHTS))
     rows = [key for key in theirs if key.endswith("marker_rows")]
     assert len(rows) == 2

@@ -3,14 +3,13 @@ stops at a step boundary with a checkpoint and the report."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import re
 
 from rich.console import Console
 from safetensors.torch import load_file
-from test_train import isolated_caches, read_jsonl, tiny_config, train_capturing  # noqa: F401 (isolated_caches: autouse)
+from tiny import SIX_STEPS, read_jsonl, tiny_run_config, train_tiny
 
 from seq2seq_adapters.core.progress import tracked
 from seq2seq_adapters.evaluation.curves import plot_curves
@@ -21,16 +20,12 @@ from seq2seq_adapters.training.recipe import training_arguments
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def with_train(config, **changes):
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
-
-
 def test_rouge_picks_the_best_checkpoint_and_patience_stops_early(tiny_bert, dialog_jsonl, tmp_path):
-    config = with_train(
-        tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"),
-        max_steps=40, eval_steps=2, save_steps=None, metric_for_best="rougeL", patience=1, eval_rouge_samples=8, eval_greedy=True,
-    )
-    train_capturing(config)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={
+        "max_steps": 40, "eval_steps": 2, "save_steps": None, "metric_for_best": "rougeL", "patience": 1, "eval_rouge_samples": 8,
+        "eval_greedy": True,
+    })
+    train_tiny(config)
     run = RunDir(tmp_path / "run")
     record = json.loads(run.record.read_text())
     evaluations = [line for line in read_jsonl(run.metrics) if "eval_loss" in line]
@@ -45,8 +40,8 @@ def test_rouge_picks_the_best_checkpoint_and_patience_stops_early(tiny_bert, dia
 
 
 def test_max_time_stops_at_a_step_boundary_with_checkpoint_and_report(tiny_bert, dialog_jsonl, tmp_path):
-    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=100_000, save_steps=None, max_time="5s")
-    _, _, console_text = train_capturing(config)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={"max_steps": 100_000, "save_steps": None, "max_time": "5s"})
+    console_text = train_tiny(config).console
     run = RunDir(tmp_path / "run")
     record = json.loads(run.record.read_text())
     budget = record["time_budget"]
@@ -72,19 +67,20 @@ def test_without_a_terminal_progress_is_a_line_per_tenth():
 
 def test_trainer_pass_throughs_reach_the_trainer_and_train(tiny_bert, dialog_jsonl, tmp_path):
     changes = {"lr_scheduler": "cosine", "optim": "adafactor", "label_smoothing": 0.1, "gradient_checkpointing": True}
-    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=4, **changes)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={"max_steps": 4, **changes})
     args = training_arguments(config, tmp_path / "run", has_validation=True)
     assert (args.lr_scheduler_type, args.optim, args.label_smoothing_factor, args.gradient_checkpointing) == ("cosine", "adafactor", 0.1, True)
-    train_capturing(config)
+    train_tiny(config)
     assert json.loads(RunDir(tmp_path / "run").record.read_text())["global_step"] == 4
 
 
 def test_tensorboard_event_file_holds_loss_and_rouge(tiny_bert, dialog_jsonl, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=4, eval_steps=2, save_steps=None,
-                        eval_rouge_samples=4, eval_greedy=True, report_to="tensorboard")
-    train_capturing(config)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={
+        "max_steps": 4, "eval_steps": 2, "save_steps": None, "eval_rouge_samples": 4, "eval_greedy": True, "report_to": "tensorboard",
+    })
+    train_tiny(config)
     events = sorted(RunDir(tmp_path / "run").tensorboard.rglob("events.out.tfevents.*"))
     assert events
     scalars = set()
@@ -96,9 +92,10 @@ def test_tensorboard_event_file_holds_loss_and_rouge(tiny_bert, dialog_jsonl, tm
 
 
 def test_curves_png_holds_the_expected_series_and_is_linked_from_the_report(tiny_bert, dialog_jsonl, tmp_path):
-    config = with_train(tiny_config(tiny_bert, dialog_jsonl, tmp_path / "run"), max_steps=4, eval_steps=2, save_steps=None,
-                        eval_rouge_samples=4, eval_greedy=True)
-    train_capturing(config)
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={
+        "max_steps": 4, "eval_steps": 2, "save_steps": None, "eval_rouge_samples": 4, "eval_greedy": True,
+    })
+    train_tiny(config)
     run = RunDir(tmp_path / "run")
     assert run.curves.read_bytes().startswith(PNG_SIGNATURE)
     assert "[curves.png](curves.png)" in (run.root / "rouge_validation.md").read_text()

@@ -18,15 +18,12 @@ import transformers
 from conftest import cli_env, run_cli, run_python
 from rich.console import Console
 from safetensors.torch import load_file
-from tiny import write_jsonl
+from tiny import SIX_STEPS, TinyRun, read_jsonl, tiny_run_config, train_tiny, write_jsonl
 from typer.testing import CliRunner
 
 from seq2seq_adapters.cli import app
-from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.data import tokenization as tokenized
 from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE, last_complete_checkpoint
-from seq2seq_adapters.model import builder as modeling
 from seq2seq_adapters.model.builder import is_adapter_parameter, saved_state
 from seq2seq_adapters.training import recipe as training
 
@@ -35,89 +32,40 @@ ADAPTER = "dialog"
 LAYER = re.compile(r"^(encoder\.encoder|decoder\.bert\.encoder)\.layer\.(\d+)\.")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def isolated_caches(tmp_path_factory: pytest.TempPathFactory):
-    """Keep datasets' Arrow caches and our tokenized cache out of the user's ~/.cache."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf_datasets")))
-        patch.setattr(tokenized, "DEFAULT_TOKENIZED_CACHE", tmp_path_factory.mktemp("tokenized"))
-        yield
-
-
-
-class Captured:
-    """The summarizer `train` built, and a copy of every tensor of its model before training."""
-
-    summarizer: modeling.Summarizer
-    before: dict[str, torch.Tensor]
-
-
-def train_capturing(config: RunConfig) -> tuple[training.TrainResult, Captured, str]:
-    """Run `training.train`, keeping the model it builds (and its weights before the first step)."""
-    captured = Captured()
-
-    def build(margs):
-        summarizer = modeling.build_summarizer(margs)
-        captured.summarizer = summarizer
-        captured.before = {k: v.detach().clone() for k, v in summarizer.model.state_dict().items()}
-        return summarizer
-
-    console_file = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training, "build_summarizer", build)
-        result = training.train(config, console=Console(file=console_file, width=200))
-    return result, captured, console_file.getvalue()
-
-
 def canonical_names(model) -> dict[str, str]:
     """state_dict key -> the named_parameters name of the same tensor (tied weights share one name)."""
     by_id = {id(p): name for name, p in model.named_parameters()}
     return {key: by_id.get(id(value), key) for key, value in model.state_dict(keep_vars=True).items()}
 
 
-def weight_changes(captured: Captured, adapter_name: str) -> dict[str, dict[str, bool]]:
+def weight_changes(run: TinyRun, adapter_name: str) -> dict[str, dict[str, bool]]:
     """For adapter / new / frozen tensors: state_dict key -> whether it differs from before training."""
-    model = captured.summarizer.model
-    new = set(captured.summarizer.new_weight_names)
+    model = run.summarizer.model
+    new = set(run.summarizer.new_weight_names)
     names = canonical_names(model)
     after = model.state_dict()
-    assert set(after) == set(captured.before)
+    assert set(after) == set(run.before)
     changes: dict[str, dict[str, bool]] = {"adapter": {}, "new": {}, "frozen": {}}
     for key, tensor in after.items():
         name = names[key]
         group = "adapter" if is_adapter_parameter(name, adapter_name) else "new" if name in new else "frozen"
-        changes[group][key] = not torch.equal(tensor, captured.before[key])
+        changes[group][key] = not torch.equal(tensor, run.before[key])
     return changes
 
 
-def tiny_config(tiny_bert: Path, data: Path, output_dir: Path, **model_overrides) -> RunConfig:
-    return RunConfig(
-        model=ModelArgs(**{"encoder": str(tiny_bert), "decoder": str(tiny_bert), "adapter_name": ADAPTER, "leave_out": [0, 1],
-                           "adapter_config": "seq_bn", **model_overrides}),
-        data=DataArgs(data=str(data), max_source_length=64, max_target_length=24),
-        train=TrainArgs(max_steps=6, batch_size=8, learning_rate=1e-3, logging_steps=2, save_steps=3, output_dir=str(output_dir)),
-        generation=GenerationArgs(num_beams=2, max_new_tokens=10, min_new_tokens=2, batch_size=4),
-    )
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory):
+def tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> TinyRun:
     """6 steps of seq_bn (leave_out 0,1) with the new weights trained, on the tiny BERT and 64 dialogues."""
-    config = tiny_config(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("tiny-run") / "run", train="adapter,new")
-    result, captured, console_text = train_capturing(config)
-    return config, result, captured, console_text
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    output_dir = tmp_path_factory.mktemp("tiny-run") / "run"
+    return train_tiny(tiny_run_config(tiny_bert, dialog_jsonl, output_dir, SIX_STEPS, model={"train": "adapter,new"}))
 
 
 # ---------------------------------------------------------------- files of a run
 
 
 def test_run_writes_config_and_adapter_folder(tiny_run):
-    config, result, captured, _ = tiny_run
-    run = result.output_dir
+    config, captured = tiny_run.config, tiny_run
+    run = tiny_run.output_dir
     assert run == Path(config.train.output_dir)
     assert json.loads((run / "run_config.json").read_text()) == json.loads(json.dumps(config.to_dict()))
 
@@ -148,7 +96,7 @@ def test_run_writes_config_and_adapter_folder(tiny_run):
 
 
 def test_run_writes_complete_resumable_checkpoints(tiny_run):
-    _, result, _, _ = tiny_run
+    result = tiny_run.result
     checkpoints = sorted((result.output_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     assert [p.name for p in checkpoints] == ["checkpoint-3", "checkpoint-6"]
     for folder in checkpoints:
@@ -166,7 +114,7 @@ def test_run_writes_complete_resumable_checkpoints(tiny_run):
 
 
 def test_metrics_jsonl_has_one_line_per_logging_step(tiny_run):
-    _, result, _, _ = tiny_run
+    result = tiny_run.result
     lines = [line for line in read_jsonl(result.output_dir / "metrics.jsonl") if "loss" in line]
     assert [line["step"] for line in lines] == [2, 4, 6]
     for line in lines:
@@ -178,7 +126,7 @@ def test_metrics_jsonl_has_one_line_per_logging_step(tiny_run):
 
 
 def test_rouge_reports_and_predictions(tiny_run):
-    _, result, captured, console_text = tiny_run
+    result, console_text = tiny_run.result, tiny_run.console
     run = result.output_dir
     predictions = read_jsonl(run / "predictions_validation.jsonl")
     report = json.loads((run / "rouge_validation.json").read_text())
@@ -204,7 +152,7 @@ def test_rouge_reports_and_predictions(tiny_run):
 
 
 def test_run_json_records_settings_versions_data_and_parameters(tiny_run):
-    config, result, captured, _ = tiny_run
+    config, result, captured = tiny_run.config, tiny_run.result, tiny_run
     record = json.loads((result.output_dir / "run.json").read_text())
     assert record["encoder"] == record["decoder"] == config.model.encoder
     assert record["config"] == json.loads(json.dumps(config.to_dict()))
@@ -236,8 +184,7 @@ def test_run_json_records_settings_versions_data_and_parameters(tiny_run):
 
 
 def test_only_adapter_and_new_weights_change(tiny_run):
-    _, _, captured, _ = tiny_run
-    changes = weight_changes(captured, ADAPTER)
+    changes = weight_changes(tiny_run, ADAPTER)
     assert len(changes["adapter"]) == 16  # 4 tensors x 2 layers x 2 stacks
     assert len(changes["new"]) >= 4 * 10 + 5  # cross-attention of 4 layers + LM-head parts (+ tied aliases)
     unchanged_trainable = [k for group in ("adapter", "new") for k, changed in changes[group].items() if not changed]
@@ -249,11 +196,13 @@ def test_only_adapter_and_new_weights_change(tiny_run):
 
 
 def test_freeze_new_weights_keeps_them_at_their_initial_values(tiny_bert, dialog_jsonl, tmp_path):
-    config = tiny_config(tiny_bert, dialog_jsonl, tmp_path / "frozen-new", train="adapter", cross_attention_init="random")
-    config.train.max_steps, config.train.save_steps, config.train.logging_steps = 2, None, 1
-    config.data.max_eval_samples = 2
-    config.generation = GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1, batch_size=2)
-    result, captured, _ = train_capturing(config)
+    config = tiny_run_config(
+        tiny_bert, dialog_jsonl, tmp_path / "frozen-new", SIX_STEPS, model={"train": "adapter", "cross_attention_init": "random"},
+        data={"max_eval_samples": 2}, train={"max_steps": 2, "save_steps": None, "logging_steps": 1},
+        generation={"num_beams": 1, "max_new_tokens": 4, "min_new_tokens": 1, "batch_size": 2},
+    )
+    captured = train_tiny(config)
+    result = captured.result
     changes = weight_changes(captured, ADAPTER)
     assert changes["new"] and not any(changes["new"].values())
     assert not any(changes["frozen"].values())
@@ -290,7 +239,7 @@ RELOAD = textwrap.dedent(
 
 @pytest.mark.integration
 def test_adapter_reloads_in_new_process_and_reproduces_summaries(tiny_run, tmp_path):
-    _, result, captured, _ = tiny_run
+    result, captured = tiny_run.result, tiny_run
     process = run_python(["-c", RELOAD, str(result.output_dir), str(tmp_path)], cwd=tmp_path)
     assert process.returncode == 0, process.stderr[-3000:]
     expected = [row["prediction"] for row in read_jsonl(result.output_dir / "predictions_validation.jsonl")]
@@ -358,18 +307,14 @@ def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, 
 
 @pytest.mark.real_data
 def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
-    config = RunConfig(
-        model=ModelArgs(leave_out=[0, 1]),  # the bundled MiniLM as encoder and decoder
-        data=DataArgs(
-            data=str(shared_data_dir / "dialogsum"), max_train_samples=64, max_eval_samples=4,
-            max_source_length=128, max_target_length=48,
-        ),  # fmt: skip
-        train=TrainArgs(
-            max_steps=20, batch_size=4, learning_rate=1e-3, warmup_ratio=0.1, logging_steps=4, output_dir=str(tmp_path / "run")
-        ),
-        generation=GenerationArgs(num_beams=1, max_new_tokens=8, min_new_tokens=1, batch_size=4),
+    config = tiny_run_config(
+        None, shared_data_dir / "dialogsum", tmp_path / "run",  # the bundled MiniLM as encoder and decoder
+        model={"leave_out": [0, 1]},
+        data={"max_train_samples": 64, "max_eval_samples": 4, "max_source_length": 128, "max_target_length": 48},
+        train={"max_steps": 20, "batch_size": 4, "learning_rate": 1e-3, "warmup_ratio": 0.1, "logging_steps": 4},
+        generation={"max_new_tokens": 8, "batch_size": 4},
     )
-    result = training.train(config, console=Console(file=io.StringIO()))
+    result = train_tiny(config).result
     losses = [line["loss"] for line in read_jsonl(result.output_dir / "metrics.jsonl") if "loss" in line]
     assert len(losses) == 5
     first, last = sum(losses[:2]) / 2, sum(losses[-2:]) / 2
@@ -383,9 +328,9 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
 def test_a_data_mistake_is_reported_before_the_model_is_built(tiny_bert, tmp_path, monkeypatch):
     """A missing column needs no checkpoint to find: it is reported before build_summarizer runs."""
     data = write_jsonl(tmp_path / "no-summary.jsonl", [{"dialogue": "#Person1#: Hi.", "notes": "x"}] * 4)
-    monkeypatch.setattr(training, "build_summarizer", lambda margs: pytest.fail("the model was built before the data was checked"))
+    monkeypatch.setattr(training, "build_summarizer", lambda margs, **_: pytest.fail("the model was built before the data was checked"))
     with pytest.raises(S2SAError, match="summary column"):
-        training.train(tiny_config(tiny_bert, data, tmp_path / "run"), console=Console(file=io.StringIO()))
+        training.train(tiny_run_config(tiny_bert, data, tmp_path / "run", SIX_STEPS), console=Console(file=io.StringIO()))
     assert not (tmp_path / "run").exists()
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from rich.console import Console
 from safetensors.torch import load_file
+from tiny import tiny_run_config, train_tiny
 
 from seq2seq_adapters.config.legacy import upgrade_legacy_keys
 from seq2seq_adapters.config.loading import load_config
 from seq2seq_adapters.config.policy import TrainPolicy, parameter_group, policy_from_flags
-from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+from seq2seq_adapters.config.schema import ModelArgs, RunConfig
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_artifact, save_artifact
 from seq2seq_adapters.model.builder import build_summarizer, is_adapter_parameter, parameter_groups
@@ -177,22 +177,18 @@ def test_artifact_holds_exactly_the_trained_weights_and_reloads_the_same_model(t
     assert torch.equal(logits(summarizer), logits(loaded))
 
 
-def resume_config(tiny_bert: Path, data: Path, output_dir: Path, train: str) -> RunConfig:
-    return RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0, 1], train=train),
-        data=DataArgs(data=str(data), max_source_length=48, max_target_length=16, max_eval_samples=2),
-        train=TrainArgs(max_steps=4, batch_size=8, learning_rate=3e-3, logging_steps=1, save_steps=2, output_dir=str(output_dir)),
-        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1, batch_size=2),
+def resume_config(tiny_bert: Path, data: Path, output_dir: Path, train: str):
+    return tiny_run_config(
+        tiny_bert, data, output_dir, model={"leave_out": [0, 1], "train": train},
+        data={"max_source_length": 48, "max_target_length": 16, "max_eval_samples": 2},
+        train={"max_steps": 4, "learning_rate": 3e-3, "save_steps": 2}, generation={"batch_size": 2},
     )
 
 
 @pytest.mark.parametrize("train", ["adapter,head", "adapter,cross-attention"])
 def test_resume_restores_exactly_the_trained_groups(tiny_bert, dialog_jsonl, tmp_path, train):
     """Resuming from checkpoint-2 ends with the weights of the run that went on from there."""
-    from seq2seq_adapters.training.recipe import train as run_training
-
-    quiet = Console(quiet=True)
-    full = run_training(resume_config(tiny_bert, dialog_jsonl, tmp_path / "full", train), console=quiet).output_dir
+    full = train_tiny(resume_config(tiny_bert, dialog_jsonl, tmp_path / "full", train)).output_dir
     checkpoint = full / "checkpoints" / "checkpoint-2" / "adapter"
     policy = TrainPolicy.parse(train)
     stored = load_file(str(checkpoint / "non_adapter_weights.safetensors"))
@@ -205,7 +201,7 @@ def test_resume_restores_exactly_the_trained_groups(tiny_bert, dialog_jsonl, tmp
     shutil.rmtree(resumed / "adapter")
     (resumed / "run.json").unlink()
     config = resume_config(tiny_bert, dialog_jsonl, resumed, train)
-    run_training(config, resume=resumed, console=quiet)
+    train_tiny(config, resume=resumed)
     for name in ("adapter.safetensors", "non_adapter_weights.safetensors"):
         ours, theirs = load_file(str(resumed / "adapter" / name)), load_file(str(full / "adapter" / name))
         assert ours.keys() == theirs.keys(), name
