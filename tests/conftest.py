@@ -1,4 +1,4 @@
-"""Shared test infrastructure: fixtures, the one CLI subprocess runner and environment, markers."""
+"""Shared test infrastructure: fixtures, the one CLI subprocess runner and environment, markers by folder."""
 
 from __future__ import annotations
 
@@ -68,11 +68,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+DIRECTORY_MARKERS = {"integration": "integration", "recipes": "recipe"}
+"""Top-level folder of tests/ -> the marker every test in it gets."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that reads ../shared/data says so with the `real_data` marker."""
-    unmarked = [item.nodeid for item in items if "shared_data_dir" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("real_data")]
-    if unmarked:
-        raise pytest.UsageError(f"tests using shared_data_dir need @pytest.mark.real_data: {', '.join(unmarked)}")
+    """Markers come from where a test is: `integration` under tests/integration, `recipe` under tests/recipes,
+    and `real_data` on every test that reads ../shared/data (it uses the `shared_data_dir` fixture)."""
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        if folder in DIRECTORY_MARKERS:
+            item.add_marker(DIRECTORY_MARKERS[folder])
+        if "shared_data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker("real_data")
 
 
 @pytest.fixture(autouse=True, scope="session")

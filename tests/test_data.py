@@ -257,7 +257,6 @@ def test_short_labels_end_in_sep(tmp_path, tokenizer):
     ]
 
 
-@pytest.mark.real_data
 def test_dialogsum_loads_without_column_flags(shared_data_dir):
     loaded = load(shared_data_dir / "dialogsum", max_train_samples=100)
     assert loaded.text_column == "dialogue"
@@ -269,7 +268,6 @@ def test_dialogsum_loads_without_column_flags(shared_data_dir):
     assert not loaded.validation_carved
 
 
-@pytest.mark.real_data
 def test_scitldr_loads_without_column_flags(shared_data_dir):
     loaded = load(shared_data_dir / "scitldr", max_eval_samples=50)
     assert (loaded.text_column, loaded.summary_column) == ("source", "target")
@@ -280,7 +278,6 @@ def test_scitldr_loads_without_column_flags(shared_data_dir):
     assert loaded.license is not None and "LICENSE" in loaded.license
 
 
-@pytest.mark.slow
 def test_aclsum_default(tmp_path, tokenizer):
     loaded = load_summarization_data(DataArgs(), seed=0)
     assert {name: len(split) for name, split in loaded.splits.items()} == {"train": 100, "validation": 50, "test": 100}

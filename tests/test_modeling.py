@@ -95,7 +95,6 @@ def minilm(minilm_args):
     return build_summarizer(minilm_args)
 
 
-@pytest.mark.slow
 def test_minilm_default_leave_out_skips_layers_0_1_of_encoder_and_decoder(minilm, minilm_args):
     assert minilm_args.leave_out == [0, 1]  # the default resolved, as the run config will record it
     model = minilm.model
@@ -113,7 +112,6 @@ def test_minilm_default_leave_out_skips_layers_0_1_of_encoder_and_decoder(minilm
             assert any(f".adapters.{ADAPTER}." in n for n in in_layer), f"no adapter in {stack} layer {layer}"
 
 
-@pytest.mark.slow
 def test_minilm_new_weights_are_decoder_cross_attention_and_lm_head_parts(minilm):
     model = minilm.model
     params = dict(model.named_parameters())
@@ -146,7 +144,6 @@ def test_minilm_new_weights_are_decoder_cross_attention_and_lm_head_parts(minilm
     assert sum(g["count"] for g in groups.values()) == sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.slow
 def test_minilm_special_tokens(minilm):
     check_special_tokens(minilm)
 
@@ -392,7 +389,6 @@ def test_compacter_too_narrow_for_tiny_model_is_a_one_line_error(tiny_bert):
         build_summarizer(tiny_args(tiny_bert, adapter_config="compacter"))
 
 
-@pytest.mark.slow
 def test_plain_compacter_builds_on_minilm_width():
     summarizer = build_summarizer(ModelArgs(adapter_config="compacter", leave_out=[0, 1]))
     assert adapter_layers(summarizer.model) == ({2, 3, 4, 5}, {2, 3, 4, 5})

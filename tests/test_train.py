@@ -305,7 +305,6 @@ def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, 
 # ---------------------------------------------------------------- real data: the loss goes down
 
 
-@pytest.mark.real_data
 def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
     config = tiny_run_config(
         None, shared_data_dir / "dialogsum", tmp_path / "run",  # the bundled MiniLM as encoder and decoder
