@@ -13,6 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 ROOT = Path(__file__).resolve().parents[1]
+TEST_DATA = Path(__file__).parent / "data"
+"""Files the tests read: stored artifacts and runs, recorded outputs."""
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

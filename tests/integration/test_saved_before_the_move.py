@@ -12,8 +12,6 @@ from conftest import run_cli
 
 from seq2seq_adapters import load_summarizer
 
-pytestmark = pytest.mark.integration
-
 STORED = Path(__file__).resolve().parents[1] / "data" / "pre-subpackages"
 EXPECTED = json.loads((STORED / "expected.json").read_text())
 RECORDED_BASE = "/tmp/pairwork/tiny-bert"

@@ -25,8 +25,6 @@ from conftest import ROOT, cli_env, report_content
 from safetensors.torch import load_file
 from tiny import write_jsonl
 
-pytestmark = pytest.mark.integration
-
 MAX_STEPS = 14
 LOGGING_STEPS = 3  # checkpoints fall between logs: the loss summed since the last log must survive the resume
 TRAIN_ROWS = 16  # batch 4: 4 steps per epoch, so the runs cross epoch boundaries

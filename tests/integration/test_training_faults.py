@@ -94,7 +94,6 @@ def assert_not_done(run_dir: Path) -> None:
     assert not (run_dir / "adapter").exists() and not (run_dir / "run.json").exists()
 
 
-@pytest.mark.integration
 def test_infinite_learning_rate_is_an_error_not_done(data, tiny_bert, tmp_path):
     """Defect 1: every weight became NaN and the run still ended with `done:`."""
     run_dir = tmp_path / "run"
@@ -104,7 +103,6 @@ def test_infinite_learning_rate_is_an_error_not_done(data, tiny_bert, tmp_path):
         assert complete_steps(run_dir) == []  # the NaN weights of step 1 were never saved
 
 
-@pytest.mark.integration
 def test_nonfinite_loss_stops_at_its_step_and_keeps_the_checkpoints(data, tiny_bert, tmp_path):
     run_dir = tmp_path / "run"
     result = cli(train_args(data, tiny_bert, run_dir), NAN_LAUNCHER, S2SA_TEST_NAN_STEP="3")
@@ -118,7 +116,6 @@ def test_nonfinite_loss_stops_at_its_step_and_keeps_the_checkpoints(data, tiny_b
     assert [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
-@pytest.mark.integration
 def test_skip_step_skips_the_nonfinite_update_and_finishes(data, tiny_bert, tmp_path):
     run_dir = tmp_path / "run"
     result = cli(train_args(data, tiny_bert, run_dir, "--on-nonfinite", "skip-step"), NAN_LAUNCHER, S2SA_TEST_NAN_STEP="3")
@@ -180,7 +177,6 @@ def losses(run_dir: Path) -> list[tuple]:
     return [(r["step"], r["loss"], r["grad_norm"]) for r in records if "loss" in r]
 
 
-@pytest.mark.integration
 def test_resume_passes_over_a_damaged_newest_checkpoint(uninterrupted, tmp_path):
     """Defect 3: a truncated optimizer.pt in the newest checkpoint gave a traceback, after metrics.jsonl was cut."""
     run_dir = finished_copy(uninterrupted, tmp_path / "run")
@@ -197,7 +193,6 @@ def test_resume_passes_over_a_damaged_newest_checkpoint(uninterrupted, tmp_path)
     assert complete_steps(run_dir) == [2, 4]
 
 
-@pytest.mark.integration
 def test_resume_with_every_checkpoint_damaged_fails_with_one_line_and_touches_nothing(uninterrupted, tmp_path):
     run_dir = finished_copy(uninterrupted, tmp_path / "run")
     (run_dir / "checkpoints" / "checkpoint-4" / "optimizer.pt").write_bytes(b"\0" * 1000)
@@ -211,7 +206,6 @@ def test_resume_with_every_checkpoint_damaged_fails_with_one_line_and_touches_no
     assert files(run_dir) == before
 
 
-@pytest.mark.integration
 def test_resume_after_the_last_step_writes_the_adapter_and_report_without_training_further(uninterrupted, tmp_path):
     """A run stopped while writing its final adapter or report: resuming from the last step's checkpoint used to
     train one step past --max-steps and record the loss of that step alone as train_loss."""
@@ -236,7 +230,6 @@ def assert_same_as(run_dir: Path, reference: Path) -> None:
     assert json.loads((run_dir / "run.json").read_text())["train_loss"] == json.loads((reference / "run.json").read_text())["train_loss"]
 
 
-@pytest.mark.integration
 def test_full_disk_while_saving_a_checkpoint_removes_it_and_keeps_the_last_complete_one(data, tiny_bert, uninterrupted, tmp_path):
     """Defect 10: tracebacks, and the half-written checkpoint left taking space."""
     run_dir = tmp_path / "run"
@@ -253,7 +246,6 @@ def test_full_disk_while_saving_a_checkpoint_removes_it_and_keeps_the_last_compl
     assert_same_as(run_dir, uninterrupted)
 
 
-@pytest.mark.integration
 def test_full_disk_while_saving_the_final_adapter_names_it_and_resume_finishes_the_run(data, tiny_bert, uninterrupted, tmp_path):
     run_dir = tmp_path / "run"
     result = cli(train_args(data, tiny_bert, run_dir, "--save-steps", "2"), ENOSPC_LAUNCHER, S2SA_TEST_ENOSPC=f"{run_dir}/.adapter.")

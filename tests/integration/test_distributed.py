@@ -11,9 +11,6 @@ from conftest import free_port, run_cli, run_python
 from safetensors.torch import load_file
 from tiny import make_tiny_bert, write_jsonl
 
-pytestmark = pytest.mark.integration
-
-
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):

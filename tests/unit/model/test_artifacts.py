@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import TEST_DATA
 
 from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
@@ -48,7 +48,7 @@ def test_cross_attention_can_start_from_self_attention(tiny_bert):
         assert not layer.crossattention.self.query.weight.requires_grad
 
 
-FORMAT_1 = Path(__file__).parent / "data" / "s2sa-format-1.json"
+FORMAT_1 = TEST_DATA / "s2sa-format-1.json"
 """s2sa.json exactly as s2sa wrote it at format 1 (base checkpoints and new weight names filled in by the test)."""
 
 

@@ -18,8 +18,6 @@ import pytest
 from conftest import ROOT, assert_one_line_error, cli_env, run_cli, snapshot
 from tiny import tiny_run_config, train_tiny, write_jsonl
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class Case:

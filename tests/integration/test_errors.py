@@ -20,8 +20,6 @@ import pytest
 from conftest import ROOT, cli_env, run_cli, snapshot
 from tiny import write_jsonl
 
-pytestmark = pytest.mark.integration
-
 MARKER = "keep-me.txt"
 
 

@@ -27,7 +27,6 @@ from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE, last_
 from seq2seq_adapters.model.builder import is_adapter_parameter, saved_state
 from seq2seq_adapters.training import recipe as training
 
-ROOT = Path(__file__).resolve().parents[1]
 ADAPTER = "dialog"
 LAYER = re.compile(r"^(encoder\.encoder|decoder\.bert\.encoder)\.layer\.(\d+)\.")
 

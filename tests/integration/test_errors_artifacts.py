@@ -9,8 +9,6 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 from tiny import make_tiny_bert, tiny_run_config, train_tiny
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
