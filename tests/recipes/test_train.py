@@ -7,7 +7,6 @@ import io
 import json
 import math
 import re
-import textwrap
 from pathlib import Path
 
 import adapters
@@ -15,7 +14,6 @@ import datasets
 import pytest
 import torch
 import transformers
-from conftest import cli_env, run_cli, run_python
 from rich.console import Console
 from safetensors.torch import load_file
 from tiny import SIX_STEPS, TinyRun, read_jsonl, tiny_run_config, train_tiny, write_jsonl
@@ -50,13 +48,6 @@ def weight_changes(run: TinyRun, adapter_name: str) -> dict[str, dict[str, bool]
         group = "adapter" if is_adapter_parameter(name, adapter_name) else "new" if name in new else "frozen"
         changes[group][key] = not torch.equal(tensor, run.before[key])
     return changes
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> TinyRun:
-    """6 steps of seq_bn (leave_out 0,1) with the new weights trained, on the tiny BERT and 64 dialogues."""
-    output_dir = tmp_path_factory.mktemp("tiny-run") / "run"
-    return train_tiny(tiny_run_config(tiny_bert, dialog_jsonl, output_dir, SIX_STEPS, model={"train": "adapter,new"}))
 
 
 # ---------------------------------------------------------------- files of a run
@@ -213,44 +204,6 @@ def test_freeze_new_weights_keeps_them_at_their_initial_values(tiny_bert, dialog
     assert set(saved) == set(captured.summarizer.new_weight_names)
 
 
-# ---------------------------------------------------------------- reload in a fresh process
-
-RELOAD = textwrap.dedent(
-    """
-    import json, sys
-    from safetensors.torch import save_file
-    from seq2seq_adapters import load_summarizer
-    from seq2seq_adapters.layout.artifact_folder import read_info, resolve_artifact_dir
-    from seq2seq_adapters.generation.decoding import generate_summaries
-
-    run, out = sys.argv[1], sys.argv[2]
-    model, tokenizer = load_summarizer(run)
-    info = read_info(resolve_artifact_dir(run))
-    with open(f"{run}/predictions_validation.jsonl") as f:
-        documents = [json.loads(line)["document"] for line in f]
-    summaries = generate_summaries(model, tokenizer, documents, info.generation_args, info.max_source_length)
-    save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, f"{out}/state.safetensors")
-    with open(f"{out}/summaries.json", "w") as f:
-        json.dump(summaries, f)
-    """
-)
-
-
-@pytest.mark.integration
-def test_adapter_reloads_in_new_process_and_reproduces_summaries(tiny_run, tmp_path):
-    result, captured = tiny_run.result, tiny_run
-    process = run_python(["-c", RELOAD, str(result.output_dir), str(tmp_path)], cwd=tmp_path)
-    assert process.returncode == 0, process.stderr[-3000:]
-    expected = [row["prediction"] for row in read_jsonl(result.output_dir / "predictions_validation.jsonl")]
-    assert json.loads((tmp_path / "summaries.json").read_text()) == expected
-    # and the reloaded model is tensor for tensor the trained one
-    reloaded = load_file(str(tmp_path / "state.safetensors"))
-    trained = captured.summarizer.model.state_dict()
-    assert set(reloaded) == set(trained)
-    different = [k for k in trained if not torch.equal(reloaded[k], trained[k])]
-    assert not different
-
-
 # ---------------------------------------------------------------- the CLI
 
 
@@ -275,30 +228,6 @@ def test_cli_train_end_to_end(tiny_bert, dialog_jsonl, tmp_path):
     assert [line["step"] for line in read_jsonl(output / "metrics.jsonl") if "loss" in line] == [1, 2]
     assert len(read_jsonl(output / "predictions_validation.jsonl")) == 3
     assert json.loads((output / "run.json").read_text())["global_step"] == 2
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    "leave_out,message",
-    [("0,x", "--leave-out: 'x' is not a layer id"), ("9", "--leave-out ids [9] exist in neither stack")],
-)
-def test_cli_bad_leave_out_is_one_line_error(tiny_bert, dialog_jsonl, tmp_path, leave_out, message):
-    output = tmp_path / "never"
-    process = run_cli(
-        [
-            "train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert),
-            "--data", str(dialog_jsonl), "--leave-out", leave_out, "--output-dir", str(output),
-        ],  # fmt: skip
-        cwd=tmp_path,
-        timeout=300,
-        env=cli_env(COLUMNS="80"),
-    )
-    assert process.returncode == 1
-    assert "Traceback" not in process.stderr + process.stdout
-    lines = process.stderr.strip().splitlines()
-    assert len(lines) == 1, process.stderr
-    assert lines[0].startswith("error: ") and message in lines[0]
-    assert not output.exists()
 
 
 # ---------------------------------------------------------------- real data: the loss goes down
@@ -330,12 +259,3 @@ def test_a_data_mistake_is_reported_before_the_model_is_built(tiny_bert, tmp_pat
     with pytest.raises(S2SAError, match="summary column"):
         training.train(tiny_run_config(tiny_bert, data, tmp_path / "run", SIX_STEPS), console=Console(file=io.StringIO()))
     assert not (tmp_path / "run").exists()
-
-
-def test_checkpoint_prefix_is_the_trainers():
-    """checkpoint_dirs names checkpoint-N folders without importing transformers; the Trainer must agree."""
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-    from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_PREFIX
-
-    assert CHECKPOINT_PREFIX == PREFIX_CHECKPOINT_DIR

@@ -7,20 +7,14 @@ import dataclasses
 import json
 import sys
 import types
-from pathlib import Path
 
 import pytest
-import yaml
 from tiny import write_jsonl
 from typer.testing import CliRunner
 
-import seq2seq_adapters
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config.fields import setting_flags
-from seq2seq_adapters.config.loading import load_config, parse_overrides, shipped_configs
 from seq2seq_adapters.config.schema import RunConfig, setting_fields
-from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.model.builder import parse_adapter_config
 
 EXAMPLES = {
     "model": {
@@ -159,28 +153,6 @@ def test_bad_settings_fail_with_one_line_before_training(args, expected, capture
     assert expected in result.output and result.output.count("error:") == 1, result.output
 
 
-def test_generation_rules_are_the_same_for_train_and_eval():
-    """One definition per rule: eval names the flag, a run config the key."""
-    from seq2seq_adapters.config.schema import GenerationArgs
-
-    bad = GenerationArgs(batch_size=0, min_new_tokens=-1)
-    assert bad.problems(lambda name: f"--{name.replace('_', '-')}") == [
-        "--min-new-tokens must be at least 0, got -1", "--batch-size must be at least 1, got 0"
-    ]
-    with pytest.raises(S2SAError, match="generation.min_new_tokens must be at least 0"):
-        load_config(None, settings=parse_overrides(["generation.min_new_tokens=-1"]))
-
-
-def test_the_generate_mapping_is_written_once():
-    """length_penalty and early_stopping only with beams (they mean nothing to greedy decoding)."""
-    from seq2seq_adapters.config.schema import GenerationArgs
-
-    assert GenerationArgs(num_beams=1, min_new_tokens=5, max_new_tokens=20).generate_kwargs() == {
-        "num_beams": 1, "max_new_tokens": 20, "min_new_tokens": 5, "no_repeat_ngram_size": 3
-    }
-    assert GenerationArgs().generate_kwargs()["length_penalty"] == 2.0
-
-
 def test_resume_refuses_flags_and_settings(captured, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -206,34 +178,6 @@ def test_resume_of_a_finished_run_says_so_and_changes_nothing(captured, tmp_path
 
 
 # ---------------------------------------------------------------- shipped configs
-
-SHIPPED = shipped_configs()
-
-
-def test_the_documented_configs_ship_with_the_package():
-    assert {"quickstart", "dialogsum"} <= set(SHIPPED)
-    assert all(path.is_relative_to(Path(seq2seq_adapters.__file__).parent) for path in SHIPPED.values())
-    assert load_config("dialogsum").data.data == "knkarthick/dialogsum"  # the public dataset, not a local path
-
-
-@pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_shipped_config_loads_and_validates(name):
-    path = SHIPPED[name]
-    raw = yaml.safe_load(path.read_text())
-    config = load_config(path)
-    config.validate()
-    for section, values in raw.items():
-        for key, value in values.items():
-            assert getattr(getattr(config, section), key) == value, f"{section}.{key}"
-    # the adapter string and leave_out fit the bundled MiniLM (6 + 6 layers)
-    parse_adapter_config(config.model.adapter_config, config.model.leave_out, (6, 6))
-    # flags override single keys and leave the rest of the file alone
-    overridden = load_config(path, {"train": {"max_steps": 300}, "model": {"leave_out": None}})
-    assert overridden.train.max_steps == 300
-    assert overridden.to_dict()["model"] == config.to_dict()["model"]
-    assert {k: v for k, v in overridden.to_dict()["train"].items() if k != "max_steps"} == {
-        k: v for k, v in config.to_dict()["train"].items() if k != "max_steps"
-    }
 
 
 def test_a_shipped_config_is_found_by_name_from_any_folder(captured, tmp_path, monkeypatch):
@@ -300,13 +244,45 @@ def test_a_path_of_the_wrong_kind_is_named_so(args, expected, captured, tmp_path
     assert expected.format(**names) in result.output and result.output.count("error:") == 1, result.output
 
 
-def test_a_yaml_file_reads_exponent_numbers_as_the_command_line_does(tmp_path):
-    """YAML 1.1 reads `1e-3` (no dot) as text: a config file with `learning_rate: 1e-3` was refused as a string,
-    while `train.learning_rate=1e-3` worked. Text that is no number is still refused by the type check."""
-    config = tmp_path / "run.yaml"
-    config.write_text("train:\n  learning_rate: 1e-3\n  warmup_ratio: 5e-2\n")
-    loaded = load_config(config)
-    assert (loaded.train.learning_rate, loaded.train.warmup_ratio) == (1e-3, 5e-2)
-    config.write_text("train:\n  learning_rate: fast\n")
-    with pytest.raises(S2SAError, match="train.learning_rate must be float or null, got 'fast'"):
-        load_config(config)
+def test_a_full_disk_under_any_command_is_one_error_line(capsys):
+    """The CLI's net for writes no command names itself (eval reports, exports, summaries): the file the OS names."""
+    import errno
+
+    import typer
+
+    from seq2seq_adapters.cli import user_errors
+
+    with pytest.raises(typer.Exit) as exit_:
+        with user_errors():
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device", "runs/x/eval-test/predictions_test.jsonl")
+            except OSError as exc:
+                raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed") from exc
+    assert exit_.value.exit_code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.strip() == "error: no space left on device while writing runs/x/eval-test/predictions_test.jsonl", stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "{tmp}"], "is neither an s2sa run"),
+        (["eval", "{tmp}/missing"], "not found"),
+        (["summarize", "{tmp}", "{tmp}/none.txt"], "input file not found"),
+        (["eval", "--compare", "{tmp}"], "at least two"),
+    ],
+)
+def test_errors_are_one_line(args, message, tmp_path):
+    result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+    assert message in result.stderr
+
+
+def test_every_command_reuses_freed_memory(monkeypatch):
+    """The setting is made by the CLI (the process's owner) before any command runs, not by the library."""
+    called: list[bool] = []
+    monkeypatch.setattr("seq2seq_adapters.cli.reuse_freed_memory", lambda: called.append(True))
+    result = CliRunner().invoke(app, ["configs"], standalone_mode=False)
+    assert result.exit_code == 0 and called == [True]

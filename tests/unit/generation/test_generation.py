@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import ctypes
+import itertools
+import threading
+import time
 
 import pytest
 import torch
-from tiny import VARIED_DOCUMENTS
-from typer.testing import CliRunner
+from tiny import DIALOGUE, VARIED_DOCUMENTS
 
-from seq2seq_adapters.cli import app
 from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
-from seq2seq_adapters.core import allocator
+from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.generation import decoding as generation
-from seq2seq_adapters.generation.decoding import generation_kwargs, greedy_search, pad_batch
+from seq2seq_adapters.generation.decoding import (
+    decoding_streams,
+    generate_summaries,
+    generation_kwargs,
+    greedy_search,
+    intra_op_threads,
+    pad_batch,
+)
 from seq2seq_adapters.model.builder import build_summarizer
 
 GREEDY = GenerationArgs(num_beams=1, max_new_tokens=10, min_new_tokens=2, no_repeat_ngram_size=2)
@@ -75,32 +82,121 @@ def test_greedy_summaries_stop_at_max_new_tokens_without_eos(tiny_bert):
     assert torch.equal(fast, stock)
 
 
-def test_reuse_freed_memory_sets_glibc_malloc(monkeypatch):
-    """On glibc both mallopt calls are made and accepted; elsewhere nothing is changed."""
-    calls: list[tuple[int, int]] = []
+@pytest.mark.parametrize("adapter_config", ["prefix_tuning", "mam"])
+def test_prefix_tuning_generates_with_the_encoder_states_of_training(tiny_bert, adapter_config):
+    """adapters 1.3.0's own generate() fails on EncoderDecoderModel + prefix tuning; ours encodes as training does."""
+    from seq2seq_adapters.config.schema import ModelArgs
+    from seq2seq_adapters.generation.decoding import encode
+    from seq2seq_adapters.model.builder import build_summarizer
 
-    class GlibcStub:
-        gnu_get_libc_version = object()
-
-        def mallopt(self, param: int, value: int) -> int:
-            calls.append((param, value))
-            return 1
-
-    monkeypatch.setattr(ctypes, "CDLL", lambda name: GlibcStub())
-    assert allocator.reuse_freed_memory()
-    assert calls == [(allocator.M_MMAP_MAX, 0), (allocator.M_TRIM_THRESHOLD, allocator.NEVER_TRIM)]
-
-    class OtherLibc:  # musl, macOS: no gnu_get_libc_version
-        def mallopt(self, param: int, value: int) -> int:
-            raise AssertionError("mallopt called on a non-glibc libc")
-
-    monkeypatch.setattr(ctypes, "CDLL", lambda name: OtherLibc())
-    assert not allocator.reuse_freed_memory()
+    summarizer = build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), adapter_config=adapter_config))
+    model, tokenizer = summarizer.model.eval(), summarizer.tokenizer
+    batch = tokenizer(["#Person1#: Where is the station?", "Hi."], padding=True, return_tensors="pt", return_token_type_ids=False)
+    seen = []
+    hook = model.get_encoder().register_forward_hook(lambda module, args, output: seen.append(output.last_hidden_state))
+    with torch.no_grad():
+        model(**batch, labels=batch["input_ids"])  # the training forward path
+    hook.remove()
+    with torch.inference_mode():
+        states = encode(model, batch["input_ids"], batch["attention_mask"]).last_hidden_state
+    torch.testing.assert_close(states, seen[0])
+    summaries = generate_summaries(model, tokenizer, ["#Person1#: Where is the station?"], GenerationArgs(num_beams=2, max_new_tokens=4, min_new_tokens=1), 32)
+    assert len(summaries) == 1 and summaries[0]
 
 
-def test_every_command_reuses_freed_memory(monkeypatch):
-    """The setting is made by the CLI (the process's owner) before any command runs, not by the library."""
-    called: list[bool] = []
-    monkeypatch.setattr("seq2seq_adapters.cli.reuse_freed_memory", lambda: called.append(True))
-    result = CliRunner().invoke(app, ["configs"], standalone_mode=False)
-    assert result.exit_code == 0 and called == [True]
+@pytest.fixture(scope="module")
+def tiny(tiny_bert):
+    return build_summarizer(ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]))
+
+
+def fake_decode(tokenizer, summaries: dict[int, str], largest: int | None = None):
+    """A stand-in for `generation.decode` (one batch's search) that answers each batch row by its source
+    length, and runs out of memory above `largest` rows."""
+
+    def decode(model, input_ids, attention_mask, gen):
+        if largest is not None and input_ids.shape[0] > largest:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        rows = [summaries[int(mask.sum())] for mask in attention_mask]
+        return tokenizer(rows, padding=True, return_tensors="pt").input_ids
+
+    return decode
+
+
+def test_generation_writes_markers_and_contractions_as_people_do(tiny, monkeypatch):
+    """Through the real decode path: the uncased tokenizer splits #Person1# and "he's"; the summary does not."""
+    tokenizer = tiny.tokenizer
+    documents = [DIALOGUE, "#Person2#: it is 7:30 now."]
+    lengths = [len(tokenizer(d).input_ids) for d in documents]
+    spoken = {lengths[0]: "#Person1# calls #Person10# ; he's late.", lengths[1]: "#Person2# says it's 7:30."}
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, spoken))
+    summaries = generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64)
+    assert summaries == ["#Person1# calls #Person10#; he's late.", "#Person2# says it's 7:30."]
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_input_order(tiny, monkeypatch):
+    tokenizer = tiny.tokenizer
+    documents = [" ".join(["word"] * n) for n in (5, 1, 9, 3, 7, 2, 8)]
+    answers = {len(tokenizer(d).input_ids): f"summary of {len(d.split())} words" for d in documents}
+    gen = GenerationArgs(num_beams=1, batch_size=8)
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, answers))
+    expected = generate_summaries(tiny.model, tokenizer, documents, gen, 64)
+    assert expected == [f"summary of {len(d.split())} words" for d in documents]
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, answers, largest=2))
+    assert generate_summaries(tiny.model, tokenizer, documents, gen, 64) == expected
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", fake_decode(tokenizer, answers, largest=0))
+    with pytest.raises(S2SAError, match="out of cpu memory generating one summary"):
+        generate_summaries(tiny.model, tokenizer, documents, gen, 64)
+
+
+@pytest.mark.parametrize("streams", [2, 3])
+def test_decoding_streams_give_the_same_summaries_in_input_order(tiny, streams):
+    """Several batches decoded at once, each stream on one intra-op thread: the same summaries as one stream,
+    progress for every document, and torch's thread count as it was."""
+    gen = GenerationArgs(num_beams=1, max_new_tokens=6, min_new_tokens=1, batch_size=3)
+    one = generate_summaries(tiny.model, tiny.tokenizer, VARIED_DOCUMENTS, gen, 64, streams=1)
+    reported: list[int] = []
+    threads = torch.get_num_threads()
+    with intra_op_threads(2):
+        several = generate_summaries(tiny.model, tiny.tokenizer, VARIED_DOCUMENTS, gen, 64, on_batch=reported.append, streams=streams)
+        assert torch.get_num_threads() == 2
+    assert several == one
+    assert sum(reported) == len(VARIED_DOCUMENTS)
+    assert torch.get_num_threads() == threads
+
+
+def test_an_error_in_one_stream_stops_the_others(tiny, monkeypatch):
+    """The first stream's failure reaches the caller; the other stream takes no new batch after it, and the
+    model and torch's thread count are left as they were."""
+    tokenizer = tiny.tokenizer
+    documents = [" ".join(["word"] * n) for n in range(1, 13)]
+    answers = {len(tokenizer(d).input_ids): "a summary" for d in documents}
+    answer = fake_decode(tokenizer, answers)
+    started: list[int] = []
+    calls = itertools.count()
+    second, failed = threading.Event(), threading.Event()
+
+    def decode(model, input_ids, attention_mask, gen):
+        started.append(len(input_ids))
+        if next(calls) == 0:
+            second.wait(5)  # both streams are decoding (on a busy machine the other could otherwise start late)
+            failed.set()
+            raise RuntimeError("simulated failure")
+        second.set()
+        failed.wait(5)
+        time.sleep(0.2)  # the failing stream's error reaches the caller meanwhile
+        return answer(model, input_ids, attention_mask, gen)
+
+    monkeypatch.setattr("seq2seq_adapters.generation.decoding.decode", decode)
+    threads, training = torch.get_num_threads(), tiny.model.training
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        generate_summaries(tiny.model, tokenizer, documents, GenerationArgs(num_beams=1, batch_size=2), 64, streams=2)
+    assert len(started) == 2  # of six batches: each stream's first, then nothing
+    assert torch.get_num_threads() == threads and tiny.model.training == training
+
+
+def test_decoding_streams_are_one_per_cpu_thread_up_to_the_cap_and_one_on_a_gpu():
+    with intra_op_threads(1):
+        assert decoding_streams(torch.device("cpu"), 9) == 1
+    with intra_op_threads(4):
+        assert [decoding_streams(torch.device("cpu"), batches) for batches in (1, 3, 9)] == [1, 2, 2]  # MAX_DECODING_STREAMS
+        assert decoding_streams(torch.device("cuda"), 9) == 1

@@ -410,3 +410,15 @@ def test_an_adapter_whose_name_claims_other_weights_is_refused(tiny_bert, monkey
     monkeypatch.setattr(modeling, "reserved_name_problem", lambda name, reserved: None)
     with pytest.raises(S2SAError, match=r"adapter_name 'decoder' marks [\d,]+ parameters as the adapter's, but the adapter added [\d,]+"):
         build_summarizer(tiny_args(tiny_bert, adapter_name="decoder"))
+
+
+def test_cross_attention_can_start_from_self_attention(tiny_bert):
+    summarizer = build_summarizer(
+        ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), cross_attention_init="self", train="adapter")
+    )
+    for layer in summarizer.model.decoder.bert.encoder.layer:
+        own, cross = layer.attention.state_dict(), layer.crossattention.state_dict()
+        for key in ("self.query.weight", "self.value.bias", "output.dense.weight", "output.LayerNorm.weight"):
+            assert torch.equal(own[key], cross[key])
+            assert own[key].data_ptr() != cross[key].data_ptr(), "a copy, not shared"
+        assert not layer.crossattention.self.query.weight.requires_grad
