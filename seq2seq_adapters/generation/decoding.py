@@ -78,8 +78,8 @@ def greedy_search(model: EncoderDecoderModel, input_ids: torch.Tensor, attention
     padding: 44% of the decoder's rows on 200 DialogSum test dialogues. Here the rows that have produced
     eos are dropped from the batch, the encoder states and the KV cache (once they are
     DROP_FINISHED_AT of it). Each remaining row computes what it did before, so the tokens are
-    generate()'s (tests/test_generation.py). Only the settings `GenerationArgs` has are applied (s2sa's
-    decoding settings; the model's generation_config supplies the special tokens).
+    generate()'s (tests/unit/generation/test_decoding.py). Only the settings `GenerationArgs` has are applied
+    (s2sa's decoding settings; the model's generation_config supplies the special tokens).
     Returns generate()'s layout: decoder start token, summary, padding after eos."""
     config = model.generation_config
     eos, pad, device = config.eos_token_id, config.pad_token_id, input_ids.device

@@ -7,8 +7,8 @@ batch x length x hidden tensor, memory-bound on CPU: about 3% of a training step
 adapter in its profile, 1.01-1.04x per step and 1.05x in greedy generation measured (docs/studies/performance-history.md).
 Here the product, the scaling and the sum are one `torch.addmm(out, x @ A.T, B.T, alpha=scaling)`. With
 scaling 1 (alpha = r, s2sa's default adapter) or a power of two, its result and every gradient are
-bit-identical; other scalings can round differently in the gradients (tests/test_fused_lora.py). Only
-the plain case takes this path: one active LoRA adapter, no gating, no DoRA, not merged, not transposed
+bit-identical; other scalings can round differently in the gradients (tests/unit/model/test_patched_lora.py).
+Only the plain case takes this path: one active LoRA adapter, no gating, no DoRA, not merged, not transposed
 weights; anything else (MTL-LoRA, IA3, VeRA, compositions) runs adapters' own forward.
 """
 

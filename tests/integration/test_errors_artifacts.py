@@ -1,4 +1,5 @@
-"""`s2sa eval` / `export-adapter` on weights that do not fit or are damaged: one line, exit 1, nothing written."""
+"""`s2sa eval` / `export-adapter` on weights that do not fit or are damaged: one line, exit 1, nothing written;
+the check of the weight files imports no torch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Markers (#Person1#) as single tokens: settings, the grown model, what trains, save/load, exports."""
+"""A run with `marker_tokens: auto`: the markers resolved from the data and saved, what trains, the reload, the
+exports and a resume."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Resuming in this process (train(resume=...)): the run ends with the weights of the run that went on uninterrupted."""
+"""Resuming in this process (`train(resume=...)`): the run ends with the weights of the run that went on
+uninterrupted, whichever groups `--train` trains (through the CLI in subprocesses: tests/integration/test_resume.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Steering a run: ROUGE during training picks the best checkpoint, patience stops early, --max-time
-stops at a step boundary with a checkpoint and the report."""
+"""Steering a run: ROUGE during training picks the best checkpoint, patience stops early, --max-time stops at a
+step boundary with a checkpoint and the report; the Trainer's pass-throughs, TensorBoard and curves.png."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`s2sa train`: the files a run writes, which weights change, reloading in a new process, the CLI,
-loss on real DialogSum, and every shipped config."""
+"""`s2sa train` in this process: the files a run writes, which weights change, the CLI end to end, the loss on
+real DialogSum, a data mistake found before the model is built."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The one migration of old saved settings: pre-`train` flags, settings old runs lack, a saved min_new_tokens above max_new_tokens."""
+"""The one migration of old saved settings: the pre-`train` flags, in YAML files, run configs and s2sa.json, and
+a saved min_new_tokens above max_new_tokens (lowered with a warning)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A RunConfig from a YAML file (a path or a shipped config's name), dotted settings and flags; every shipped config loads and validates."""
+"""A RunConfig from a YAML file (a path or a shipped config's name), dotted settings and flags; every shipped
+config loads and validates; YAML's own readings (comments, exponents) named."""
 
 from __future__ import annotations
 

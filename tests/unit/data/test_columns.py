@@ -1,4 +1,5 @@
-"""The text and summary columns found (or named), and rows normalized into id, document, references; bad rows skipped and counted, or named."""
+"""The text and summary columns found (or named), and rows normalized into id, document, references; bad rows
+skipped and counted, or named."""
 
 from __future__ import annotations
 

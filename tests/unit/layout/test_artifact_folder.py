@@ -1,4 +1,5 @@
-"""An artifact folder's s2sa.json (versioned, typed, checked by the settings' own pass) and whether its safetensors files are whole, read without torch."""
+"""An artifact folder's s2sa.json (versioned, typed, checked by the settings' own pass) and whether its
+safetensors files are whole, read without torch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A run's checkpoint-N folders: their steps, oldest first, and which finished writing (COMPLETE), read without torch."""
+"""A run's checkpoint-N folders: their steps, oldest first, and which finished writing (COMPLETE), read
+without torch."""
 
 from __future__ import annotations
 

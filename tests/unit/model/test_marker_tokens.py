@@ -1,4 +1,5 @@
-"""Markers (#Person1#) as single tokens in the built model: tokenizer, grown embeddings with trainable marker rows, which rows get gradients, baking them into plain matrices; markers found in training texts."""
+"""Markers (#Person1#) as single tokens in a built model: the tokenizer, grown embeddings with trainable marker
+rows, which rows get gradients, the rows baked into plain matrices; markers found in training texts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Resumable checkpoints: every file a resume reads is read back first; a newer damaged checkpoint is passed over."""
+"""Resumable checkpoints: every file a resume reads is read back first; a damaged newest checkpoint is passed
+over for an older one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`--on-nonfinite`'s guard: a NaN/inf loss or gradient stops the run (or skips the update) before the optimizer step."""
+"""`--on-nonfinite`'s guard: a NaN/inf loss or gradient stops the run (or skips the update) before the
+optimizer step."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The run folder as one object: its paths, the old settings file name, and the one output-folder guard."""
+"""The run folder as one object: its paths, the old settings file name, old runs' settings, and the new-run
+output-folder guard."""
 
 from __future__ import annotations
 

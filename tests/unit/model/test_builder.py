@@ -1,4 +1,5 @@
-"""Building BERT2BERT summarizers: adapters and leave_out, new weights, trainable flags, special tokens."""
+"""Building BERT2BERT summarizers: adapters and leave_out, new weights (cross-attention from self-attention),
+trainable flags, dropout, special tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Save/load symmetry of adapter folders, and cross-attention initialised from self-attention."""
+"""Save/load symmetry of adapter folders: every tensor restored, exactly the trained weights stored per `--train`
+policy, an artifact of the previous format loaded."""
 
 from __future__ import annotations
 

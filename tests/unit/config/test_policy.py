@@ -1,4 +1,5 @@
-"""The `--train` policy: parsing, group counts, what an artifact holds, reload and resume per policy."""
+"""The `--train` policy: parsing, its groups and shorthands, the alias flags, and the groups and trainable flags
+of a built model per policy."""
 
 from __future__ import annotations
 

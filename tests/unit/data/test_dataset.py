@@ -1,4 +1,5 @@
-"""Loading, normalizing and tokenizing summarization data."""
+"""`SummarizationData`: a seeded, deterministic validation carve, the first rows kept by the max-samples
+settings, a fingerprint of the values, the bundled ACLSum, and real DialogSum and SciTLDR."""
 
 from __future__ import annotations
 

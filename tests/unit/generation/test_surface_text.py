@@ -1,5 +1,5 @@
-"""Readable summaries: source markers restored, numbers joined, casing noted; the GPU-memory fallback and
-decoding streams of generate_summaries."""
+"""Readable summaries: source markers restored, numbers and words with inner punctuation closed up as the source
+writes them, uncased tokenizers recognised."""
 
 from __future__ import annotations
 

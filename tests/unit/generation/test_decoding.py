@@ -1,4 +1,5 @@
-"""Greedy decoding that drops finished summaries from its batch, and the allocator setting of s2sa's commands."""
+"""Generation in input order: greedy decoding that drops finished summaries from its batch, prefix tuning encoded
+as in training, surface text on the way out, the batch halved when out of memory, several decoding streams."""
 
 from __future__ import annotations
 

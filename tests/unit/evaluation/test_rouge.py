@@ -1,4 +1,5 @@
-"""Tests for ROUGE computation, baselines, the non-ASCII warning and the ROUGE report files."""
+"""ROUGE as rouge_score computes it (multi-reference, bootstrap CI, paired bootstrap), Lead-k, and the warning
+for text ROUGE cannot score."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Settings are defined once (the Args dataclasses): every key of the YAML can be set from the command line,
-by its flag or as `section.key=value`, and every section checks its own values before anything loads."""
+"""The `s2sa` commands in this process (typer's CliRunner, training stood in for): every key of the YAML can be
+set from the command line, by its flag or as `section.key=value`; bad settings, paths and targets are one error
+line before anything loads; `--resume`, `s2sa configs`, the allocator setting and a full disk under any command."""
 
 from __future__ import annotations
 
