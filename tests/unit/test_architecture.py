@@ -14,6 +14,10 @@ import seq2seq_adapters
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(seq2seq_adapters.__file__).parent
 SUBPACKAGES = ["core", "config", "layout", "data", "model", "generation", "evaluation", "training", "export"]
+RECIPE_TESTS = {"training/recipe.py": "recipes/test_train.py", "evaluation/evaluate_run.py": "recipes/test_eval.py",
+                "export/writer.py": "recipes/test_export.py", "__main__.py": "unit/test_main.py"}
+"""The modules whose tests are not tests/unit/<subpackage>/test_<module>.py: the command recipes (tested by tiny
+runs) and __main__."""
 TORCH_FREE = ["seq2seq_adapters.core", "seq2seq_adapters.config", "seq2seq_adapters.layout"]
 """The packages every command reads and checks its input with before it loads torch (about 3 s)."""
 
@@ -40,6 +44,22 @@ def test_architecture_doc_names_every_module():
     doc = (ROOT / "docs" / "architecture.md").read_text()
     modules = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"]
     assert [module for module in modules if f"`{module}`" not in doc] == []
+
+
+def test_every_module_has_its_own_test_file():
+    """tests/ mirrors the package: tests/unit/<subpackage>/test_<module>.py (tests/unit/test_<module>.py for the
+    top level), or the recipe tests of a command recipe."""
+    tests = ROOT / "tests"
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = path.relative_to(PACKAGE).as_posix()
+        if path.name == "__init__.py":
+            continue
+        folder = tests / "unit" / path.parent.relative_to(PACKAGE)
+        test = tests / RECIPE_TESTS[module] if module in RECIPE_TESTS else folder / f"test_{path.stem}.py"
+        if not test.is_file():
+            missing.append(f"{module}: {test.relative_to(ROOT)}")
+    assert missing == []
 
 
 def test_the_torch_free_packages_import_without_torch():
