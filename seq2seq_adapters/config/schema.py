@@ -195,7 +195,6 @@ class ModelArgs(Settings):
     )
     """Which weights train: comma-separated groups adapter, head, cross-attention, new (= head +
     cross-attention) or all (full fine-tuning, no adapter); see trainable.py."""
-    trust_remote_code: bool = setting(False, "Allow custom code from checkpoints.", flags=("--trust-remote-code",))
     cross_attention_init: Literal["random", "self"] = setting(
         "self", "self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init."
     )
@@ -410,6 +409,20 @@ class GenerationArgs(Settings):
         return []
 
 
+RETIRED_MODEL_KEYS = frozenset({"trust_remote_code"})
+"""Model keys older runs saved that are no longer settings: letting checkpoints run their own code is a
+permission of one command (`--trust-remote-code`, model/remote_code.py), never read from a file. Saved files
+(run_config.json, s2sa.json) drop them; a YAML file or `section.key=value` that states them is refused."""
+
+
+def retired_key_problem(source: str) -> str:
+    """The refusal of `model.trust_remote_code` in a config file or a `section.key=value` setting."""
+    return (
+        f"{source}: model.trust_remote_code is not a setting (no file may let checkpoint code run); "
+        "remove it and pass --trust-remote-code on the command line of the command that should run that code"
+    )
+
+
 OLD_RUN_DEFAULTS = {"hidden_dropout": None, "encoder_marker_rows": "train"}
 """Model settings added after runs were saved, with what such runs did: the checkpoint's hidden dropout,
 trained encoder marker rows."""
@@ -417,9 +430,10 @@ trained encoder marker rows."""
 
 def saved_model(values: Any) -> Any:
     """A saved `model` mapping (run_config.json) with OLD_RUN_DEFAULTS where it lacks their keys:
-    runs saved before a setting existed trained as its value there says, and a resumed run must go on so."""
+    runs saved before a setting existed trained as its value there says, and a resumed run must go on so.
+    RETIRED_MODEL_KEYS are dropped (whatever their value, they grant nothing)."""
     if isinstance(values, dict):
-        return {**OLD_RUN_DEFAULTS, **values}
+        return {**OLD_RUN_DEFAULTS, **{key: value for key, value in values.items() if key not in RETIRED_MODEL_KEYS}}
     return values
 
 
@@ -484,6 +498,8 @@ class RunConfig:
                 raise S2SAError(f"{source}: section '{name}' must be a mapping")
             if section_cls is ModelArgs:
                 values = upgrade_legacy_keys(values)
+                if RETIRED_MODEL_KEYS & set(values):
+                    raise S2SAError(retired_key_problem(source))
             known = {k.name for k in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:
@@ -558,6 +574,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
         if not equals:
             raise S2SAError(f"unexpected argument {item!r}: settings are given as section.key=value, e.g. train.max_steps=300")
         f = fields_by_key.get(key.strip())
+        if key.strip() in {f"model.{name}" for name in RETIRED_MODEL_KEYS}:
+            raise S2SAError(retired_key_problem(item))
         if f is None:
             close = difflib.get_close_matches(key.strip(), fields_by_key, n=1)
             hint = f"did you mean {close[0]}? " if close else ""

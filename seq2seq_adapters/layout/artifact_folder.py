@@ -15,7 +15,7 @@ from typing import Any
 from safetensors import SafetensorError, safe_open
 
 from seq2seq_adapters.config.policy import upgrade_legacy_keys
-from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs, saved_generation
+from seq2seq_adapters.config.schema import RETIRED_MODEL_KEYS, GenerationArgs, ModelArgs, saved_generation
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.core.files import wrong_kind
 from seq2seq_adapters.layout.checkpoint_folder import last_complete_checkpoint
@@ -72,6 +72,8 @@ class ArtifactInfo:
             if not isinstance(values.get(name), dict):
                 raise S2SAError(f"{path} is corrupted: '{name}' is missing or not a mapping")
             section = upgrade_legacy_keys(values[name]) if name == "model" else values[name]  # format 1 had no `train`
+            if name == "model":  # older s2sa saved trust_remote_code: dropped, it grants nothing
+                section = {key: value for key, value in section.items() if key not in RETIRED_MODEL_KEYS}
             values[name] = _known(section, {f.name for f in dataclasses.fields(section_cls)}, f"{name}.", dropped)
         values["generation"] = saved_generation(values["generation"], path)
         if dropped:
