@@ -9,7 +9,7 @@ def load_summarizer(directory, encoder=None, decoder=None, *, trust_remote_code=
 
     `encoder`/`decoder` replace the base checkpoints recorded in the folder (not for merged exports). A folder
     whose decoding settings say `quantize: int8` (export-adapter --quantize int8) gives the int8 CPU model.
-    A checkpoint that carries its own Python code (`auto_map`) is refused unless you pass
+    A checkpoint that carries its own Python code (`auto_map`, `custom_generate/`) is refused unless you pass
     `trust_remote_code=True`; what the folder's files say never allows it."""
     from seq2seq_adapters.layout.artifact_folder import resolve_artifact_dir
     from seq2seq_adapters.model.artifact_io import generation_config, is_merged_model, load_artifact, load_merged_model

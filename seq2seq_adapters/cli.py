@@ -180,7 +180,7 @@ def sectioned(options: dict[str, object]) -> dict[str, dict[str, object]]:
 
 TrustRemoteCode = Annotated[bool, Opt(
     "--trust-remote-code",
-    help="Let the base checkpoints run their own Python code (auto_map): for this command only; "
+    help="Let the base checkpoints run their own Python code (auto_map, custom_generate/): for this command only; "
     "never saved with a run or an export, never read from a file.",
 )]
 

@@ -1,7 +1,9 @@
 """Checkpoint folders that carry their own Python code: s2sa runs it only on `--trust-remote-code`.
 
 transformers imports Python files from a checkpoint folder when its `config.json` or `tokenizer_config.json`
-names them in `auto_map` and the caller passes `trust_remote_code=True`. The permission is never
+names them in `auto_map` and the caller passes `trust_remote_code=True`, and it imports the
+`custom_generate/generate.py` of any *local* folder that loads as a model that generates, whatever
+`trust_remote_code` says (transformers 4.57 counts a local folder as local code). The permission is never
 a setting (not in `s2sa.json`, `run_config.json` or a YAML file): it is given per invocation, by the
 command line's `--trust-remote-code` or a Python caller's explicit `trust_remote_code=True`. Without it,
 a folder with such code is refused before anything is loaded or written.
@@ -23,6 +25,8 @@ FLAG = "--trust-remote-code"
 CONFIG_FILES = ("config.json", "tokenizer_config.json")
 """Files whose `auto_map` names Python modules of the folder (a merged model's encoder and decoder
 sections may hold their own)."""
+GENERATE_CODE = "custom_generate/generate.py"
+"""A generate() replacement that transformers imports from a local folder without asking."""
 
 
 def _has_auto_map(value: Any) -> bool:
@@ -42,6 +46,8 @@ def code_files(folder: str | Path) -> list[str]:
             continue
         if _has_auto_map(content):
             found.append(f"auto_map in {name}")
+    if (folder / GENERATE_CODE).exists():
+        found.append(GENERATE_CODE)
     return found
 
 

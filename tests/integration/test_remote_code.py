@@ -1,7 +1,8 @@
 """A checkpoint folder's own Python code runs only when the command line says --trust-remote-code.
 
 A hostile base checkpoint is a tiny BERT whose folder carries code that writes a marker file when imported:
-`auto_map` in config.json (transformers runs it with trust_remote_code=True). A run trained on a
+`auto_map` in config.json (transformers runs it with trust_remote_code=True), or `custom_generate/generate.py`
+(transformers 4.57 imports it from any local folder, whatever trust_remote_code says). A run trained on a
 clean checkpoint is pointed at it, its s2sa.json and run_config.json saying `"trust_remote_code": true` as
 older s2sa saved them: every command refuses in one line naming the flag, writes nothing, and the marker
 never appears. With the flag, the code runs (so the hostile folder is hostile indeed).
@@ -15,14 +16,13 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, cli_env, run_cli, snapshot
-from rich.console import Console
+from tiny import train_tiny_run
 
-from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.core.errors import S2SAError
 
 pytestmark = pytest.mark.integration
 
-KINDS = ["auto_map"]
+KINDS = ["auto_map", "custom_generate"]
 
 EVIL_MODULE = """from pathlib import Path
 
@@ -33,13 +33,27 @@ from transformers import BertConfig, BertLMHeadModel, BertModel
 EvilConfig, EvilModel, EvilLM = BertConfig, BertModel, BertLMHeadModel  # the code ran; the model is plain BERT
 """
 
+EVIL_GENERATE = """from pathlib import Path
+
+Path({marker!r}).write_text("imported")
+
+
+def generate(model, *args, **kwargs):
+    raise RuntimeError("never called by s2sa")
+"""
+
+
 def make_hostile(clean: Path, folder: Path, kind: str, marker: Path) -> Path:
     """A copy of the clean tiny checkpoint whose own code (of `kind`) writes `marker` when imported."""
     shutil.copytree(clean, folder)
-    (folder / "evil.py").write_text(EVIL_MODULE.format(marker=str(marker)))
-    config = json.loads((folder / "config.json").read_text())
-    config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel", "AutoModelForCausalLM": "evil.EvilLM"}
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    if kind == "auto_map":
+        (folder / "evil.py").write_text(EVIL_MODULE.format(marker=str(marker)))
+        config = json.loads((folder / "config.json").read_text())
+        config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel", "AutoModelForCausalLM": "evil.EvilLM"}
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+    else:
+        (folder / "custom_generate").mkdir()
+        (folder / "custom_generate" / "generate.py").write_text(EVIL_GENERATE.format(marker=str(marker)))
     return folder
 
 
@@ -54,17 +68,7 @@ def point_at(run: Path, base: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def clean_run(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
-    from seq2seq_adapters.training.recipe import train
-
-    out = tmp_path_factory.mktemp("remote-code") / "run"
-    config = RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
-        data=DataArgs(data=str(dialog_jsonl), max_source_length=64, max_eval_samples=4),
-        train=TrainArgs(max_steps=2, batch_size=4, save_steps=1, output_dir=str(out)),
-        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
-    )
-    train(config, console=Console(quiet=True))
-    return out
+    return train_tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("remote-code") / "run", save_steps=1)
 
 
 @pytest.fixture(params=KINDS)
@@ -188,9 +192,45 @@ def test_the_loader_refuses_what_only_transformers_sees(hostile, monkeypatch):
     folder, marker = hostile
     monkeypatch.setattr(builder, "check_checkpoint_code", lambda names, trust_remote_code: None)
     config = json.loads((folder / "config.json").read_text())
+    if "auto_map" not in config:
+        config["auto_map"] = {"AutoConfig": "evil.EvilConfig"}
+    (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(S2SAError, match=r"auto_map in config\.json.*--trust-remote-code"):
         builder.load_base_config(str(folder))
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "evil-bert"}))
     with pytest.raises(S2SAError, match=r"needs trust_remote_code.*--trust-remote-code"):
         builder.load_base_config(str(folder))
     assert not marker.exists()
+
+
+def test_what_counts_as_checkpoint_code(tmp_path):
+    """auto_map in config.json or tokenizer_config.json (a merged model's encoder/decoder sections too), and
+    custom_generate/generate.py; a merged export with any of them is refused by load_summarizer too."""
+    from seq2seq_adapters import load_summarizer
+    from seq2seq_adapters.model.remote_code import check_checkpoint_code, code_files
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (plain / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "BertTokenizer"}))
+    assert code_files(plain) == []
+    check_checkpoint_code([plain, "minilm", "org/hub-id", None], trust_remote_code=False)
+
+    tokenizer = shutil.copytree(plain, tmp_path / "tokenizer")
+    (tokenizer / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": ["tok.Evil", None]}}))
+    assert code_files(tokenizer) == ["auto_map in tokenizer_config.json"]
+
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "config.json").write_text(json.dumps({"model_type": "encoder-decoder", "encoder": {"model_type": "bert", "auto_map": {"AutoModel": "evil.M"}}}))
+    assert code_files(merged) == ["auto_map in config.json"]
+    with pytest.raises(S2SAError, match=r"checkpoint .*merged ships its own Python code \(auto_map in config\.json\).*--trust-remote-code"):
+        load_summarizer(merged)
+
+    (merged / "config.json").write_text(json.dumps({"model_type": "encoder-decoder"}))
+    (merged / "custom_generate").mkdir()
+    (merged / "custom_generate" / "generate.py").write_text("raise SystemExit('ran')\n")
+    assert code_files(merged) == ["custom_generate/generate.py"]
+    with pytest.raises(S2SAError, match=r"custom_generate/generate\.py.*--trust-remote-code"):
+        load_summarizer(merged)
+    check_checkpoint_code([tokenizer, merged], trust_remote_code=True)  # the caller's permission
