@@ -170,6 +170,13 @@ def sectioned(options: dict[str, object]) -> dict[str, dict[str, object]]:
     return grouped
 
 
+TrustRemoteCode = Annotated[bool, Opt(
+    "--trust-remote-code",
+    help="Let the base checkpoints run their own Python code (auto_map, custom_generate/): for this command only; "
+    "never saved with a run or an export, never read from a file.",
+)]
+
+
 @app.callback()
 def main() -> None:
     """Fine-tune adapters on BERT2BERT encoder-decoder summarizers: train, eval, summarize, export."""
@@ -185,6 +192,7 @@ def train(
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", rich_help_panel="model settings", show_default=False)] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output-dir.")] = False,
     resume: Annotated[Optional[Path], Opt(parser=path_text, help="Continue the run in this folder from its last checkpoint.")] = None,
+    trust_remote_code: TrustRemoteCode = False,
     options: dict[str, object] | None = None,
 ) -> None:
     """Train an adapter (and the weights --train names) and write checkpoints and a ROUGE report."""
@@ -224,7 +232,7 @@ def train(
             train as run_training,  # heavy (torch, transformers): after the cheap checks
         )
 
-        result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
+        result = run_training(run_config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code)
     console.print(f"[green]done:[/] run written to [bold]{result.output_dir}[/]")
 
 
@@ -248,6 +256,7 @@ def export_adapter(
     merge: Annotated[bool, Opt("--merge", help="Fold a LoRA-family adapter into the weights: a plain transformers model.")] = False,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output.")] = False,
     quantize: Annotated[Optional[str], Opt(help="none or int8: recorded in the export's decoding settings; int8 makes s2sa eval, summarize and load_summarizer generate with int8 Linear layers on the CPU (default: the run's).", show_default=False)] = None,
+    trust_remote_code: TrustRemoteCode = False,
 ) -> None:
     """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
     from seq2seq_adapters.layout.export_folder import (
@@ -258,7 +267,7 @@ def export_adapter(
         plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
         from seq2seq_adapters.export.writer import write_export  # heavy (torch, adapters, transformers)
 
-        result = write_export(plan, output, merge=merge)
+        result = write_export(plan, output, merge=merge, trust_remote_code=trust_remote_code)
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
 
 
@@ -286,6 +295,7 @@ def eval_command(
     compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
     markdown: Annotated[Optional[Path], Opt(parser=path_text, help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
     plot: Annotated[Optional[Path], Opt(parser=path_text, help="With --compare: draw the runs' training curves (loss, lr, validation ROUGE) overlaid into this PNG.", show_default=False)] = None,
+    trust_remote_code: TrustRemoteCode = False,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
@@ -306,7 +316,7 @@ def eval_command(
         result = evaluate_run(
             targets[0], split=split, data=data, text_column=text_column, summary_column=summary_column,
             max_samples=max_samples, output_dir=output_dir, overwrite=overwrite, encoder=encoder, decoder=decoder,
-            generation=generation, console=console,
+            generation=generation, console=console, trust_remote_code=trust_remote_code,
         )  # fmt: skip
     console.print(f"[green]done:[/] predictions and ROUGE report in [bold]{result.output_dir}[/]")
 
@@ -322,6 +332,7 @@ def summarize(
     long_documents: Annotated[str, Opt(help="Documents over the source limit: truncate (cut them, as training does) or chunk (summarise overlapping windows, then their summaries).")] = "truncate",
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
+    trust_remote_code: TrustRemoteCode = False,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
@@ -332,7 +343,7 @@ def summarize(
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
         check_output_file(output, "--output", [*(files or []), source])
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation,
-                                        long_documents=long_documents, console=console)
+                                        long_documents=long_documents, console=console, trust_remote_code=trust_remote_code)
         write_summaries(documents, summaries, output)
     if output is not None:
         console.print(f"[green]done:[/] {len(summaries)} summaries written to [bold]{output}[/]")

@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, run_cli
-from rich.console import Console
-from tiny import make_tiny_bert
-
-from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
-from seq2seq_adapters.training.recipe import train
+from tiny import make_tiny_bert, train_tiny_run
 
 pytestmark = pytest.mark.integration
 
@@ -19,15 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_bert, dialog_jsonl, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("artifact-errors") / "run"
-    config = RunConfig(
-        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
-        data=DataArgs(data=str(dialog_jsonl), max_source_length=64, max_eval_samples=4),
-        train=TrainArgs(max_steps=2, batch_size=4, output_dir=str(out)),
-        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
-    )
-    train(config, console=Console(quiet=True))
-    return out
+    return train_tiny_run(tiny_bert, dialog_jsonl, tmp_path_factory.mktemp("artifact-errors") / "run")
 
 
 def damaged_copy(run_dir: Path, target: Path, file_name: str) -> Path:

@@ -26,7 +26,7 @@ EXAMPLES = {
     "model": {
         "encoder": "enc-x", "decoder": "dec-x", "tie_encoder_decoder": True, "adapter_config": "lora[r=8,alpha=16]",
         "adapter_name": "mine", "leave_out": [1, 2], "train": "adapter,cross-attention",
-        "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1, "hidden_dropout": 0.1, "marker_tokens": "#Person1#,#Person2#", "encoder_marker_rows": "train",
+        "cross_attention_init": "random", "attention_dropout": 0.1, "hidden_dropout": 0.1, "marker_tokens": "#Person1#,#Person2#", "encoder_marker_rows": "train",
     },
     "data": {
         "data": "org/my-data", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,

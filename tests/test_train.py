@@ -56,8 +56,8 @@ def train_capturing(config: RunConfig) -> tuple[training.TrainResult, Captured, 
     """Run `training.train`, keeping the model it builds (and its weights before the first step)."""
     captured = Captured()
 
-    def build(margs):
-        summarizer = modeling.build_summarizer(margs)
+    def build(margs, **kwargs):
+        summarizer = modeling.build_summarizer(margs, **kwargs)
         captured.summarizer = summarizer
         captured.before = {k: v.detach().clone() for k, v in summarizer.model.state_dict().items()}
         return summarizer
@@ -383,7 +383,7 @@ def test_loss_decreases_on_real_dialogsum(shared_data_dir, tmp_path):
 def test_a_data_mistake_is_reported_before_the_model_is_built(tiny_bert, tmp_path, monkeypatch):
     """A missing column needs no checkpoint to find: it is reported before build_summarizer runs."""
     data = write_jsonl(tmp_path / "no-summary.jsonl", [{"dialogue": "#Person1#: Hi.", "notes": "x"}] * 4)
-    monkeypatch.setattr(training, "build_summarizer", lambda margs: pytest.fail("the model was built before the data was checked"))
+    monkeypatch.setattr(training, "build_summarizer", lambda margs, **_: pytest.fail("the model was built before the data was checked"))
     with pytest.raises(S2SAError, match="summary column"):
         training.train(tiny_config(tiny_bert, data, tmp_path / "run"), console=Console(file=io.StringIO()))
     assert not (tmp_path / "run").exists()

@@ -28,6 +28,24 @@ def make_tiny_bert(directory: Path, layers: int = 4, seed: int = 0, dropout: flo
     return directory
 
 
+def train_tiny_run(tiny_bert: Path, data: Path, output_dir: Path, **train) -> Path:
+    """A 2-step run of the tiny BERT on `data` in `output_dir` (4 validation examples, 4-token greedy
+    summaries); `train` adds TrainArgs settings."""
+    from rich.console import Console
+
+    from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs, RunConfig, TrainArgs
+    from seq2seq_adapters.training.recipe import train as run_training
+
+    config = RunConfig(
+        model=ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0]),
+        data=DataArgs(data=str(data), max_source_length=64, max_eval_samples=4),
+        train=TrainArgs(max_steps=2, batch_size=4, output_dir=str(output_dir), **train),
+        generation=GenerationArgs(num_beams=1, max_new_tokens=4, min_new_tokens=1),
+    )
+    run_training(config, console=Console(quiet=True))
+    return output_dir
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     """Write rows as JSON lines."""
     import json

@@ -58,22 +58,32 @@ def locate(path: str | Path) -> Source:
     return Source(artifact_dir, run.root if run else None, info, is_final)
 
 
-def load_model(source: Source, encoder: str | None = None, decoder: str | None = None) -> Summarizer:
+def check_base_code(source: Source, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False) -> None:
+    """Refuse base checkpoints that carry their own code unless the caller allows it (cheap: no torch)."""
+    from seq2seq_adapters.model.remote_code import check_checkpoint_code
+
+    margs = source.info.model
+    check_checkpoint_code([encoder or margs.encoder, decoder or margs.decoder], trust_remote_code)
+
+
+def load_model(source: Source, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False) -> Summarizer:
     """Build the base model, load the trained weights, and move it to the GPU when there is one."""
     import torch  # heavy: only once the cheap checks (locate, settings, data, output) have passed
 
     from seq2seq_adapters.model.artifact_io import load_artifact
 
-    summarizer, _ = load_artifact(source.artifact_dir, encoder=encoder, decoder=decoder)
+    summarizer, _ = load_artifact(source.artifact_dir, encoder=encoder, decoder=decoder, trust_remote_code=trust_remote_code)
     if torch.cuda.is_available():
         summarizer.model.to("cuda")
     return summarizer
 
 
-def load_source(path: str | Path, encoder: str | None = None, decoder: str | None = None) -> tuple[Source, Summarizer]:
+def load_source(
+    path: str | Path, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False
+) -> tuple[Source, Summarizer]:
     """`locate` + `load_model`."""
     source = locate(path)
-    return source, load_model(source, encoder, decoder)
+    return source, load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
 
 
 def generation_settings(info: ArtifactInfo, overrides: dict[str, Any] | None = None) -> GenerationArgs:

@@ -15,7 +15,7 @@ from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import atomic_write_text, wrong_kind
 from seq2seq_adapters.data.columns import ID_CANDIDATES, TEXT_CANDIDATES
 from seq2seq_adapters.data.sources import parse_jsonl_object
-from seq2seq_adapters.generation.loading import generation_settings, load_model, locate
+from seq2seq_adapters.generation.loading import check_base_code, generation_settings, load_model, locate
 from seq2seq_adapters.generation.long_documents import LONG_DOCUMENT_MODES
 
 
@@ -105,6 +105,7 @@ def summarize_documents(
     generation: dict[str, Any] | None = None,
     long_documents: str = "truncate",
     console: Console | None = None,
+    trust_remote_code: bool = False,
 ) -> list[str]:
     """Summaries of `documents`, in their order, with the weights' stored decoding settings (or overrides).
 
@@ -116,8 +117,9 @@ def summarize_documents(
     if not documents:
         raise S2SAError("no documents to summarise")
     source = locate(path)
+    check_base_code(source, encoder, decoder, trust_remote_code=trust_remote_code)
     gen = generation_settings(source.info, generation)
-    summarizer = load_model(source, encoder, decoder)
+    summarizer = load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
     from seq2seq_adapters.core.progress import tracked
     from seq2seq_adapters.generation.decoding import generate_summaries  # heavy (torch): after the cheap checks
     from seq2seq_adapters.generation.long_documents import chunked_summaries, measure_overflow

@@ -39,6 +39,7 @@ from seq2seq_adapters.layout.artifact_folder import (
 from seq2seq_adapters.model.builder import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
 from seq2seq_adapters.model.marker_tokens import add_marker_tokens
 from seq2seq_adapters.model.patched_attention import init_adapters
+from seq2seq_adapters.model.remote_code import check_checkpoint_code
 
 
 @contextlib.contextmanager
@@ -122,11 +123,11 @@ def generation_config(tokenizer: PreTrainedTokenizerBase, gen: GenerationArgs) -
     )
 
 
-def save_tokenizer_files(directory: str | Path, info: ArtifactInfo) -> PreTrainedTokenizerBase:
+def save_tokenizer_files(directory: str | Path, info: ArtifactInfo, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """Save the run's tokenizer (the encoder's, with eos/bos as the model uses them and its markers as single
     tokens) and generation config."""
     margs = info.model_args
-    tokenizer = load_tokenizer(resolve_checkpoint(margs.encoder), margs.trust_remote_code)
+    tokenizer = load_tokenizer(resolve_checkpoint(margs.encoder), trust_remote_code=trust_remote_code)
     add_marker_tokens(tokenizer, margs.markers)
     tokenizer.save_pretrained(str(directory))
     generation_config(tokenizer, info.generation_args).save_pretrained(str(directory))
@@ -171,16 +172,19 @@ def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: Ar
 
 
 def load_artifact(
-    directory: str | Path, encoder: str | None = None, decoder: str | None = None
+    directory: str | Path, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False
 ) -> tuple[Summarizer, ArtifactInfo]:
-    """Rebuild the base model named in an artifact (or the given override) and load the trained weights."""
+    """Rebuild the base model named in an artifact (or the given override) and load the trained weights.
+
+    `trust_remote_code`: the caller's permission for the base checkpoints' own code (remote_code.py); what
+    the artifact's `s2sa.json` says never grants it."""
     info = read_info(directory)
     margs = info.model_args
     if encoder:
         margs.encoder = encoder
     if decoder:
         margs.decoder = decoder
-    summarizer = build_base_model(margs)
+    summarizer = build_base_model(margs, trust_remote_code=trust_remote_code)
     load_trained_weights(summarizer, directory, info)
     summarizer.model.eval()
     return summarizer, info
@@ -197,13 +201,15 @@ def is_merged_model(path: str | Path) -> bool:
         return False
 
 
-def load_merged_model(directory: str | Path) -> Summarizer:
-    """Load a merged export with plain transformers (no adapters involved)."""
+def load_merged_model(directory: str | Path, *, trust_remote_code: bool = False) -> Summarizer:
+    """Load a merged export with plain transformers (no adapters involved); a folder with its own code is
+    refused unless `trust_remote_code` (remote_code.py)."""
     from transformers import AutoTokenizer
 
+    check_checkpoint_code([directory], trust_remote_code)
     try:
         model = EncoderDecoderModel.from_pretrained(str(directory))
-        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
         raise S2SAError(f"cannot load the merged model in {directory}: {str(exc).strip().splitlines()[0]}") from None
     model.eval()

@@ -51,6 +51,7 @@ from seq2seq_adapters.layout.run_folder import RunDir, adapter_of
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_trained_weights, save_artifact
 from seq2seq_adapters.model.builder import Summarizer, build_summarizer, parameter_groups
 from seq2seq_adapters.model.marker_tokens import training_markers
+from seq2seq_adapters.model.remote_code import check_checkpoint_code
 from seq2seq_adapters.training.checkpointing import (
     discard_checkpoint,
     loadable_checkpoint,
@@ -402,9 +403,13 @@ class Session:
     """The `--max-time` callback, for run.json; None without a budget."""
 
 
-def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
-    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json)."""
-    session = setup(config, overwrite=overwrite, resume=resume, console=console)
+def train(
+    config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None, trust_remote_code: bool = False
+) -> TrainResult:
+    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json).
+
+    `trust_remote_code`: the caller's permission for the checkpoints' own code (model/remote_code.py), not a setting."""
+    session = setup(config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code)
     try:
         return finalize(session, fit(session))
     except DiskFull as exc:
@@ -432,7 +437,7 @@ def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tupl
     return RunDir(output_dir), None
 
 
-def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None) -> Session:
+def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None, trust_remote_code: bool = False) -> Session:
     """Load the data, build the model, tokenize, prepare the run folder and the Trainer."""
     console = console or Console(stderr=True)
     if not is_main_process():
@@ -440,6 +445,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     start = time.perf_counter()
     transformers.set_seed(config.train.seed)
     run, checkpoint = resolve_run(config, overwrite, resume)
+    check_checkpoint_code([config.model.encoder, config.model.decoder], trust_remote_code)
     output_dir = run.root
     with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint
         data = load_summarization_data(config.data, seed=config.train.seed)
@@ -448,7 +454,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         config.model.marker_tokens = ",".join(markers) or MARKERS_NONE
         console.print(f"markers as single tokens: {', '.join(markers) or f'none (no #Word# tag seen {MARKERS_MIN_COUNT}+ times in the training data)'}",
                       highlight=False, markup=False)
-    summarizer = build_summarizer(config.model)
+    summarizer = build_summarizer(config.model, trust_remote_code=trust_remote_code)
     with main_process_first():
         tokenized, source_length, overflow = tokenize_data(config, data, summarizer, console)
     if resume is None and is_main_process():
