@@ -33,8 +33,9 @@ from seq2seq_adapters.config.schema import (
 )
 from seq2seq_adapters.core.allocator import reuse_freed_memory
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk, wrong_kind
-from seq2seq_adapters.layout.run_folder import CONFIG_NAME, RunDir
+from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk
+from seq2seq_adapters.layout.run_folder import RunDir
+from seq2seq_adapters.training.resume_request import resume_request
 
 
 class App(typer.Typer):
@@ -199,24 +200,14 @@ def train(
     with user_errors():
         flags = sectioned(options or {})
         if resume is not None:
-            run = RunDir(resume)
-            config_file = run.saved_config
-            if problem := wrong_kind(resume, want_folder=True):
-                raise S2SAError(f"--resume {resume} {problem}")
-            if not resume.is_dir():
-                raise S2SAError(f"--resume {resume}: no such folder")
-            if config_file is None:
-                raise S2SAError(f"--resume {resume}: not a run folder (no {CONFIG_NAME})")
             given = [setting_flags(s, f)[0].split("/")[0] for s, f in setting_fields() if flags.get(s, {}).get(f.name) is not None]
             aliases = {"--full-finetune": full_finetune, "--freeze-new-weights": freeze_new_weights, "--config": config, "--overwrite": overwrite or None}
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
-            if given:
-                raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
-            if run.is_finished():  # exit 0: repeating --resume until a run is done is safe
+            request = resume_request(resume, given)
+            if request.finished:  # exit 0: repeating --resume until a run is done is safe
                 console.print(f"[green]done:[/] {escape(str(resume))} is already finished (run.json written); nothing to resume, nothing changed", highlight=False, soft_wrap=True)
                 return
-            run_config = run.read_config()
-            run_config.train.output_dir = str(resume)
+            run_config = request.config
         else:
             model_flags = flags.setdefault("model", {})
             model_flags["train"] = policy_from_flags(model_flags.get("train"), full_finetune, freeze_new_weights)

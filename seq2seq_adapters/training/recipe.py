@@ -1,7 +1,8 @@
 """The train recipe, torchtune style: `setup` (checks, data, model, run folder, Trainer) -> `fit` (train, or
 continue from a checkpoint) -> `finalize` (adapter, validation report, curves, run.json).
 
-It only builds, runs and records: the Trainer and its arguments are trainer.py.
+It only builds, runs and records: the Trainer and its arguments are trainer.py, the rules of `--resume` are
+resume_request.py (applied here to every caller, Python included).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from seq2seq_adapters import __version__
 from seq2seq_adapters.config.schema import MARKERS_AUTO, MARKERS_MIN_COUNT, MARKERS_NONE, RunConfig, TrainArgs
 from seq2seq_adapters.core.distributed import broadcast, is_main_process, main_process_first, world_size
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
+from seq2seq_adapters.core.files import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk, read_json
 from seq2seq_adapters.core.progress import progress_bar, tracked
 from seq2seq_adapters.data.dataset import SummarizationData, load_summarization_data
 from seq2seq_adapters.data.tokenization import tokenize_splits
@@ -43,6 +44,7 @@ from seq2seq_adapters.model.marker_tokens import training_markers
 from seq2seq_adapters.training.checkpointing import loadable_checkpoint
 from seq2seq_adapters.training.interrupts import GracefulStop, TrainingInterrupted, stop_on_signals
 from seq2seq_adapters.training.metrics_log import MetricsFileCallback
+from seq2seq_adapters.training.resume_request import resume_request
 from seq2seq_adapters.training.running_loss import LossBook
 from seq2seq_adapters.training.step_lines import StepLines
 from seq2seq_adapters.training.time_budget import TimeBudget
@@ -205,8 +207,19 @@ class Session:
     """The `--max-time` callback, for run.json; None without a budget."""
 
 
-def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
-    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json)."""
+def train(config: RunConfig | None = None, *, overwrite: bool = False, resume: Path | None = None,
+          console: Console | None = None) -> TrainResult:
+    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json).
+
+    `resume`: continue that run folder with the settings it saved (the rules of resume_request.py: `config`
+    may only repeat them, `overwrite` is refused); a finished run is left as it is and its record returned."""
+    if resume is not None:
+        request = resume_request(resume, ["overwrite=True"] if overwrite else [], config)
+        if request.finished:
+            return recorded_result(request.run)
+        config = request.config
+    elif config is None:
+        raise TypeError("train() needs a config, or resume: the folder of a run to continue")
     session = setup(config, overwrite=overwrite, resume=resume, console=console)
     try:
         return finalize(session, fit(session))
@@ -214,6 +227,12 @@ def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = N
         checkpoint, root = last_complete_checkpoint(session.run.root), session.run.root
         then = f"the last complete checkpoint is {checkpoint}; free some space and continue with: s2sa train --resume {root}"
         raise DiskFull(f"{exc}; {then if checkpoint else 'no checkpoint was saved; free some space and start again'}") from None
+
+
+def recorded_result(run: RunDir) -> TrainResult:
+    """A finished run's result as its run.json records it."""
+    record = read_json(run.record) or {}
+    return TrainResult(run.root, record.get("train_samples_per_s"), record.get("train_loss"), record.get("rouge_validation") or {})
 
 
 def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tuple[RunDir, Path | None]:
