@@ -11,6 +11,7 @@ import signal
 import sys
 import typing
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -71,19 +72,25 @@ app = App(
     add_completion=True,
 )
 console = Console(stderr=True)
-warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
-_show_warning = warnings.showwarning
 
 
-def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Our own warnings as one yellow `warning:` line (no file and line); others as Python prints them."""
-    if issubclass(category, S2SAWarning):
-        console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
-    else:
-        _show_warning(message, category, filename, lineno, file, line)
+@contextlib.contextmanager
+def warning_lines() -> Iterator[None]:
+    """While a command runs: our own warnings as one yellow `warning:` line (no file and line), others as Python
+    prints them, two known-harmless library warnings silenced. The process's warning settings are restored
+    afterwards: importing the CLI, or using the library, changes none of them."""
+    with warnings.catch_warnings():
+        show_warning = warnings.showwarning
 
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, S2SAWarning):
+                console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+            else:
+                show_warning(message, category, filename, lineno, file, line)
 
-warnings.showwarning = show_warning
+        warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
+        warnings.showwarning = show
+        yield
 
 
 def interrupt(signum: int, frame: object) -> None:
@@ -180,9 +187,10 @@ def sectioned(options: dict[str, object]) -> dict[str, dict[str, object]]:
 
 
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     """Fine-tune adapters on BERT2BERT encoder-decoder summarizers: train, eval, summarize, export."""
     reuse_freed_memory()  # every command's process: its steps reuse memory instead of page-faulting it in again
+    ctx.with_resource(warning_lines())  # until the command ends
 
 
 @app.command()
@@ -269,9 +277,26 @@ BaseEncoder = Annotated[Optional[str], Opt(help="Base encoder checkpoint (defaul
 BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (default: the one recorded with the weights).", show_default=False)]
 
 
+COMPARE_READS = ("targets", "split", "markdown", "plot", "compare")
+"""The parameters of `eval` that `--compare` reads; any other option given with it is refused."""
+
+
+def given_options(ctx: typer.Context) -> list[str]:
+    """The command's parameters that the user gave on the command line (not left at their defaults): the command's
+    own first, then the generated ones (`section__field`). A value given as 0 or off counts as not given, as it
+    always has for `eval --compare`."""
+    given = [
+        param.name for param in ctx.command.params
+        if param.name is not None and getattr(ctx.get_parameter_source(param.name), "name", "DEFAULT") != "DEFAULT"
+        and ctx.params.get(param.name) not in (None, False)
+    ]  # fmt: skip
+    return sorted(given, key=lambda name: "__" in name)
+
+
 @app.command("eval")
 @with_options(DECODING_OPTIONS)
 def eval_command(
+    ctx: typer.Context,
     targets: Annotated[list[Path], typer.Argument(parser=path_text, help="Run folder, checkpoint or exported adapter folder; with --compare: several run/eval folders or rouge_<split>.json files.", show_default=False)],
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files or hub id (default: the run's training data).", show_default=False)] = None,
     split: Annotated[str, Opt(help="Split to summarise and score (train, validation, test).")] = "test",
@@ -289,13 +314,12 @@ def eval_command(
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
     generation = sectioned(options or {}).get("generation", {})
-    flags = {**{k: v for k, v in locals().items() if k not in ("options", "generation")}, **generation}
     from seq2seq_adapters.evaluation.compare import compare_runs
     from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 
     with user_errors():
         if compare:
-            ignored = [flag_name(k) for k, v in flags.items() if k not in ("targets", "split", "markdown", "plot", "compare") and v not in (None, False)]
+            ignored = [flag_name(name.split("__")[-1]) for name in given_options(ctx) if name not in COMPARE_READS]
             if ignored:
                 raise S2SAError(f"--compare reads existing reports; {', '.join(ignored)} do not apply")
             compare_runs(targets, split, markdown, plot=plot)
