@@ -122,3 +122,24 @@ def dialog_jsonl(tmp_path_factory) -> Path:
         for i in range(64)
     ]
     return write_jsonl(tmp_path_factory.mktemp("data") / "dialogs.jsonl", rows)
+
+
+STORED_PAIR = Path(__file__).resolve().parent / "data" / "pre-subpackages"
+"""A run and its export made by the flat package (ce8d90a), with the summaries that code wrote
+(expected.json): today's code must load, evaluate and export them to the same summaries."""
+STORED_PAIR_EXPECTED = json.loads((STORED_PAIR / "expected.json").read_text())
+STORED_PAIR_BASE = "/tmp/pairwork/tiny-bert"
+"""Where the base checkpoint lay when the pair was made; `stored_pair` points it at the same tiny BERT (seed 0)."""
+
+
+@pytest.fixture
+def stored_pair(tiny_bert, tmp_path) -> Path:
+    """The stored pair in a temporary folder, its recorded base checkpoint and data where this machine has them."""
+    import shutil
+
+    copy = tmp_path / "stored"
+    shutil.copytree(STORED_PAIR, copy)
+    for name in ("run/run_config.json", "run/adapter/s2sa.json", "export/s2sa.json"):
+        path = copy / name
+        path.write_text(path.read_text().replace(STORED_PAIR_BASE, str(tiny_bert)).replace("/tmp/pair/", f"{copy}/"))
+    return copy

@@ -48,7 +48,7 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory):
 class Captured:
     """The summarizer `train` built, and a copy of every tensor of its model before training."""
 
-    summarizer: modeling.Summarizer
+    summarizer: modeling.BuiltModel
     before: dict[str, torch.Tensor]
 
 

@@ -153,7 +153,7 @@ def evaluate_run(
         raise S2SAError(f"--max-samples must be at least 1, got {max_samples}")
     source = locate(path)
     check_base_code(source, encoder, decoder, trust_remote_code=trust_remote_code)
-    gen = generation_settings(source.info, generation)
+    gen = generation_settings(source.info.generation, generation)
     data_args, seed = eval_data_args(source, data, text_column, summary_column)
     directory = Path(output_dir) if output_dir is not None else default_output_dir(source, split)
     check_eval_output(directory, source, split, overwrite)

@@ -34,7 +34,7 @@ from seq2seq_adapters.model.artifact_io import (
     save_tokenizer_files,
     staged_directory,
 )
-from seq2seq_adapters.model.builder import Summarizer, build_base_model
+from seq2seq_adapters.model.builder import BuiltModel, build_base_model
 from seq2seq_adapters.model.lora_merge import fold_adapter
 from seq2seq_adapters.model.marker_tokens import bake_marker_rows
 from seq2seq_adapters.model.remote_code import check_checkpoint_code
@@ -77,7 +77,7 @@ def _probe_logits(model: EncoderDecoderModel, tokenizer) -> torch.Tensor:
 
 
 def merge_into_plain_model(
-    summarizer: Summarizer, info: ArtifactInfo, *, trust_remote_code: bool = False
+    summarizer: BuiltModel, info: ArtifactInfo, *, trust_remote_code: bool = False
 ) -> tuple[EncoderDecoderModel, float]:
     """A plain EncoderDecoderModel (no adapters attached) with the trained adapter folded in.
 

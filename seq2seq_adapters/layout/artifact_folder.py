@@ -143,3 +143,14 @@ def verify_weight_files(directory: str | Path) -> None:
                 f.keys()
         except (SafetensorError, OSError) as exc:
             raise S2SAError(f"{path} is damaged or truncated: {str(exc).strip().splitlines()[0]}") from None
+
+
+def is_merged_model(path: str | Path) -> bool:
+    """Whether `path` is a merged export: a plain transformers encoder-decoder folder, no s2sa.json."""
+    path = Path(path)
+    if (path / METADATA).is_file() or not (path / "config.json").is_file():
+        return False
+    try:
+        return json.loads((path / "config.json").read_text()).get("model_type") == "encoder-decoder"
+    except (json.JSONDecodeError, AttributeError):
+        return False

@@ -34,7 +34,7 @@ BERT_LIKE = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
 
 
 @dataclass
-class Summarizer:
+class BuiltModel:
     """A built model with its tokenizer and what `from_pretrained` had to initialise from scratch."""
 
     model: EncoderDecoderModel
@@ -150,7 +150,7 @@ def _quiet_loading():
     return level
 
 
-def build_base_model(margs: ModelArgs, *, trust_remote_code: bool = False) -> Summarizer:
+def build_base_model(margs: ModelArgs, *, trust_remote_code: bool = False) -> BuiltModel:
     """`from_encoder_decoder_pretrained` with the new-weight list and special tokens set; no adapter yet.
 
     `trust_remote_code` lets checkpoints run their own code (remote_code.py): the caller's permission for
@@ -196,7 +196,7 @@ def build_base_model(margs: ModelArgs, *, trust_remote_code: bool = False) -> Su
     parameter_names = {name for name, _ in model.named_parameters()}
     new_weights = sorted(name for name in missing if name in parameter_names)
     copied = init_cross_attention_from_self(model) if margs.cross_attention_init == "self" else []
-    return Summarizer(
+    return BuiltModel(
         model=model, tokenizer=tokenizer, new_weight_names=new_weights, copied_weight_names=copied, policy=margs.policy
     )
 
@@ -281,7 +281,7 @@ def configured_leave_out(config: AdapterConfig) -> list[int]:
     return list(getattr(config_parts(config)[0], "leave_out", None) or [])
 
 
-def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
+def add_adapter(summarizer: BuiltModel, margs: ModelArgs) -> None:
     """`adapters.init` the model (with copy-free attention) and add (but not yet train) the configured adapter.
 
     A default leave_out (None) is replaced on `margs` by the layers it resolved to, so the saved run
@@ -318,7 +318,7 @@ def parameter_count(model: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
 
-def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:
+def set_trainable(summarizer: BuiltModel, margs: ModelArgs) -> None:
     """Freeze everything but the groups the `train` policy names (see trainable.py)."""
     model, policy = summarizer.model, margs.policy
     if policy.full:
@@ -340,13 +340,13 @@ def is_adapter_parameter(name: str, adapter_name: str | None) -> bool:
     return adapter_name is not None and adapter_name in name.split(".")
 
 
-def named_groups(summarizer: Summarizer) -> Iterator[tuple[str, str, torch.nn.Parameter]]:
+def named_groups(summarizer: BuiltModel) -> Iterator[tuple[str, str, torch.nn.Parameter]]:
     """(name, group, parameter) for every parameter (tied ones once)."""
     for name, parameter in summarizer.model.named_parameters():
         yield name, parameter_group(name, is_adapter_parameter(name, summarizer.adapter_name)), parameter
 
 
-def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]:
+def parameter_groups(summarizer: BuiltModel) -> dict[str, dict[str, int | bool]]:
     """Per group (adapter, head, cross-attention, markers where there are any, base): parameter count,
     whether any of it trains, and how many of its parameters train (markers: the encoder's may not)."""
     counts = {group: [0, 0] for group in GROUPS}  # parameters, trained parameters
@@ -360,7 +360,7 @@ def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]
     }
 
 
-def build_summarizer(margs: ModelArgs, *, trust_remote_code: bool = False) -> Summarizer:
+def build_summarizer(margs: ModelArgs, *, trust_remote_code: bool = False) -> BuiltModel:
     """The whole model recipe: base model, adapter (unless full fine-tuning), trainable flags."""
     summarizer = build_base_model(margs, trust_remote_code=trust_remote_code)
     if not margs.full_finetune:
@@ -369,7 +369,7 @@ def build_summarizer(margs: ModelArgs, *, trust_remote_code: bool = False) -> Su
     return summarizer
 
 
-def saved_state(summarizer: Summarizer) -> dict[str, torch.Tensor]:
+def saved_state(summarizer: BuiltModel) -> dict[str, torch.Tensor]:
     """Non-adapter weights an artifact must hold: those of the groups the policy trains, plus frozen new
     weights that a rebuild cannot reproduce (random init; cross-attention copied from self-attention is
     rebuilt by `build_base_model`). Decided by the policy, not `requires_grad`, so a loaded model saves the same."""

@@ -40,7 +40,7 @@ from seq2seq_adapters.generation.long_documents import Overflow, measure_overflo
 from seq2seq_adapters.layout.checkpoint_folder import checkpoint_step, last_complete_checkpoint
 from seq2seq_adapters.layout.run_folder import RunDir, adapter_of
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_trained_weights, save_artifact
-from seq2seq_adapters.model.builder import Summarizer, build_summarizer, parameter_groups
+from seq2seq_adapters.model.builder import BuiltModel, build_summarizer, parameter_groups
 from seq2seq_adapters.model.marker_tokens import training_markers
 from seq2seq_adapters.model.remote_code import check_checkpoint_code
 from seq2seq_adapters.training.checkpointing import loadable_checkpoint
@@ -114,7 +114,7 @@ def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
-def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int]:
+def resolve_lengths(config: RunConfig, summarizer: BuiltModel) -> tuple[int, int]:
     """Source/target lengths, checked against the encoder's and decoder's position limits."""
     encoder_limit = summarizer.model.config.encoder.max_position_embeddings
     decoder_limit = summarizer.model.config.decoder.max_position_embeddings
@@ -144,7 +144,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def tokenize_data(config: RunConfig, data: SummarizationData, summarizer: Summarizer, console: Console):
+def tokenize_data(config: RunConfig, data: SummarizationData, summarizer: BuiltModel, console: Console):
     """Say which columns were used, tokenize the splits with a progress bar, and say how many training
     documents the source limit cuts."""
     console.print(
@@ -195,7 +195,7 @@ class Session:
     run: RunDir
     checkpoint: Path | None
     """The complete checkpoint a resumed run continues from; None for a new run."""
-    summarizer: Summarizer
+    summarizer: BuiltModel
     data: SummarizationData
     trainer: SummarizationTrainer
     parameters: dict

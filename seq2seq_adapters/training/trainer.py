@@ -20,7 +20,7 @@ from seq2seq_adapters.core.files import naming_a_full_disk
 from seq2seq_adapters.layout.checkpoint_folder import checkpoint_folders, is_complete
 from seq2seq_adapters.layout.run_folder import RunDir, adapter_of
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_trained_weights, save_artifact
-from seq2seq_adapters.model.builder import Summarizer
+from seq2seq_adapters.model.builder import BuiltModel
 from seq2seq_adapters.training.checkpointing import discard_checkpoint, mark_complete, rotate_checkpoints
 from seq2seq_adapters.training.length_grouped_sampler import EpochSeededLengthGroupedSampler
 from seq2seq_adapters.training.loss import label_position_loss
@@ -33,7 +33,7 @@ from seq2seq_adapters.training.validation_rouge import ValidationRouge
 class SummarizationTrainer(Seq2SeqTrainerHooks):
     """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
 
-    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard,
+    def __init__(self, *args, summarizer: BuiltModel, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard,
                  validation_rouge: ValidationRouge | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
@@ -188,7 +188,7 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
 
 def build_trainer(
     config: RunConfig,
-    summarizer: Summarizer,
+    summarizer: BuiltModel,
     tokenized,
     output_dir: Path,
     info: ArtifactInfo,
