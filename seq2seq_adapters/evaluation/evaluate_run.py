@@ -23,6 +23,7 @@ from seq2seq_adapters.generation.loading import (
     locate,
     run_config,
 )
+from seq2seq_adapters.layout.artifact_folder import METADATA
 from seq2seq_adapters.layout.run_folder import RunDir
 
 SPLIT_HINT = "choose one with --split"
@@ -69,7 +70,7 @@ def eval_data_args(
 
 def _exported_data(artifact_dir: Path) -> DataArgs | None:
     """Data settings an exported folder may record in s2sa.json (`data`: a path or a DataArgs mapping)."""
-    recorded = (read_json(artifact_dir / "s2sa.json") or {}).get("data")
+    recorded = (read_json(artifact_dir / METADATA) or {}).get("data")
     if isinstance(recorded, str):
         return DataArgs(data=recorded)
     if isinstance(recorded, dict):
