@@ -241,7 +241,7 @@ class GenerationArgs(Settings):
     length_penalty: float = setting(2.0, "Beam-search length penalty (> 0 favours longer summaries).")
     no_repeat_ngram_size: int = setting(3, "Never repeat n-grams of this size (0: no limit).", bounds="[0, inf)")
     batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)")
-    quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation (docs/performance.md); none: fp32.")
+    quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation but lower ROUGE (significantly on DialogSum, docs/performance.md); none: fp32.")
     """int8: generate with a copy of the model whose Linear layers are dynamically quantised (CPU only,
     model/int8.py); ROUGE difference and speed in docs/performance.md."""
 
