@@ -64,8 +64,11 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     pre-tokenizer, vocabulary, added tokens such as `--marker-tokens` with their ids), else its vocabulary with
     ids. Its name and size are not enough: the same markers added in another order swap their ids."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    definition = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
-    return hashlib.sha256(definition.encode()).hexdigest()[:16]
+    if backend is None:
+        definition = sorted(tokenizer.get_vocab().items())
+    else:  # truncation and padding are the last call's settings, not the tokenizer's: left out
+        definition = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _tokenized_key(dataset: Dataset, tokenizer: Any, max_source_length: int, max_target_length: int) -> str:
