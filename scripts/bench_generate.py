@@ -154,7 +154,7 @@ def one_pass(args) -> dict:
     }
     if args.run:
         source, summarizer = load_source(args.run)
-        gen = generation_settings(source.info, overrides)
+        gen = generation_settings(source.info.generation, overrides)
         max_source_length = args.max_source_length or source.info.max_source_length
         model_name = f"{args.run} ({source.info.model_args.encoder}, {source.info.model_args.adapter_config})"
     else:

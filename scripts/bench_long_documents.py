@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     source, summarizer = load_source(args.run)
-    gen = generation_settings(source.info, {"num_beams": args.num_beams})
+    gen = generation_settings(source.info.generation, {"num_beams": args.num_beams})
     limit = source.info.max_source_length
     test = load_summarization_data(DataArgs(), seed=0).splits["test"].select(range(args.samples))
     documents, references = test["document"], test["references"]

@@ -41,7 +41,7 @@ from seq2seq_adapters.data.tokenization import tokenize_splits
 from seq2seq_adapters.model.artifact_io import ArtifactInfo
 from seq2seq_adapters.model.builder import build_summarizer
 from seq2seq_adapters.model.patched_attention import use_fast_adapter_code
-from seq2seq_adapters.training.recipe import build_trainer
+from seq2seq_adapters.training.trainer import build_trainer
 
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 

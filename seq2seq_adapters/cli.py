@@ -11,6 +11,7 @@ import signal
 import sys
 import typing
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -25,8 +26,9 @@ from seq2seq_adapters.config.schema import SECTIONS, GenerationArgs, setting_fie
 from seq2seq_adapters.config.value_rules import report_to_problem
 from seq2seq_adapters.core.allocator import reuse_freed_memory
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk, wrong_kind
-from seq2seq_adapters.layout.run_folder import CONFIG_NAME, RunDir
+from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk
+from seq2seq_adapters.layout.run_folder import RunDir
+from seq2seq_adapters.training.resume_request import resume_request
 
 
 class App(typer.Typer):
@@ -62,19 +64,25 @@ app = App(
     add_completion=True,
 )
 console = Console(stderr=True)
-warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
-_show_warning = warnings.showwarning
 
 
-def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Our own warnings as one yellow `warning:` line (no file and line); others as Python prints them."""
-    if issubclass(category, S2SAWarning):
-        console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
-    else:
-        _show_warning(message, category, filename, lineno, file, line)
+@contextlib.contextmanager
+def warning_lines() -> Iterator[None]:
+    """While a command runs: our own warnings as one yellow `warning:` line (no file and line), others as Python
+    prints them, two known-harmless library warnings silenced. The process's warning settings are restored
+    afterwards: importing the CLI, or using the library, changes none of them."""
+    with warnings.catch_warnings():
+        show_warning = warnings.showwarning
 
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, S2SAWarning):
+                console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+            else:
+                show_warning(message, category, filename, lineno, file, line)
 
-warnings.showwarning = show_warning
+        warnings.filterwarnings("ignore", message=r".*(Version v4.12.0 introduces|To copy construct from a tensor).*")
+        warnings.showwarning = show
+        yield
 
 
 def interrupt(signum: int, frame: object) -> None:
@@ -170,10 +178,18 @@ def sectioned(options: dict[str, object]) -> dict[str, dict[str, object]]:
     return grouped
 
 
+TrustRemoteCode = Annotated[bool, Opt(
+    "--trust-remote-code",
+    help="Let the base checkpoints run their own Python code (auto_map, custom_generate/): for this command only; "
+    "never saved with a run or an export, never read from a file.",
+)]
+
+
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     """Fine-tune adapters on BERT2BERT encoder-decoder summarizers: train, eval, summarize, export."""
     reuse_freed_memory()  # every command's process: its steps reuse memory instead of page-faulting it in again
+    ctx.with_resource(warning_lines())  # until the command ends
 
 
 @app.command()
@@ -185,30 +201,21 @@ def train(
     full_finetune: Annotated[Optional[bool], Opt("--full-finetune", help="Alias of --train all: every weight, no adapter (the baseline).", rich_help_panel="model settings", show_default=False)] = None,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output-dir.")] = False,
     resume: Annotated[Optional[Path], Opt(parser=path_text, help="Continue the run in this folder from its last checkpoint.")] = None,
+    trust_remote_code: TrustRemoteCode = False,
     options: dict[str, object] | None = None,
 ) -> None:
     """Train an adapter (and the weights --train names) and write checkpoints and a ROUGE report."""
     with user_errors():
         flags = sectioned(options or {})
         if resume is not None:
-            run = RunDir(resume)
-            config_file = run.saved_config
-            if problem := wrong_kind(resume, want_folder=True):
-                raise S2SAError(f"--resume {resume} {problem}")
-            if not resume.is_dir():
-                raise S2SAError(f"--resume {resume}: no such folder")
-            if config_file is None:
-                raise S2SAError(f"--resume {resume}: not a run folder (no {CONFIG_NAME})")
             given = [setting_flags(s, f)[0].split("/")[0] for s, f in setting_fields() if flags.get(s, {}).get(f.name) is not None]
             aliases = {"--full-finetune": full_finetune, "--freeze-new-weights": freeze_new_weights, "--config": config, "--overwrite": overwrite or None}
             given = [*given, *(flag for flag, value in aliases.items() if value is not None), *(settings or [])]
-            if given:
-                raise S2SAError(f"--resume continues with the settings saved in {config_file}; drop {', '.join(given)}")
-            if run.is_finished():  # exit 0: repeating --resume until a run is done is safe
+            request = resume_request(resume, given)
+            if request.finished:  # exit 0: repeating --resume until a run is done is safe
                 console.print(f"[green]done:[/] {escape(str(resume))} is already finished (run.json written); nothing to resume, nothing changed", highlight=False, soft_wrap=True)
                 return
-            run_config = run.read_config()
-            run_config.train.output_dir = str(resume)
+            run_config = request.config
         else:
             model_flags = flags.setdefault("model", {})
             model_flags["train"] = policy_from_flags(model_flags.get("train"), full_finetune, freeze_new_weights)
@@ -224,7 +231,7 @@ def train(
             train as run_training,  # heavy (torch, transformers): after the cheap checks
         )
 
-        result = run_training(run_config, overwrite=overwrite, resume=resume, console=console)
+        result = run_training(run_config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code)
     console.print(f"[green]done:[/] run written to [bold]{result.output_dir}[/]")
 
 
@@ -248,6 +255,7 @@ def export_adapter(
     merge: Annotated[bool, Opt("--merge", help="Fold a LoRA-family adapter into the weights: a plain transformers model.")] = False,
     overwrite: Annotated[bool, Opt("--overwrite", help="Replace a non-empty --output.")] = False,
     quantize: Annotated[Optional[str], Opt(help="none or int8: recorded in the export's decoding settings; int8 makes s2sa eval, summarize and load_summarizer generate with int8 Linear layers on the CPU (default: the run's).", show_default=False)] = None,
+    trust_remote_code: TrustRemoteCode = False,
 ) -> None:
     """Export an adapter (adapters format, safetensors, tokenizer, model card), or merge it into a plain model."""
     from seq2seq_adapters.layout.export_folder import (
@@ -258,7 +266,7 @@ def export_adapter(
         plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
         from seq2seq_adapters.export.writer import write_export  # heavy (torch, adapters, transformers)
 
-        result = write_export(plan, output, merge=merge)
+        result = write_export(plan, output, merge=merge, trust_remote_code=trust_remote_code)
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
 
 
@@ -270,9 +278,26 @@ BaseEncoder = Annotated[Optional[str], Opt(help="Base encoder checkpoint (defaul
 BaseDecoder = Annotated[Optional[str], Opt(help="Base decoder checkpoint (default: the one recorded with the weights).", show_default=False)]
 
 
+COMPARE_READS = ("targets", "split", "markdown", "plot", "compare")
+"""The parameters of `eval` that `--compare` reads; any other option given with it is refused."""
+
+
+def given_options(ctx: typer.Context) -> list[str]:
+    """The command's parameters that the user gave on the command line (not left at their defaults): the command's
+    own first, then the generated ones (`section__field`). A value given as 0 or off counts as not given, as it
+    always has for `eval --compare`."""
+    given = [
+        param.name for param in ctx.command.params
+        if param.name is not None and getattr(ctx.get_parameter_source(param.name), "name", "DEFAULT") != "DEFAULT"
+        and ctx.params.get(param.name) not in (None, False)
+    ]  # fmt: skip
+    return sorted(given, key=lambda name: "__" in name)
+
+
 @app.command("eval")
 @with_options(DECODING_OPTIONS)
 def eval_command(
+    ctx: typer.Context,
     targets: Annotated[list[Path], typer.Argument(parser=path_text, help="Run folder, checkpoint or exported adapter folder; with --compare: several run/eval folders or rouge_<split>.json files.", show_default=False)],
     data: Annotated[Optional[str], Opt(help="Data file, folder of split files or hub id (default: the run's training data).", show_default=False)] = None,
     split: Annotated[str, Opt(help="Split to summarise and score (train, validation, test).")] = "test",
@@ -286,17 +311,17 @@ def eval_command(
     compare: Annotated[bool, Opt("--compare", help="Compare the rouge_<split>.json reports of several runs in one table.")] = False,
     markdown: Annotated[Optional[Path], Opt(parser=path_text, help="With --compare: also write the table as Markdown to this file.", show_default=False)] = None,
     plot: Annotated[Optional[Path], Opt(parser=path_text, help="With --compare: draw the runs' training curves (loss, lr, validation ROUGE) overlaid into this PNG.", show_default=False)] = None,
+    trust_remote_code: TrustRemoteCode = False,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise a split with trained weights; write predictions, ROUGE (with CI and Lead-k) and print a table."""
     generation = sectioned(options or {}).get("generation", {})
-    flags = {**{k: v for k, v in locals().items() if k not in ("options", "generation")}, **generation}
     from seq2seq_adapters.evaluation.compare import compare_runs
     from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 
     with user_errors():
         if compare:
-            ignored = [flag_name(k) for k, v in flags.items() if k not in ("targets", "split", "markdown", "plot", "compare") and v not in (None, False)]
+            ignored = [flag_name(name.split("__")[-1]) for name in given_options(ctx) if name not in COMPARE_READS]
             if ignored:
                 raise S2SAError(f"--compare reads existing reports; {', '.join(ignored)} do not apply")
             compare_runs(targets, split, markdown, plot=plot)
@@ -306,7 +331,7 @@ def eval_command(
         result = evaluate_run(
             targets[0], split=split, data=data, text_column=text_column, summary_column=summary_column,
             max_samples=max_samples, output_dir=output_dir, overwrite=overwrite, encoder=encoder, decoder=decoder,
-            generation=generation, console=console,
+            generation=generation, console=console, trust_remote_code=trust_remote_code,
         )  # fmt: skip
     console.print(f"[green]done:[/] predictions and ROUGE report in [bold]{result.output_dir}[/]")
 
@@ -322,6 +347,7 @@ def summarize(
     long_documents: Annotated[str, Opt(help="Documents over the source limit: truncate (cut them, as training does) or chunk (summarise overlapping windows, then their summaries).")] = "truncate",
     encoder: BaseEncoder = None,
     decoder: BaseDecoder = None,
+    trust_remote_code: TrustRemoteCode = False,
     options: dict[str, object] | None = None,
 ) -> None:
     """Summarise documents from files or stdin with trained weights; summaries go to stdout (or --output)."""
@@ -332,7 +358,7 @@ def summarize(
         documents = read_documents(files or [], jsonl=jsonl, text_column=text_column)
         check_output_file(output, "--output", [*(files or []), source])
         summaries = summarize_documents(source, documents, encoder=encoder, decoder=decoder, generation=generation,
-                                        long_documents=long_documents, console=console)
+                                        long_documents=long_documents, console=console, trust_remote_code=trust_remote_code)
         write_summaries(documents, summaries, output)
     if output is not None:
         console.print(f"[green]done:[/] {len(summaries)} summaries written to [bold]{output}[/]")

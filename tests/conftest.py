@@ -133,6 +133,16 @@ def tiny_bert(tmp_path_factory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
+@pytest.fixture(params=["auto_map", "custom_generate"])
+def hostile(request, tiny_bert, tmp_path) -> tuple[Path, Path]:
+    """A tiny BERT folder whose own code (`auto_map` or `custom_generate/`) writes a marker file when imported:
+    (the folder, the marker)."""
+    from tiny import make_hostile
+
+    marker = tmp_path / f"marker-{request.param}"
+    return make_hostile(tiny_bert, tmp_path / f"hostile-{request.param}", request.param, marker), marker
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     """The bundled MiniLM's tokenizer (the tiny BERT's too)."""
@@ -158,6 +168,27 @@ def dialog_jsonl(tmp_path_factory) -> Path:
         for i in range(64)
     ]
     return write_jsonl(tmp_path_factory.mktemp("data") / "dialogs.jsonl", rows)
+
+
+STORED_PAIR = TEST_DATA / "pre-subpackages"
+"""A run and its export made by the flat package (ce8d90a), with the summaries that code wrote
+(expected.json): today's code must load, evaluate and export them to the same summaries."""
+STORED_PAIR_EXPECTED = json.loads((STORED_PAIR / "expected.json").read_text())
+STORED_PAIR_BASE = "/tmp/pairwork/tiny-bert"
+"""Where the base checkpoint lay when the pair was made; `stored_pair` points it at the same tiny BERT (seed 0)."""
+
+
+@pytest.fixture
+def stored_pair(tiny_bert, tmp_path) -> Path:
+    """The stored pair in a temporary folder, its recorded base checkpoint and data where this machine has them."""
+    import shutil
+
+    copy = tmp_path / "stored"
+    shutil.copytree(STORED_PAIR, copy)
+    for name in ("run/run_config.json", "run/adapter/s2sa.json", "export/s2sa.json"):
+        path = copy / name
+        path.write_text(path.read_text().replace(STORED_PAIR_BASE, str(tiny_bert)).replace("/tmp/pair/", f"{copy}/"))
+    return copy
 
 
 # ---------------------------------------------------------------- tiny runs that several test files read (trained once)

@@ -94,6 +94,44 @@ def card_metadata(export_dir: Path) -> dict:
     return yaml.safe_load(text.split("---\n", 2)[1])
 
 
+# ---------------------------------------------------------------- checkpoints that carry their own code
+
+EVIL_MODULE = """from pathlib import Path
+
+Path({marker!r}).write_text("imported")
+
+from transformers import BertConfig, BertLMHeadModel, BertModel
+
+EvilConfig, EvilModel, EvilLM = BertConfig, BertModel, BertLMHeadModel  # the code ran; the model is plain BERT
+"""
+
+EVIL_GENERATE = """from pathlib import Path
+
+Path({marker!r}).write_text("imported")
+
+
+def generate(model, *args, **kwargs):
+    raise RuntimeError("never called by s2sa")
+"""
+
+
+def make_hostile(clean: Path, folder: Path, kind: str, marker: Path) -> Path:
+    """A copy of the clean tiny checkpoint whose own code (of `kind`) writes `marker` when imported."""
+    import shutil
+
+    shutil.copytree(clean, folder)
+    if kind == "auto_map":
+        (folder / "evil.py").write_text(EVIL_MODULE.format(marker=str(marker)))
+        config = json.loads((folder / "config.json").read_text())
+        config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel", "AutoModelForCausalLM": "evil.EvilLM"}
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+    else:
+        (folder / "custom_generate").mkdir()
+        (folder / "custom_generate" / "generate.py").write_text(EVIL_GENERATE.format(marker=str(marker)))
+    return folder
+
+
+
 # ---------------------------------------------------------------- tiny runs
 
 TINY_RUN = {

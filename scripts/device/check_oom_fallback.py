@@ -26,7 +26,7 @@ def main() -> None:
     source, summarizer = load_source(run)
     model, tokenizer = summarizer.model, summarizer.tokenizer
     docs = [json.loads(line)["dialogue"] for line in open(path)][:count]
-    gen = generation_settings(source.info, {"num_beams": 16, "batch_size": len(docs)})
+    gen = generation_settings(source.info.generation, {"num_beams": 16, "batch_size": len(docs)})
     print("device", model.device, torch.cuda.get_device_name(0))
     start = time.perf_counter()
     free = generate_summaries(model, tokenizer, docs, gen, 256)

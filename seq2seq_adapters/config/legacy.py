@@ -58,11 +58,31 @@ def saved_run_config(raw: dict[str, Any], path: Path) -> dict[str, Any]:
     return saved
 
 
+RETIRED_MODEL_KEYS = frozenset({"trust_remote_code"})
+"""Model keys older runs saved that are no longer settings: letting checkpoints run their own code is a
+permission of one command (`--trust-remote-code`, model/remote_code.py), never read from a file. Saved files
+(run_config.json, s2sa.json) drop them; a YAML file or `section.key=value` that states them is refused."""
+
+
+def retired_key_problem(source: str) -> str:
+    """The refusal of `model.trust_remote_code` in a config file or a `section.key=value` setting."""
+    return (
+        f"{source}: model.trust_remote_code is not a setting (no file may let checkpoint code run); "
+        "remove it and pass --trust-remote-code on the command line of the command that should run that code"
+    )
+
+
+def without_retired_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """A saved `model` mapping without RETIRED_MODEL_KEYS: whatever their value, they grant nothing."""
+    return {key: value for key, value in values.items() if key not in RETIRED_MODEL_KEYS}
+
+
 def saved_model(values: Any) -> Any:
     """A saved `model` mapping (run_config.json) with OLD_RUN_DEFAULTS where it lacks their keys:
-    runs saved before a setting existed trained as its value there says, and a resumed run must go on so."""
+    runs saved before a setting existed trained as its value there says, and a resumed run must go on so.
+    RETIRED_MODEL_KEYS are dropped."""
     if isinstance(values, dict):
-        return {**OLD_RUN_DEFAULTS, **values}
+        return {**OLD_RUN_DEFAULTS, **without_retired_keys(values)}
     return values
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from seq2seq_adapters.config.fields import allowed_types
+from seq2seq_adapters.config.legacy import RETIRED_MODEL_KEYS, retired_key_problem
 from seq2seq_adapters.config.schema import SECTIONS, RunConfig, setting_fields
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import wrong_kind
@@ -94,6 +95,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
         if not equals:
             raise S2SAError(f"unexpected argument {item!r}: settings are given as section.key=value, e.g. train.max_steps=300")
         f = fields_by_key.get(key.strip())
+        if key.strip() in {f"model.{name}" for name in RETIRED_MODEL_KEYS}:
+            raise S2SAError(retired_key_problem(item))
         if f is None:
             close = difflib.get_close_matches(key.strip(), fields_by_key, n=1)
             hint = f"did you mean {close[0]}? " if close else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from seq2seq_adapters.config.fields import Settings, setting
-from seq2seq_adapters.config.legacy import upgrade_legacy_keys
+from seq2seq_adapters.config.legacy import RETIRED_MODEL_KEYS, retired_key_problem, upgrade_legacy_keys
 from seq2seq_adapters.config.policy import DEFAULT_POLICY, TrainPolicy, default_learning_rate
 from seq2seq_adapters.config.value_rules import (
     ADAPTER_NAME,
@@ -57,7 +57,6 @@ class ModelArgs(Settings):
     )
     """Which weights train: comma-separated groups adapter, head, cross-attention, new (= head +
     cross-attention) or all (full fine-tuning, no adapter); see config/policy.py."""
-    trust_remote_code: bool = setting(False, "Allow custom code from checkpoints.", flags=("--trust-remote-code",))
     cross_attention_init: Literal["random", "self"] = setting(
         "self", "self (default): start each cross-attention as a copy of its layer's pretrained self-attention; random: BERT's init."
     )
@@ -242,7 +241,7 @@ class GenerationArgs(Settings):
     length_penalty: float = setting(2.0, "Beam-search length penalty (> 0 favours longer summaries).")
     no_repeat_ngram_size: int = setting(3, "Never repeat n-grams of this size (0: no limit).", bounds="[0, inf)")
     batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)")
-    quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation (docs/performance.md); none: fp32.")
+    quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation but lower ROUGE (significantly on DialogSum, docs/performance.md); none: fp32.")
     """int8: generate with a copy of the model whose Linear layers are dynamically quantised (CPU only,
     model/int8.py); ROUGE difference and speed in docs/performance.md."""
 
@@ -307,6 +306,8 @@ class RunConfig:
                 raise S2SAError(f"{source}: section '{name}' must be a mapping")
             if section_cls is ModelArgs:
                 values = upgrade_legacy_keys(values)  # the pre-`train` flags of old runs and YAML files
+                if RETIRED_MODEL_KEYS & set(values):
+                    raise S2SAError(retired_key_problem(source))
             known = {k.name for k in dataclasses.fields(section_cls)}
             bad = set(values) - known
             if bad:

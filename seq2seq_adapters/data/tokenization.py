@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ from seq2seq_adapters.core.errors import S2SAError
 DEFAULT_TOKENIZED_CACHE = Path("~/.cache/seq2seq_adapters/tokenized")
 
 
-TOKENIZED_FORMAT = "labels-no-cls-v1"
+TOKENIZED_FORMAT = "labels-no-cls-v2"
 """Part of the tokenization cache key: change it when `_tokenize_batch` changes."""
 
 
@@ -58,13 +59,25 @@ def tokenize_splits(
     return DatasetDict(tokenized)
 
 
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A hash of everything that decides a tokenizer's ids: a fast tokenizer's whole definition (normalizer,
+    pre-tokenizer, vocabulary, added tokens such as `--marker-tokens` with their ids), else its vocabulary with
+    ids. Its name and size are not enough: the same markers added in another order swap their ids."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        definition = sorted(tokenizer.get_vocab().items())
+    else:  # truncation and padding are the last call's settings, not the tokenizer's: left out
+        definition = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _tokenized_key(dataset: Dataset, tokenizer: Any, max_source_length: int, max_target_length: int) -> str:
-    """Cache key: data fingerprint, tokenizer identity and vocabulary size, lengths, output format."""
+    """Cache key: data fingerprint (content and the columns chosen), the tokenizer's class and whole
+    definition, lengths, output format."""
     parts = [
         dataset._fingerprint,
         type(tokenizer).__name__,
-        tokenizer.name_or_path,
-        str(len(tokenizer)),
+        tokenizer_fingerprint(tokenizer),
         str(max_source_length),
         str(max_target_length),
         TOKENIZED_FORMAT,

@@ -77,13 +77,30 @@ def check_same_examples(reports: dict[str, dict]) -> None:
         raise S2SAError(f"the runs were scored on different examples ({detail}); evaluate them on the same data, split and --max-samples")
 
 
-def example_scores(report_path: Path, split: str) -> dict[str, dict[str, float]] | None:
-    """Per-example ROUGE F1 by example id from the predictions file next to a report (None without one)."""
+def example_scores(report_path: Path, split: str) -> list[tuple[str, dict[str, float]]] | None:
+    """(example id, per-example ROUGE F1) in the predictions file's order, next to a report (None without one)."""
     path = report_path.parent / f"predictions_{split}.jsonl"
     if not path.is_file():
         return None
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {str(line["id"]): line["rouge"] for line in lines}
+    return [(str(line["id"]), line["rouge"]) for line in lines]
+
+
+def paired_examples(first: list[tuple[str, dict]], other: list[tuple[str, dict]], labels: tuple[str, str]) -> list[tuple[dict, dict]]:
+    """Each example's two scores: by position when both files list the same ids in the same order (repeated ids
+    included: predictions keep the input order), else by id when ids are unique; anything else is refused."""
+    first_ids, other_ids = [i for i, _ in first], [i for i, _ in other]
+    if first_ids == other_ids:
+        return [(a, b) for (_, a), (_, b) in zip(first, other)]
+    if sorted(first_ids) == sorted(other_ids) and len(set(first_ids)) == len(first_ids):
+        by_id = dict(other)
+        return [(a, by_id[i]) for i, a in first]
+    shared = len(set(first_ids) & set(other_ids))
+    repeated = " in another order, with repeated ids" if sorted(first_ids) == sorted(other_ids) else ""
+    raise S2SAError(
+        f"{labels[0]} and {labels[1]} were scored on different examples{repeated} ({shared} of {len(set(first_ids))} and "
+        f"{len(set(other_ids))} ids shared); evaluate both on the same split and --max-samples"
+    )
 
 
 def paired_comparisons(targets: Sequence[str | Path], labels: Sequence[str], split: str) -> dict[str, dict[str, dict[str, float]]]:
@@ -92,17 +109,11 @@ def paired_comparisons(targets: Sequence[str | Path], labels: Sequence[str], spl
     scores = [example_scores(find_report(target, split), split) for target in targets]
     if any(s is None for s in scores):
         return {}
-    first = scores[0]
     comparisons = {}
     for label, other in zip(labels[1:], scores[1:]):
-        if set(other) != set(first):
-            raise S2SAError(
-                f"{labels[0]} and {label} were scored on different examples ({len(set(first) & set(other))} of "
-                f"{len(first)} and {len(other)} ids shared); evaluate both on the same split and --max-samples"
-            )
-        ids = sorted(first)
+        pairs = paired_examples(scores[0], other, (labels[0], label))
         comparisons[f"{labels[0]} - {label}"] = {
-            kind: paired_bootstrap(np.array([100 * first[i][kind] for i in ids]), np.array([100 * other[i][kind] for i in ids]))
+            kind: paired_bootstrap(np.array([100 * a[kind] for a, _ in pairs]), np.array([100 * b[kind] for _, b in pairs]))
             for kind in ROUGE_TYPES
         }
     return comparisons

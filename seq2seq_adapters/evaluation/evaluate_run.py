@@ -15,7 +15,15 @@ from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import check_output_dir, read_json
 from seq2seq_adapters.data.sources import SPLIT_NAMES, check_local_data, missing_split
 from seq2seq_adapters.evaluation.reports import TYPE_NAMES
-from seq2seq_adapters.generation.loading import Source, generation_settings, load_model, locate, run_config
+from seq2seq_adapters.generation.loading import (
+    Source,
+    check_base_code,
+    generation_settings,
+    load_model,
+    locate,
+    run_config,
+)
+from seq2seq_adapters.layout.artifact_folder import METADATA
 from seq2seq_adapters.layout.run_folder import RunDir
 
 SPLIT_HINT = "choose one with --split"
@@ -62,7 +70,7 @@ def eval_data_args(
 
 def _exported_data(artifact_dir: Path) -> DataArgs | None:
     """Data settings an exported folder may record in s2sa.json (`data`: a path or a DataArgs mapping)."""
-    recorded = (read_json(artifact_dir / "s2sa.json") or {}).get("data")
+    recorded = (read_json(artifact_dir / METADATA) or {}).get("data")
     if isinstance(recorded, str):
         return DataArgs(data=recorded)
     if isinstance(recorded, dict):
@@ -133,8 +141,11 @@ def evaluate_run(
     decoder: str | None = None,
     generation: dict[str, Any] | None = None,
     console: Console | None = None,
+    trust_remote_code: bool = False,
 ) -> EvalOutcome:
-    """Load weights, summarise one split of their data (or `data`), score it and write predictions + reports."""
+    """Load weights, summarise one split of their data (or `data`), score it and write predictions + reports.
+
+    `trust_remote_code`: the caller's permission for base checkpoints' own code (model/remote_code.py)."""
     console = console or Console(stderr=True)
     if not split.strip():
         raise S2SAError("--split must not be empty; expected train, validation or test")
@@ -142,7 +153,8 @@ def evaluate_run(
     if max_samples is not None and max_samples < 1:
         raise S2SAError(f"--max-samples must be at least 1, got {max_samples}")
     source = locate(path)
-    gen = generation_settings(source.info, generation)
+    check_base_code(source, encoder, decoder, trust_remote_code=trust_remote_code)
+    gen = generation_settings(source.info.generation, generation)
     data_args, seed = eval_data_args(source, data, text_column, summary_column)
     directory = Path(output_dir) if output_dir is not None else default_output_dir(source, split)
     check_eval_output(directory, source, split, overwrite)
@@ -161,7 +173,7 @@ def evaluate_run(
     examples = loaded.splits[split]
     if max_samples is not None:
         examples = examples.select(range(min(max_samples, len(examples))))
-    summarizer = load_model(source, encoder, decoder)
+    summarizer = load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
     console.print(f"data: {escape(loaded.source)} · {split}: {len(examples)} examples · text column {escape(loaded.text_column)}")
     note, validation = validation_note(source)
     notes = [note] if note else []

@@ -20,7 +20,7 @@ from seq2seq_adapters.evaluation.rouge import RougeResult, choose_lead_k, comput
 from seq2seq_adapters.generation.decoding import generate_summaries
 from seq2seq_adapters.generation.long_documents import measure_overflow
 from seq2seq_adapters.generation.surface_text import UNCASED_NOTE, is_uncased
-from seq2seq_adapters.model.builder import Summarizer
+from seq2seq_adapters.model.builder import BuiltModel
 
 
 def headline(result: RougeResult) -> dict[str, float]:
@@ -54,7 +54,7 @@ def throughput(tokenizer, predictions: Sequence[str], seconds: float) -> dict[st
 
 
 def evaluate_split(
-    summarizer: Summarizer,
+    summarizer: BuiltModel,
     split: Dataset,
     gen: GenerationArgs,
     max_source_length: int,

@@ -48,6 +48,13 @@ class RunRecord:
         return self.run.get("global_step", self.state.get("global_step"))
 
 
+def best_metric_name(record: RunRecord) -> str:
+    """The metric that chose the best checkpoint, as people write it (run.json's record, else the run's setting)."""
+    metric = (record.run.get("best_checkpoint") or {}).get("metric") or record.run.get("config", {}).get("train", {}).get("metric_for_best", "loss")
+    metric = str(metric).removeprefix("eval_")
+    return TYPE_NAMES.get(metric, metric)
+
+
 def tensor_counts(directory: Path) -> dict[str, int]:
     """Number of values in each safetensors file of an exported adapter folder."""
     counts = {}
@@ -229,7 +236,7 @@ def _training_section(info: ArtifactInfo, record: RunRecord, source: ExportSourc
     ]
     best = best_step(record.state)
     if best is not None:
-        rows.append(("best checkpoint", f"step {best} by validation loss ({_number(record.state.get('best_metric'))})"))
+        rows.append(("best checkpoint", f"step {best} by validation {best_metric_name(record)} ({_number(record.state.get('best_metric'))})"))
     versions = ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items())
     return ["## Training", "", _table(rows), "", f"Library versions: {versions}.", ""]
 

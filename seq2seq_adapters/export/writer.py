@@ -21,10 +21,11 @@ from adapters import AdapterConfig
 from adapters.configuration.adapter_config import BnConfig, LoRAConfig, MTLLoRAConfig
 from transformers import EncoderDecoderModel
 
+from seq2seq_adapters.config.legacy import RETIRED_MODEL_KEYS
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import read_json
 from seq2seq_adapters.export.model_card import RunRecord, model_card, tensor_counts
-from seq2seq_adapters.layout.artifact_folder import ADAPTER_CONFIG, ArtifactInfo
+from seq2seq_adapters.layout.artifact_folder import ADAPTER_CONFIG, METADATA, ArtifactInfo
 from seq2seq_adapters.layout.export_folder import ExportPlan, plan_export
 from seq2seq_adapters.model.artifact_io import (
     copy_artifact,
@@ -33,9 +34,10 @@ from seq2seq_adapters.model.artifact_io import (
     save_tokenizer_files,
     staged_directory,
 )
-from seq2seq_adapters.model.builder import Summarizer, build_base_model
+from seq2seq_adapters.model.builder import BuiltModel, build_base_model
 from seq2seq_adapters.model.lora_merge import fold_adapter
 from seq2seq_adapters.model.marker_tokens import bake_marker_rows
+from seq2seq_adapters.model.remote_code import check_checkpoint_code
 
 MERGEABLE = "lora, ia3, vera, dora, dvora (LoRA-family configs without use_gating)"
 """What `--merge` accepts: adapters whose `merge_adapter` folds them into the Linear weights."""
@@ -74,7 +76,9 @@ def _probe_logits(model: EncoderDecoderModel, tokenizer) -> torch.Tensor:
         return model(input_ids=ids.to(device), decoder_input_ids=start.to(device)).logits.float().cpu()
 
 
-def merge_into_plain_model(summarizer: Summarizer, info: ArtifactInfo) -> tuple[EncoderDecoderModel, float]:
+def merge_into_plain_model(
+    summarizer: BuiltModel, info: ArtifactInfo, *, trust_remote_code: bool = False
+) -> tuple[EncoderDecoderModel, float]:
     """A plain EncoderDecoderModel (no adapters attached) with the trained adapter folded in.
 
     Returns the model and the largest logit difference to the adapter model on a probe input."""
@@ -83,7 +87,7 @@ def merge_into_plain_model(summarizer: Summarizer, info: ArtifactInfo) -> tuple[
     reference = _probe_logits(model, summarizer.tokenizer)
     if not margs.full_finetune:
         fold_adapter(model, margs.adapter_name)
-    plain = build_base_model(margs).model
+    plain = build_base_model(margs, trust_remote_code=trust_remote_code).model
     trained = model.state_dict()
     wanted = plain.state_dict()
     missing = [key for key in wanted if key not in trained]
@@ -106,34 +110,38 @@ def export_adapter(
     merge: bool = False,
     overwrite: bool = False,
     quantize: str | None = None,
+    trust_remote_code: bool = False,
 ) -> Path:
     """Export a run's adapter (or merged model) to `output`; nothing is written before all checks pass.
 
-    `quantize` ("none" or "int8") replaces the decoding setting the export records (quantize.py)."""
+    `quantize` ("none" or "int8") replaces the decoding setting the export records (quantize.py);
+    `trust_remote_code` lets the base checkpoints run their own code (model/remote_code.py)."""
     plan = plan_export(Path(run_dir), Path(output), checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
-    return write_export(plan, Path(output), merge=merge)
+    return write_export(plan, Path(output), merge=merge, trust_remote_code=trust_remote_code)
 
 
-def write_export(plan: ExportPlan, output: Path, *, merge: bool = False) -> Path:
-    """Write the export that `plan_export` checked (the CLI plans before importing this module); a merge is
-    checked before anything is written."""
+def write_export(plan: ExportPlan, output: Path, *, merge: bool = False, trust_remote_code: bool = False) -> Path:
+    """Write the export that `plan_export` checked (the CLI plans before importing this module); a merge, and
+    base checkpoints with their own code (without `trust_remote_code`), are checked before anything is written."""
     source, info, run = plan.source, plan.info, plan.run
+    check_checkpoint_code([info.model.encoder, info.model.decoder], trust_remote_code)
     if merge:
         check_mergeable(source.directory, info)
     rouge = read_json(run.report("validation")) or None
     record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=plan.state)
     with staged_directory(output) as staging:
         if merge:
-            summarizer, _ = load_artifact(source.directory)
-            merged, difference = merge_into_plain_model(summarizer, info)
+            summarizer, _ = load_artifact(source.directory, trust_remote_code=trust_remote_code)
+            merged, difference = merge_into_plain_model(summarizer, info, trust_remote_code=trust_remote_code)
             merged.generation_config = generation_config(summarizer.tokenizer, info.generation_args)
             merged.save_pretrained(str(staging), safe_serialization=True)
             summarizer.tokenizer.save_pretrained(str(staging))
             card = model_card(info, record, source, output, merged_model=merged, merge_difference=difference)
         else:
-            if copy_artifact(source.directory, staging) != info:  # --quantize changed the recorded decoding
-                info.write(staging)
-            save_tokenizer_files(staging, info)
+            copied = copy_artifact(source.directory, staging)
+            if copied != info or RETIRED_MODEL_KEYS & set((read_json(staging / METADATA) or {}).get("model") or {}):
+                info.write(staging)  # --quantize changed the decoding, or an older s2sa.json states trust_remote_code
+            save_tokenizer_files(staging, info, trust_remote_code=trust_remote_code)
             card = model_card(info, record, source, output, counts=tensor_counts(staging))
         (staging / "README.md").write_text(card, encoding="utf-8")
         for path in staging.iterdir():

@@ -19,7 +19,7 @@ from seq2seq_adapters.layout.artifact_folder import ArtifactInfo, read_info, res
 from seq2seq_adapters.layout.run_folder import RunDir
 
 if TYPE_CHECKING:
-    from seq2seq_adapters.model.builder import Summarizer
+    from seq2seq_adapters.model.builder import BuiltModel
 
 
 @dataclass
@@ -58,30 +58,50 @@ def locate(path: str | Path) -> Source:
     return Source(artifact_dir, run.root if run else None, info, is_final)
 
 
-def load_model(source: Source, encoder: str | None = None, decoder: str | None = None) -> Summarizer:
-    """Build the base model, load the trained weights, and move it to the GPU when there is one."""
-    import torch  # heavy: only once the cheap checks (locate, settings, data, output) have passed
+def check_base_code(source: Source, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False) -> None:
+    """Refuse base checkpoints that carry their own code unless the caller allows it (cheap: no torch)."""
+    from seq2seq_adapters.model.remote_code import check_checkpoint_code
 
-    from seq2seq_adapters.model.artifact_io import load_artifact
+    margs = source.info.model
+    check_checkpoint_code([encoder or margs.encoder, decoder or margs.decoder], trust_remote_code)
 
-    summarizer, _ = load_artifact(source.artifact_dir, encoder=encoder, decoder=decoder)
-    if torch.cuda.is_available():
-        summarizer.model.to("cuda")
+
+def load_model(
+    source: Source, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False,
+    device: str | None = None,
+) -> BuiltModel:
+    """Build the base model, load the trained weights, and move it to `device` (default: inference_device)."""
+    from seq2seq_adapters.model.artifact_io import (
+        load_artifact,  # heavy: after the cheap checks (locate, settings, data, output)
+    )
+
+    summarizer, _ = load_artifact(source.artifact_dir, encoder=encoder, decoder=decoder, trust_remote_code=trust_remote_code)
+    summarizer.model.to(device or inference_device())
     return summarizer
 
 
-def load_source(path: str | Path, encoder: str | None = None, decoder: str | None = None) -> tuple[Source, Summarizer]:
+def inference_device() -> str:
+    """The GPU when there is one: generation is several times faster there."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_source(
+    path: str | Path, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False
+) -> tuple[Source, BuiltModel]:
     """`locate` + `load_model`."""
     source = locate(path)
-    return source, load_model(source, encoder, decoder)
+    return source, load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
 
 
-def generation_settings(info: ArtifactInfo, overrides: dict[str, Any] | None = None) -> GenerationArgs:
-    """The decoding settings stored with the weights, with the given (non-None) values replacing them."""
-    unknown = set(overrides or {}) - {f.name for f in fields(GenerationArgs)}
-    if unknown:
-        raise ValueError(f"not generation settings: {sorted(unknown)}")
-    gen = replace(info.generation, **{k: v for k, v in (overrides or {}).items() if v is not None})
+def generation_settings(stored: GenerationArgs, overrides: dict[str, Any] | None = None) -> GenerationArgs:
+    """The decoding settings stored with the weights, with the given (non-None) values replacing them, checked
+    as the flags are."""
+    names = [f.name for f in fields(GenerationArgs)]
+    if unknown := sorted(set(overrides or {}) - set(names)):
+        raise S2SAError(f"not decoding settings: {', '.join(unknown)}; they are {', '.join(names)}")
+    gen = replace(stored, **{k: v for k, v in (overrides or {}).items() if v is not None})
     problems = gen.problems(flag_name)
     if problems:
         raise S2SAError("; ".join(problems))

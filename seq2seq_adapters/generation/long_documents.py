@@ -8,11 +8,18 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from seq2seq_adapters.config.schema import GenerationArgs
+from seq2seq_adapters.core.errors import S2SAError
 
 if TYPE_CHECKING:  # light to import: `summarize` checks --long-documents before torch loads
     from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
 
 LONG_DOCUMENT_MODES = ("truncate", "chunk")
+
+
+def check_long_documents(mode: str) -> None:
+    """Refuse a `--long-documents` value other than LONG_DOCUMENT_MODES, before any model loads."""
+    if mode not in LONG_DOCUMENT_MODES:
+        raise S2SAError(f"--long-documents must be {' or '.join(LONG_DOCUMENT_MODES)}, got {mode!r}")
 
 WINDOW_OVERLAP = 64
 """Tokens each window repeats of the one before, so no sentence is only ever seen cut in half."""

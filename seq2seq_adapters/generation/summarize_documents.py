@@ -15,8 +15,8 @@ from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import atomic_write_text, wrong_kind
 from seq2seq_adapters.data.columns import ID_CANDIDATES, TEXT_CANDIDATES
 from seq2seq_adapters.data.sources import parse_jsonl_object
-from seq2seq_adapters.generation.loading import generation_settings, load_model, locate
-from seq2seq_adapters.generation.long_documents import LONG_DOCUMENT_MODES
+from seq2seq_adapters.generation.long_documents import check_long_documents
+from seq2seq_adapters.generation.summarizer import Summarizer
 
 
 @dataclass
@@ -105,32 +105,27 @@ def summarize_documents(
     generation: dict[str, Any] | None = None,
     long_documents: str = "truncate",
     console: Console | None = None,
+    trust_remote_code: bool = False,
 ) -> list[str]:
     """Summaries of `documents`, in their order, with the weights' stored decoding settings (or overrides).
 
     Documents over the source limit are counted on the console; `long_documents="chunk"` summarises them
     window by window (long_documents.py) instead of cutting them."""
     console = console or Console(stderr=True)
-    if long_documents not in LONG_DOCUMENT_MODES:
-        raise S2SAError(f"--long-documents must be {' or '.join(LONG_DOCUMENT_MODES)}, got {long_documents!r}")
+    check_long_documents(long_documents)
     if not documents:
         raise S2SAError("no documents to summarise")
-    source = locate(path)
-    gen = generation_settings(source.info, generation)
-    summarizer = load_model(source, encoder, decoder)
+    summarizer = Summarizer.load(path, encoder=encoder, decoder=decoder, trust_remote_code=trust_remote_code, **(generation or {}))
     from seq2seq_adapters.core.progress import tracked
-    from seq2seq_adapters.generation.decoding import generate_summaries  # heavy (torch): after the cheap checks
-    from seq2seq_adapters.generation.long_documents import chunked_summaries, measure_overflow
+    from seq2seq_adapters.generation.long_documents import measure_overflow
 
     texts = [document.text for document in documents]
-    limit = source.info.max_source_length
-    overflow = measure_overflow(summarizer.tokenizer, texts, limit)
+    overflow = measure_overflow(summarizer.tokenizer, texts, summarizer.max_source_length)
     if overflow.over_limit:
         how = "summarised in overlapping windows" if long_documents == "chunk" else "cut (--long-documents chunk summarises them whole)"
         console.print(f"[yellow]note:[/] {overflow.describe(cut=False)}: {how}", highlight=False, soft_wrap=True)
-    run = chunked_summaries if long_documents == "chunk" else generate_summaries
     with tracked(console, "summarizing", len(texts)) as advance:
-        return run(summarizer.model, summarizer.tokenizer, texts, gen, limit, on_batch=advance)
+        return summarizer.summarize(texts, long_documents=long_documents, on_batch=advance)
 
 
 def write_summaries(documents: Sequence[Document], summaries: Sequence[str], output: str | Path | None, stdout: TextIO | None = None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from seq2seq_adapters.config.legacy import saved_generation, upgrade_legacy_keys
+from seq2seq_adapters.config.legacy import saved_generation, upgrade_legacy_keys, without_retired_keys
 from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 from seq2seq_adapters.core.files import wrong_kind
@@ -42,7 +42,7 @@ class ArtifactInfo:
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
-            self.model = ModelArgs(**upgrade_legacy_keys(self.model))
+            self.model = ModelArgs(**without_retired_keys(upgrade_legacy_keys(self.model)))
         if isinstance(self.generation, dict):
             self.generation = GenerationArgs(**self.generation)
 
@@ -71,7 +71,8 @@ class ArtifactInfo:
         for name, section_cls in sections.items():
             if not isinstance(values.get(name), dict):
                 raise S2SAError(f"{path} is corrupted: '{name}' is missing or not a mapping")
-            section = upgrade_legacy_keys(values[name]) if name == "model" else values[name]  # format 1 had no `train`
+            # format 1 had no `train`; older s2sa saved trust_remote_code, which grants nothing now
+            section = without_retired_keys(upgrade_legacy_keys(values[name])) if name == "model" else values[name]
             values[name] = _known(section, {f.name for f in dataclasses.fields(section_cls)}, f"{name}.", dropped)
         values["generation"] = saved_generation(values["generation"], path)
         if dropped:
@@ -142,3 +143,14 @@ def verify_weight_files(directory: str | Path) -> None:
                 f.keys()
         except (SafetensorError, OSError) as exc:
             raise S2SAError(f"{path} is damaged or truncated: {str(exc).strip().splitlines()[0]}") from None
+
+
+def is_merged_model(path: str | Path) -> bool:
+    """Whether `path` is a merged export: a plain transformers encoder-decoder folder, no s2sa.json."""
+    path = Path(path)
+    if (path / METADATA).is_file() or not (path / "config.json").is_file():
+        return False
+    try:
+        return json.loads((path / "config.json").read_text()).get("model_type") == "encoder-decoder"
+    except (json.JSONDecodeError, AttributeError):
+        return False

@@ -14,7 +14,6 @@ Every folder is written into a temporary sibling and renamed into place (`staged
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -36,9 +35,10 @@ from seq2seq_adapters.layout.artifact_folder import (
     ArtifactInfo,
     read_info,
 )
-from seq2seq_adapters.model.builder import Summarizer, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
+from seq2seq_adapters.model.builder import BuiltModel, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
 from seq2seq_adapters.model.marker_tokens import add_marker_tokens
 from seq2seq_adapters.model.patched_attention import init_adapters
+from seq2seq_adapters.model.remote_code import check_checkpoint_code
 
 
 @contextlib.contextmanager
@@ -57,7 +57,7 @@ def _copies_for_shared_tensors() -> Iterator[None]:
         loading.save_file = original
 
 
-def _write_into(directory: Path, summarizer: Summarizer, info: ArtifactInfo) -> None:
+def _write_into(directory: Path, summarizer: BuiltModel, info: ArtifactInfo) -> None:
     """Write the three parts of an artifact into an existing folder."""
     if summarizer.adapter_name is not None:
         with _copies_for_shared_tensors():
@@ -89,7 +89,7 @@ def staged_directory(directory: str | Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def save_artifact(directory: str | Path, summarizer: Summarizer, info: ArtifactInfo) -> Path:
+def save_artifact(directory: str | Path, summarizer: BuiltModel, info: ArtifactInfo) -> Path:
     """Write an artifact atomically: into a temporary sibling folder, then renamed into place."""
     with staged_directory(directory) as staging:
         _write_into(staging, summarizer, info)
@@ -122,18 +122,18 @@ def generation_config(tokenizer: PreTrainedTokenizerBase, gen: GenerationArgs) -
     )
 
 
-def save_tokenizer_files(directory: str | Path, info: ArtifactInfo) -> PreTrainedTokenizerBase:
+def save_tokenizer_files(directory: str | Path, info: ArtifactInfo, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """Save the run's tokenizer (the encoder's, with eos/bos as the model uses them and its markers as single
     tokens) and generation config."""
     margs = info.model_args
-    tokenizer = load_tokenizer(resolve_checkpoint(margs.encoder), margs.trust_remote_code)
+    tokenizer = load_tokenizer(resolve_checkpoint(margs.encoder), trust_remote_code=trust_remote_code)
     add_marker_tokens(tokenizer, margs.markers)
     tokenizer.save_pretrained(str(directory))
     generation_config(tokenizer, info.generation_args).save_pretrained(str(directory))
     return tokenizer
 
 
-def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: ArtifactInfo) -> None:
+def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: ArtifactInfo) -> None:
     """Load the adapter (if any) and the non-adapter weights into a model built from the same base."""
     directory = Path(directory)
     model = summarizer.model
@@ -171,40 +171,34 @@ def load_trained_weights(summarizer: Summarizer, directory: str | Path, info: Ar
 
 
 def load_artifact(
-    directory: str | Path, encoder: str | None = None, decoder: str | None = None
-) -> tuple[Summarizer, ArtifactInfo]:
-    """Rebuild the base model named in an artifact (or the given override) and load the trained weights."""
+    directory: str | Path, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False
+) -> tuple[BuiltModel, ArtifactInfo]:
+    """Rebuild the base model named in an artifact (or the given override) and load the trained weights.
+
+    `trust_remote_code`: the caller's permission for the base checkpoints' own code (remote_code.py); what
+    the artifact's `s2sa.json` says never grants it."""
     info = read_info(directory)
     margs = info.model_args
     if encoder:
         margs.encoder = encoder
     if decoder:
         margs.decoder = decoder
-    summarizer = build_base_model(margs)
+    summarizer = build_base_model(margs, trust_remote_code=trust_remote_code)
     load_trained_weights(summarizer, directory, info)
     summarizer.model.eval()
     return summarizer, info
 
 
-def is_merged_model(path: str | Path) -> bool:
-    """Whether `path` is a merged export: a plain transformers encoder-decoder folder, no s2sa.json."""
-    path = Path(path)
-    if (path / METADATA).is_file() or not (path / "config.json").is_file():
-        return False
-    try:
-        return json.loads((path / "config.json").read_text()).get("model_type") == "encoder-decoder"
-    except (json.JSONDecodeError, AttributeError):
-        return False
-
-
-def load_merged_model(directory: str | Path) -> Summarizer:
-    """Load a merged export with plain transformers (no adapters involved)."""
+def load_merged_model(directory: str | Path, *, trust_remote_code: bool = False) -> BuiltModel:
+    """Load a merged export with plain transformers (no adapters involved); a folder with its own code is
+    refused unless `trust_remote_code` (remote_code.py)."""
     from transformers import AutoTokenizer
 
+    check_checkpoint_code([directory], trust_remote_code)
     try:
         model = EncoderDecoderModel.from_pretrained(str(directory))
-        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
         raise S2SAError(f"cannot load the merged model in {directory}: {str(exc).strip().splitlines()[0]}") from None
     model.eval()
-    return Summarizer(model=model, tokenizer=tokenizer)
+    return BuiltModel(model=model, tokenizer=tokenizer)

@@ -27,13 +27,14 @@ from seq2seq_adapters.config.value_rules import DEFAULT_CHECKPOINT, reserved_nam
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.model.marker_tokens import extend_model
 from seq2seq_adapters.model.patched_attention import init_adapters
+from seq2seq_adapters.model.remote_code import check_checkpoint_code, is_remote_code_error, refusal
 
 BERT_LIKE = {"bert", "roberta", "xlm-roberta", "electra", "camembert"}
 """Model types that can serve as both encoder and (with cross-attention) decoder here."""
 
 
 @dataclass
-class Summarizer:
+class BuiltModel:
     """A built model with its tokenizer and what `from_pretrained` had to initialise from scratch."""
 
     model: EncoderDecoderModel
@@ -98,12 +99,18 @@ def _load_or_explain(loader, name: str, **kwargs):
             "pass a local checkpoint folder instead, or omit the flag to use the bundled MiniLM"
         ) from None
     except (ValueError, KeyError) as exc:
+        if not kwargs.get("trust_remote_code") and is_remote_code_error(exc):
+            raise refusal(name, "transformers says it needs trust_remote_code") from None
         raise S2SAError(f"cannot load checkpoint {name}: {str(exc).splitlines()[0]}") from None
 
 
-def load_base_config(name: str, trust_remote_code: bool = False):
-    """Load a checkpoint's config and check that it is BERT-like."""
+def load_base_config(name: str, *, trust_remote_code: bool = False):
+    """Load a checkpoint's config and check that it is BERT-like; one that names its own code (`auto_map`,
+    which transformers ignores without `trust_remote_code`) is refused unless `trust_remote_code`."""
+    check_checkpoint_code([name], trust_remote_code)
     config = _load_or_explain(AutoConfig.from_pretrained, name, trust_remote_code=trust_remote_code)
+    if not trust_remote_code and getattr(config, "auto_map", None):  # a Hub id: its files were not here to check
+        raise refusal(name, "auto_map in config.json")
     if config.model_type not in BERT_LIKE:
         raise S2SAError(
             f"checkpoint {name} is a '{config.model_type}' model; BERT2BERT needs one of {sorted(BERT_LIKE)}"
@@ -111,8 +118,9 @@ def load_base_config(name: str, trust_remote_code: bool = False):
     return config
 
 
-def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """Load the tokenizer and make its eos/bos agree with the model's [SEP]/[CLS] use."""
+    check_checkpoint_code([name], trust_remote_code)
     tokenizer = _load_or_explain(AutoTokenizer.from_pretrained, name, trust_remote_code=trust_remote_code)
     if tokenizer.eos_token is None:
         tokenizer.eos_token = tokenizer.sep_token
@@ -142,12 +150,16 @@ def _quiet_loading():
     return level
 
 
-def build_base_model(margs: ModelArgs) -> Summarizer:
-    """`from_encoder_decoder_pretrained` with the new-weight list and special tokens set; no adapter yet."""
+def build_base_model(margs: ModelArgs, *, trust_remote_code: bool = False) -> BuiltModel:
+    """`from_encoder_decoder_pretrained` with the new-weight list and special tokens set; no adapter yet.
+
+    `trust_remote_code` lets checkpoints run their own code (remote_code.py): the caller's permission for
+    this call, never a setting."""
     encoder_path, decoder_path = resolve_checkpoint(margs.encoder), resolve_checkpoint(margs.decoder)
-    remote = margs.trust_remote_code
-    encoder_config = load_base_config(encoder_path, remote)
-    decoder_config = load_base_config(decoder_path, remote)
+    remote = trust_remote_code
+    check_checkpoint_code([encoder_path, decoder_path], remote)
+    encoder_config = load_base_config(encoder_path, trust_remote_code=remote)
+    decoder_config = load_base_config(decoder_path, trust_remote_code=remote)
     for config in (encoder_config, decoder_config):
         config.attention_probs_dropout_prob = margs.attention_dropout
         if margs.hidden_dropout is not None:
@@ -175,7 +187,7 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
         )
     finally:
         hf_logging.set_verbosity(level)
-    tokenizer = load_tokenizer(encoder_path, remote)
+    tokenizer = load_tokenizer(encoder_path, trust_remote_code=remote)
     configure_special_tokens(model, tokenizer)
     if margs.markers:
         extend_model(model, tokenizer, margs.markers)
@@ -184,7 +196,7 @@ def build_base_model(margs: ModelArgs) -> Summarizer:
     parameter_names = {name for name, _ in model.named_parameters()}
     new_weights = sorted(name for name in missing if name in parameter_names)
     copied = init_cross_attention_from_self(model) if margs.cross_attention_init == "self" else []
-    return Summarizer(
+    return BuiltModel(
         model=model, tokenizer=tokenizer, new_weight_names=new_weights, copied_weight_names=copied, policy=margs.policy
     )
 
@@ -269,7 +281,7 @@ def configured_leave_out(config: AdapterConfig) -> list[int]:
     return list(getattr(config_parts(config)[0], "leave_out", None) or [])
 
 
-def add_adapter(summarizer: Summarizer, margs: ModelArgs) -> None:
+def add_adapter(summarizer: BuiltModel, margs: ModelArgs) -> None:
     """`adapters.init` the model (with copy-free attention) and add (but not yet train) the configured adapter.
 
     A default leave_out (None) is replaced on `margs` by the layers it resolved to, so the saved run
@@ -306,7 +318,7 @@ def parameter_count(model: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
 
-def set_trainable(summarizer: Summarizer, margs: ModelArgs) -> None:
+def set_trainable(summarizer: BuiltModel, margs: ModelArgs) -> None:
     """Freeze everything but the groups the `train` policy names (see trainable.py)."""
     model, policy = summarizer.model, margs.policy
     if policy.full:
@@ -328,13 +340,13 @@ def is_adapter_parameter(name: str, adapter_name: str | None) -> bool:
     return adapter_name is not None and adapter_name in name.split(".")
 
 
-def named_groups(summarizer: Summarizer) -> Iterator[tuple[str, str, torch.nn.Parameter]]:
+def named_groups(summarizer: BuiltModel) -> Iterator[tuple[str, str, torch.nn.Parameter]]:
     """(name, group, parameter) for every parameter (tied ones once)."""
     for name, parameter in summarizer.model.named_parameters():
         yield name, parameter_group(name, is_adapter_parameter(name, summarizer.adapter_name)), parameter
 
 
-def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]:
+def parameter_groups(summarizer: BuiltModel) -> dict[str, dict[str, int | bool]]:
     """Per group (adapter, head, cross-attention, markers where there are any, base): parameter count,
     whether any of it trains, and how many of its parameters train (markers: the encoder's may not)."""
     counts = {group: [0, 0] for group in GROUPS}  # parameters, trained parameters
@@ -348,16 +360,16 @@ def parameter_groups(summarizer: Summarizer) -> dict[str, dict[str, int | bool]]
     }
 
 
-def build_summarizer(margs: ModelArgs) -> Summarizer:
+def build_summarizer(margs: ModelArgs, *, trust_remote_code: bool = False) -> BuiltModel:
     """The whole model recipe: base model, adapter (unless full fine-tuning), trainable flags."""
-    summarizer = build_base_model(margs)
+    summarizer = build_base_model(margs, trust_remote_code=trust_remote_code)
     if not margs.full_finetune:
         add_adapter(summarizer, margs)
     set_trainable(summarizer, margs)
     return summarizer
 
 
-def saved_state(summarizer: Summarizer) -> dict[str, torch.Tensor]:
+def saved_state(summarizer: BuiltModel) -> dict[str, torch.Tensor]:
     """Non-adapter weights an artifact must hold: those of the groups the policy trains, plus frozen new
     weights that a rebuild cannot reproduce (random init; cross-attention copied from self-attention is
     rebuilt by `build_base_model`). Decided by the policy, not `requires_grad`, so a loaded model saves the same."""

@@ -24,6 +24,7 @@ from transformers import TrainerState
 from transformers.trainer import TRAINER_STATE_NAME, safe_globals
 
 from seq2seq_adapters.core.files import atomic_write_text
+from seq2seq_adapters.layout.artifact_folder import METADATA, NON_ADAPTER_WEIGHTS
 from seq2seq_adapters.layout.checkpoint_folder import (
     CHECKPOINT_COMPLETE,
     checkpoint_folders,
@@ -31,8 +32,9 @@ from seq2seq_adapters.layout.checkpoint_folder import (
     complete_checkpoints,
     is_complete,
 )
+from seq2seq_adapters.layout.run_folder import ADAPTER_DIR
 
-REQUIRED_FILES = (TRAINER_STATE_NAME, "optimizer.pt", "scheduler.pt", "adapter/s2sa.json", "adapter/non_adapter_weights.safetensors")
+REQUIRED_FILES = (TRAINER_STATE_NAME, "optimizer.pt", "scheduler.pt", f"{ADAPTER_DIR}/{METADATA}", f"{ADAPTER_DIR}/{NON_ADAPTER_WEIGHTS}")
 """What a resume cannot do without (the Trainer would silently start a fresh optimizer without optimizer.pt)."""
 
 

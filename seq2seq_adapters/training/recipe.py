@@ -1,4 +1,9 @@
-"""The train recipe: build, load data, run the transformers Seq2SeqTrainer, save, score, record."""
+"""The train recipe, torchtune style: `setup` (checks, data, model, run folder, Trainer) -> `fit` (train, or
+continue from a checkpoint) -> `finalize` (adapter, validation report, curves, run.json).
+
+It only builds, runs and records: the Trainer and its arguments are trainer.py, the rules of `--resume` are
+resume_request.py (applied here to every caller, Python included).
+"""
 
 from __future__ import annotations
 
@@ -10,29 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import torch
 import transformers
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from transformers import (
-    DataCollatorForSeq2Seq,
-    EarlyStoppingCallback,
-    Seq2SeqTrainer,
-    Seq2SeqTrainingArguments,
-    TrainerCallback,
-    TrainerState,
-)
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_callback import PrinterCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
+from transformers.trainer_utils import TrainOutput
 
 from seq2seq_adapters import __version__
 from seq2seq_adapters.config.schema import RunConfig, TrainArgs
 from seq2seq_adapters.config.value_rules import MARKERS_AUTO, MARKERS_MIN_COUNT, MARKERS_NONE
 from seq2seq_adapters.core.distributed import broadcast, is_main_process, main_process_first, world_size
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk
+from seq2seq_adapters.core.files import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk, read_json
 from seq2seq_adapters.core.progress import progress_bar, tracked
 from seq2seq_adapters.data.dataset import SummarizationData, load_summarization_data
 from seq2seq_adapters.data.tokenization import tokenize_splits
@@ -41,30 +37,20 @@ from seq2seq_adapters.evaluation.reports import parameter_summary, parameter_tab
 from seq2seq_adapters.evaluation.split_scoring import evaluate_split
 from seq2seq_adapters.generation.decoding import check_decoder_room
 from seq2seq_adapters.generation.long_documents import Overflow, measure_overflow
-from seq2seq_adapters.layout.checkpoint_folder import (
-    checkpoint_folders,
-    checkpoint_step,
-    is_complete,
-    last_complete_checkpoint,
-)
+from seq2seq_adapters.layout.checkpoint_folder import checkpoint_step, last_complete_checkpoint
 from seq2seq_adapters.layout.run_folder import RunDir, adapter_of
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_trained_weights, save_artifact
-from seq2seq_adapters.model.builder import Summarizer, build_summarizer, parameter_groups
+from seq2seq_adapters.model.builder import BuiltModel, build_summarizer, parameter_groups
 from seq2seq_adapters.model.marker_tokens import training_markers
-from seq2seq_adapters.training.checkpointing import (
-    discard_checkpoint,
-    loadable_checkpoint,
-    mark_complete,
-    rotate_checkpoints,
-)
+from seq2seq_adapters.model.remote_code import check_checkpoint_code
+from seq2seq_adapters.training.checkpointing import loadable_checkpoint
 from seq2seq_adapters.training.interrupts import GracefulStop, TrainingInterrupted, stop_on_signals
-from seq2seq_adapters.training.length_grouped_sampler import EpochSeededLengthGroupedSampler
-from seq2seq_adapters.training.loss import label_position_loss
 from seq2seq_adapters.training.metrics_log import MetricsFileCallback
-from seq2seq_adapters.training.nonfinite_guard import NonFiniteGuard
+from seq2seq_adapters.training.resume_request import resume_request
 from seq2seq_adapters.training.running_loss import LossBook
 from seq2seq_adapters.training.step_lines import StepLines
 from seq2seq_adapters.training.time_budget import TimeBudget
+from seq2seq_adapters.training.trainer import SummarizationTrainer, build_trainer
 from seq2seq_adapters.training.validation_rouge import ValidationRouge
 
 
@@ -103,111 +89,6 @@ def progress_callback(console: Console, budget: TimeBudget | None) -> TrainerCal
     return StepLines(console, lambda: budget.planned_steps if budget else None)
 
 
-class SummarizationTrainer(Seq2SeqTrainer):
-    """Seq2SeqTrainer whose checkpoints hold the adapter *and* the non-adapter weights (not the frozen base)."""
-
-    def __init__(self, *args, summarizer: Summarizer, artifact_info: ArtifactInfo, nonfinite: NonFiniteGuard,
-                 validation_rouge: ValidationRouge | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        # EncoderDecoderModel averages its loss over local tokens and ignores `num_items_in_batch`; without
-        # this the Trainer would multiply loss and gradients by the number of processes.
-        self.model_accepts_loss_kwargs = False
-        self.summarizer = summarizer
-        self.artifact_info = artifact_info
-        self.nonfinite = nonfinite
-        self.add_callback(nonfinite)
-        self._loss_since_log: torch.Tensor | None = None
-        self._restore_loss_book = False
-        self.validation_rouge = validation_rouge
-
-    def train(self, resume_from_checkpoint: str | None = None, *args, **kwargs) -> TrainOutput:
-        """The Trainer's train; a resumed one restores the checkpoint's loss book at its first step."""
-        self._restore_loss_book = resume_from_checkpoint is not None
-        return super().train(resume_from_checkpoint, *args, **kwargs)
-
-    def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
-        """Validation loss, plus ROUGE on the fixed validation subset: logged, and eligible as metric_for_best_model."""
-        output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
-        if self.validation_rouge is not None:
-            rouge = self.validation_rouge(self.summarizer)
-            output.metrics.update({f"{metric_key_prefix}_{kind}": value for kind, value in rouge.items()})
-        return output
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """The model's own loss, computed without vocabulary logits for padded summary positions (see loss.py)."""
-        loss, outputs = label_position_loss(model, inputs, self.summarizer.model, self.args.label_smoothing_factor)
-        return (loss, outputs) if return_outputs else loss
-
-    def training_step(self, model, inputs, num_items_in_batch=None):
-        """The Trainer's step; the non-finite guard sees its loss. The first step after a resume also hands
-        back the checkpoint's loss book (loss_book.py): the Trainer adds what this returns to its running sum,
-        which it started at zero, so that sum and the logged losses come out as in an uninterrupted run."""
-        loss = super().training_step(model, inputs, num_items_in_batch)
-        self.nonfinite.observe_loss(loss)
-        if self._restore_loss_book and torch.isfinite(loss):
-            self._restore_loss_book = False
-            book = LossBook.saved(self.state)
-            if book is not None:
-                self._total_loss_scalar = book.logged_total
-                self._globalstep_last_logged = book.last_logged_step
-                return loss + book.since_log
-        return loss
-
-    def _maybe_log_save_evaluate(self, tr_loss, *args, **kwargs):
-        self._loss_since_log = tr_loss  # the loop's running sum, for the loss book of a checkpoint saved now
-        return super()._maybe_log_save_evaluate(tr_loss, *args, **kwargs)
-
-    def _save(self, output_dir: str | None = None, state_dict=None):
-        output_dir = Path(output_dir or self.args.output_dir)
-        save_artifact(adapter_of(output_dir), self.summarizer, self.artifact_info)
-
-    def _save_checkpoint(self, model, trial):
-        """Write checkpoint-N, then its COMPLETE marker, and only then drop older checkpoints; a write that
-        fails (a full disk) removes the partial folder."""
-        run_dir = Path(self._get_output_dir(trial=trial))
-        folder = run_dir / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        self.nonfinite.check_weights(self.model, self.state.global_step)
-        since_log = self._nested_gather(self._loss_since_log).mean().item() if self._loss_since_log is not None else 0.0
-        LossBook(self._total_loss_scalar, since_log, self._globalstep_last_logged).save(self.state)
-        if self.args.should_save and folder.is_dir():
-            discard_checkpoint(folder)  # a stale or half-written folder of the same step: start clean
-        with naming_a_full_disk(folder, "; the partial checkpoint was removed"):
-            try:
-                super()._save_checkpoint(model, trial)
-                if self.args.should_save:
-                    mark_complete(folder)
-            except BaseException:
-                if self.args.should_save:
-                    discard_checkpoint(folder)
-                raise
-        if self.args.should_save:
-            rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.global_step, keep=self.state.best_model_checkpoint)
-
-    def _rotate_checkpoints(self, use_mtime=False, output_dir=None) -> None:
-        """No-op: the Trainer rotates before our COMPLETE marker exists; `_save_checkpoint` rotates after it."""
-
-    def _sorted_checkpoints(self, output_dir=None, checkpoint_prefix=PREFIX_CHECKPOINT_DIR, use_mtime=False) -> list[str]:
-        """Complete checkpoints the Trainer may delete at the end: never the newest (the resume point)."""
-        complete = [p for p in checkpoint_folders(Path(output_dir or self.args.output_dir)) if is_complete(p)]
-        return [str(p) for p in complete[:-1]]
-
-    def _get_train_sampler(self, train_dataset=None):
-        """Length groups sized by the *global* batch, so N processes see the batches one process would."""
-        if not self.args.group_by_length:
-            return super()._get_train_sampler(train_dataset)
-        global_batch = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
-        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed  # order resumes identically
-        return EpochSeededLengthGroupedSampler(
-            global_batch, dataset=train_dataset or self.train_dataset, model_input_name="input_ids", seed=seed
-        )
-
-    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        load_trained_weights(self.summarizer, adapter_of(resume_from_checkpoint), self.artifact_info)
-
-    def _load_best_model(self):
-        load_trained_weights(self.summarizer, adapter_of(self.state.best_model_checkpoint), self.artifact_info)
-
-
 @dataclass
 class TrainResult:
     """Where a finished run wrote its files, and its headline numbers."""
@@ -233,7 +114,7 @@ def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
-def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int]:
+def resolve_lengths(config: RunConfig, summarizer: BuiltModel) -> tuple[int, int]:
     """Source/target lengths, checked against the encoder's and decoder's position limits."""
     encoder_limit = summarizer.model.config.encoder.max_position_embeddings
     decoder_limit = summarizer.model.config.decoder.max_position_embeddings
@@ -246,52 +127,6 @@ def resolve_lengths(config: RunConfig, summarizer: Summarizer) -> tuple[int, int
         )
     check_decoder_room(summarizer.model, config.generation)
     return source, config.data.max_target_length
-
-
-def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool) -> Seq2SeqTrainingArguments:
-    """Map our TrainArgs onto the Trainer's arguments (fast defaults: length-grouped, dynamic padding)."""
-    t = config.train
-    evaluate_by_steps = t.eval_steps is not None and has_validation
-    save_strategy = "steps" if t.save_steps or evaluate_by_steps else "epoch"
-    return Seq2SeqTrainingArguments(
-        output_dir=str(RunDir(output_dir).checkpoints),
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.grad_accum,
-        learning_rate=t.learning_rate,
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        warmup_ratio=t.warmup_ratio,
-        lr_scheduler_type=t.lr_scheduler,
-        optim=t.optim,
-        label_smoothing_factor=t.label_smoothing,
-        gradient_checkpointing=t.gradient_checkpointing,
-        # Reentrant checkpointing passes no gradient to adapters inside frozen blocks (their inputs need none).
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
-        weight_decay=t.weight_decay,
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_steps=t.logging_steps,
-        eval_strategy="steps" if evaluate_by_steps else "no",
-        eval_steps=t.eval_steps if evaluate_by_steps else None,
-        save_strategy=save_strategy,
-        save_steps=(t.save_steps or t.eval_steps) if save_strategy == "steps" else 500,
-        save_total_limit=t.save_total_limit,
-        load_best_model_at_end=evaluate_by_steps,
-        metric_for_best_model=f"eval_{t.metric_for_best}" if evaluate_by_steps else None,
-        group_by_length=t.group_by_length,
-        bf16=t.bf16,
-        fp16=t.fp16,
-        use_cpu=not torch.cuda.is_available(),  # on CPU, accelerate sets up DDP (gloo) only when told
-        ddp_backend="gloo" if world_size() > 1 and not torch.cuda.is_available() else None,
-        report_to=[] if t.report_to == "none" else [t.report_to],
-        logging_dir=str(RunDir(output_dir).tensorboard),
-        disable_tqdm=True,
-        predict_with_generate=False,
-        save_safetensors=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
 
 
 def library_versions() -> dict[str, str]:
@@ -309,7 +144,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def tokenize_data(config: RunConfig, data: SummarizationData, summarizer: Summarizer, console: Console):
+def tokenize_data(config: RunConfig, data: SummarizationData, summarizer: BuiltModel, console: Console):
     """Say which columns were used, tokenize the splits with a progress bar, and say how many training
     documents the source limit cuts."""
     console.print(
@@ -352,34 +187,6 @@ def write_run_record(path: Path, config: RunConfig, data: SummarizationData, par
     )
 
 
-def build_trainer(
-    config: RunConfig,
-    summarizer: Summarizer,
-    tokenized,
-    output_dir: Path,
-    info: ArtifactInfo,
-    callbacks: list[TrainerCallback],
-    validation_rouge: ValidationRouge | None = None,
-) -> SummarizationTrainer:
-    """The Trainer `train` runs (also used by scripts/bench_train.py): fast defaults, our checkpoints."""
-    has_validation = "validation" in tokenized
-    trainer = SummarizationTrainer(
-        model=summarizer.model,
-        args=training_arguments(config, output_dir, has_validation),
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"] if has_validation else None,
-        data_collator=DataCollatorForSeq2Seq(summarizer.tokenizer, label_pad_token_id=-100),
-        processing_class=summarizer.tokenizer,
-        callbacks=callbacks,
-        summarizer=summarizer,
-        artifact_info=info,
-        nonfinite=NonFiniteGuard(config.train.on_nonfinite, output_dir),
-        validation_rouge=validation_rouge,
-    )
-    trainer.remove_callback(PrinterCallback)
-    return trainer
-
-
 @dataclass
 class Session:
     """A run being trained: what `setup` builds for `fit` and `finalize`."""
@@ -388,7 +195,7 @@ class Session:
     run: RunDir
     checkpoint: Path | None
     """The complete checkpoint a resumed run continues from; None for a new run."""
-    summarizer: Summarizer
+    summarizer: BuiltModel
     data: SummarizationData
     trainer: SummarizationTrainer
     parameters: dict
@@ -402,15 +209,33 @@ class Session:
     """The `--max-time` callback, for run.json; None without a budget."""
 
 
-def train(config: RunConfig, *, overwrite: bool = False, resume: Path | None = None, console: Console | None = None) -> TrainResult:
-    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json)."""
-    session = setup(config, overwrite=overwrite, resume=resume, console=console)
+def train(config: RunConfig | None = None, *, overwrite: bool = False, resume: Path | None = None,
+          console: Console | None = None, trust_remote_code: bool = False) -> TrainResult:
+    """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json).
+
+    `resume`: continue that run folder with the settings it saved (the rules of resume_request.py: `config`
+    may only repeat them, `overwrite` is refused); a finished run is left as it is and its record returned.
+    `trust_remote_code`: the caller's permission for the checkpoints' own code (model/remote_code.py), not a setting."""
+    if resume is not None:
+        request = resume_request(resume, ["overwrite=True"] if overwrite else [], config)
+        if request.finished:
+            return recorded_result(request.run)
+        config = request.config
+    elif config is None:
+        raise TypeError("train() needs a config, or resume: the folder of a run to continue")
+    session = setup(config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code)
     try:
         return finalize(session, fit(session))
     except DiskFull as exc:
         checkpoint, root = last_complete_checkpoint(session.run.root), session.run.root
         then = f"the last complete checkpoint is {checkpoint}; free some space and continue with: s2sa train --resume {root}"
         raise DiskFull(f"{exc}; {then if checkpoint else 'no checkpoint was saved; free some space and start again'}") from None
+
+
+def recorded_result(run: RunDir) -> TrainResult:
+    """A finished run's result as its run.json records it."""
+    record = read_json(run.record) or {}
+    return TrainResult(run.root, record.get("train_samples_per_s"), record.get("train_loss"), record.get("rouge_validation") or {})
 
 
 def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tuple[RunDir, Path | None]:
@@ -432,7 +257,7 @@ def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tupl
     return RunDir(output_dir), None
 
 
-def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None) -> Session:
+def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None, trust_remote_code: bool = False) -> Session:
     """Load the data, build the model, tokenize, prepare the run folder and the Trainer."""
     console = console or Console(stderr=True)
     if not is_main_process():
@@ -440,6 +265,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     start = time.perf_counter()
     transformers.set_seed(config.train.seed)
     run, checkpoint = resolve_run(config, overwrite, resume)
+    check_checkpoint_code([config.model.encoder, config.model.decoder], trust_remote_code)
     output_dir = run.root
     with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint
         data = load_summarization_data(config.data, seed=config.train.seed)
@@ -448,7 +274,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         config.model.marker_tokens = ",".join(markers) or MARKERS_NONE
         console.print(f"markers as single tokens: {', '.join(markers) or f'none (no #Word# tag seen {MARKERS_MIN_COUNT}+ times in the training data)'}",
                       highlight=False, markup=False)
-    summarizer = build_summarizer(config.model)
+    summarizer = build_summarizer(config.model, trust_remote_code=trust_remote_code)
     with main_process_first():
         tokenized, source_length, overflow = tokenize_data(config, data, summarizer, console)
     if resume is None and is_main_process():

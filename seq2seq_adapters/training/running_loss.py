@@ -4,7 +4,8 @@ The Trainer keeps three numbers: the loss summed since the last log (a tensor lo
 the sum of the logged losses, and the step of the last log. On resume it starts them afresh, so the first
 logged loss and the final train_loss counted only the steps after the resume. A checkpoint stores them in
 its own trainer_state.json (under `stateful_callbacks`, which the Trainer saves and reads back), and the
-resumed Trainer gets them back (see SummarizationTrainer.training_step).
+resumed Trainer gets them back (see SummarizationTrainer.training_step; the Trainer's private attributes
+behind them are reached through transformers_internals.py).
 """
 
 from __future__ import annotations

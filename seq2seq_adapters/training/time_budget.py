@@ -9,6 +9,7 @@ from transformers import TrainerCallback
 from transformers.optimization import get_scheduler
 
 from seq2seq_adapters.core.distributed import rank_max
+from seq2seq_adapters.training.transformers_internals import set_last_lr
 
 MEASURED_STEPS = 3
 """Optimizer steps timed before the first plan (the first steps pay for warm-up and allocation)."""
@@ -27,7 +28,7 @@ def replan_schedule(lr_scheduler, optimizer, args, total_steps: int) -> None:
     lrs = [base * rule(lr_scheduler.last_epoch) for base, rule in zip(lr_scheduler.base_lrs, lr_scheduler.lr_lambdas)]
     for group, lr in zip(optimizer.param_groups, lrs):
         group["lr"] = lr
-    lr_scheduler._last_lr = lrs
+    set_last_lr(lr_scheduler, lrs)
 
 
 class TimeBudget(TrainerCallback):

@@ -13,7 +13,7 @@ from seq2seq_adapters.core.distributed import shard, unshard
 from seq2seq_adapters.evaluation.rouge import compute_rouge
 from seq2seq_adapters.evaluation.split_scoring import headline
 from seq2seq_adapters.generation.decoding import generate_summaries
-from seq2seq_adapters.model.builder import Summarizer
+from seq2seq_adapters.model.builder import BuiltModel
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ValidationRouge:
         decoding = dataclasses.replace(generation, num_beams=1) if train.eval_greedy else generation
         return cls(list(subset["document"]), list(subset["references"]), decoding, max_source_length)
 
-    def __call__(self, summarizer: Summarizer) -> dict[str, float]:
+    def __call__(self, summarizer: BuiltModel) -> dict[str, float]:
         """Headline ROUGE F1 x100 (rouge1, rouge2, rougeL, rougeLsum); every rank generates its share and scores all."""
         local = generate_summaries(summarizer.model, summarizer.tokenizer, shard(self.documents), self.generation, self.max_source_length)
         predictions = unshard(local, len(self.documents))

@@ -20,13 +20,13 @@ from tiny import write_jsonl
 # Runs the CLI like `python -m seq2seq_adapters`, with the training loss of one step made NaN (S2SA_TEST_NAN_STEP).
 NAN_LAUNCHER = """
 import os, runpy
-from seq2seq_adapters.training import recipe as training
+from seq2seq_adapters.training.trainer import SummarizationTrainer
 nan_step = int(os.environ["S2SA_TEST_NAN_STEP"])
-original = training.SummarizationTrainer.compute_loss
+original = SummarizationTrainer.compute_loss
 def compute_loss(self, model, inputs, *args, **kwargs):
     loss = original(self, model, inputs, *args, **kwargs)
     return loss * float("nan") if model.training and self.state.global_step + 1 == nan_step else loss
-training.SummarizationTrainer.compute_loss = compute_loss
+SummarizationTrainer.compute_loss = compute_loss
 runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
 """
 

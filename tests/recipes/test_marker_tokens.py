@@ -79,6 +79,7 @@ def test_a_resumed_run_ends_with_the_same_marker_rows(marker_run, tmp_path):
     shutil.copytree(output_dir, resumed)
     shutil.rmtree(resumed / "checkpoints" / "checkpoint-6")
     shutil.rmtree(resumed / "adapter")
+    (resumed / "run.json").unlink()  # not finished: a finished run is left as it is
     config = RunConfig.from_dict(json.loads((resumed / "run_config.json").read_text()))
     config.train.output_dir = str(resumed)
     train_tiny(config, resume=resumed)

@@ -12,7 +12,7 @@ from tiny import SIX_STEPS, read_jsonl, tiny_run_config, train_tiny
 from seq2seq_adapters.evaluation.curves import plot_curves
 from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE
 from seq2seq_adapters.layout.run_folder import RunDir
-from seq2seq_adapters.training.recipe import training_arguments
+from seq2seq_adapters.training.trainer import training_arguments
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

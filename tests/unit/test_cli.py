@@ -1,6 +1,7 @@
 """The `s2sa` commands in this process (typer's CliRunner, training stood in for): every key of the YAML can be
 set from the command line, by its flag or as `section.key=value`; bad settings, paths and targets are one error
-line before anything loads; `--resume`, `s2sa configs`, the allocator setting and a full disk under any command."""
+line before anything loads; `--resume`, `s2sa configs`, the allocator setting, a full disk under any command, the
+warning lines of a command, and `eval --compare` refusing the options it does not read."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import json
 import sys
 import types
+import warnings
 
 import pytest
 from tiny import write_jsonl
@@ -16,12 +18,13 @@ from typer.testing import CliRunner
 from seq2seq_adapters.cli import app
 from seq2seq_adapters.config.fields import setting_flags
 from seq2seq_adapters.config.schema import RunConfig, setting_fields
+from seq2seq_adapters.core.errors import S2SAWarning
 
 EXAMPLES = {
     "model": {
         "encoder": "enc-x", "decoder": "dec-x", "tie_encoder_decoder": True, "adapter_config": "lora[r=8,alpha=16]",
         "adapter_name": "mine", "leave_out": [1, 2], "train": "adapter,cross-attention",
-        "trust_remote_code": True, "cross_attention_init": "random", "attention_dropout": 0.1, "hidden_dropout": 0.1, "marker_tokens": "#Person1#,#Person2#", "encoder_marker_rows": "train",
+        "cross_attention_init": "random", "attention_dropout": 0.1, "hidden_dropout": 0.1, "marker_tokens": "#Person1#,#Person2#", "encoder_marker_rows": "train",
     },
     "data": {
         "data": "org/my-data", "text_column": "doc", "summary_column": "tldr", "validation_ratio": 0.2, "max_train_samples": 5,
@@ -287,3 +290,28 @@ def test_every_command_reuses_freed_memory(monkeypatch):
     monkeypatch.setattr("seq2seq_adapters.cli.reuse_freed_memory", lambda: called.append(True))
     result = CliRunner().invoke(app, ["configs"], standalone_mode=False)
     assert result.exit_code == 0 and called == [True]
+
+
+def test_a_command_prints_our_warnings_as_one_line_and_restores_the_hook(monkeypatch, tmp_path):
+    def fake_train(config, **kwargs):
+        warnings.warn("something to know", S2SAWarning)
+        return types.SimpleNamespace(output_dir=config.train.output_dir)
+
+    monkeypatch.setitem(sys.modules, "seq2seq_adapters.training.recipe", types.SimpleNamespace(train=fake_train))
+    before = (warnings.showwarning, list(warnings.filters))
+    result = CliRunner().invoke(app, ["train", "--output-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if "something to know" in line] == ["warning: something to know"]
+    assert (warnings.showwarning, list(warnings.filters)) == before
+
+
+def test_compare_names_the_options_given_that_it_does_not_read(monkeypatch):
+    compared = []
+    monkeypatch.setattr("seq2seq_adapters.evaluation.compare.compare_runs", lambda *args, **kwargs: compared.append(args))
+    args = ["eval", "a", "b", "--compare", "--num-beams", "3", "--max-samples", "2", "--overwrite", "--split", "validation", "--text-column", "t"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and not compared
+    assert "--compare reads existing reports; --max-samples, --text-column, --overwrite, --num-beams do not apply" in result.output
+    result = CliRunner().invoke(app, ["eval", "a", "b", "--compare", "--split", "validation", "--markdown", "table.md"])
+    assert result.exit_code == 0, result.output
+    assert len(compared) == 1

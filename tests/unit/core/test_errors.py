@@ -7,7 +7,7 @@ import warnings
 import pytest
 import typer
 
-from seq2seq_adapters.cli import show_warning, user_errors
+from seq2seq_adapters.cli import user_errors, warning_lines
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
 
 
@@ -40,11 +40,10 @@ def test_other_exceptions_are_not_turned_into_error_lines():
             raise ValueError("a bug")
 
 
-def test_a_warning_is_one_warning_line_without_file_and_line(capsys, monkeypatch):
-    """The CLI shows S2SAWarning as one line (pytest records warnings itself: the CLI's display is put back)."""
+def test_a_warning_is_one_warning_line_without_file_and_line(capsys):
+    """While a command runs (the CLI's warning_lines), S2SAWarning is one line."""
     assert issubclass(S2SAWarning, UserWarning)
-    monkeypatch.setattr(warnings, "showwarning", show_warning)
-    with warnings.catch_warnings():
+    with warning_lines():
         warnings.simplefilter("always")
         warnings.warn("min_new_tokens 10 is above max_new_tokens 3 [saved]", S2SAWarning, stacklevel=1)
     assert capsys.readouterr().err == "warning: min_new_tokens 10 is above max_new_tokens 3 [saved]\n"
