@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
@@ -133,11 +133,25 @@ def save_tokenizer_files(directory: str | Path, info: ArtifactInfo, *, trust_rem
     return tokenizer
 
 
+def check_finite_weights(directory: Path) -> None:
+    """Refuse weights holding NaN or inf, naming the first such tensor: loaded, they make every summary the same
+    string of unused tokens, with a ROUGE report for it and exit 0."""
+    for name in (ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS):
+        if not (directory / name).is_file():
+            continue
+        with safe_open(str(directory / name), framework="pt") as weights:
+            for key in weights.keys():
+                if not torch.isfinite(weights.get_tensor(key)).all():
+                    raise S2SAError(f"{directory / name}: tensor {key} holds NaN or inf values; these weights are damaged "
+                                    "(export or evaluate another checkpoint, or train again)")
+
+
 def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: ArtifactInfo) -> None:
     """Load the adapter (if any) and the non-adapter weights into a model built from the same base."""
     directory = Path(directory)
     model = summarizer.model
     margs = info.model_args
+    check_finite_weights(directory)
     try:
         if not margs.full_finetune:
             if not hasattr(model, "adapters_config"):
