@@ -35,3 +35,34 @@ def test_non_finite_weights_are_refused_naming_the_tensor(stored_pair, tmp_path,
                         "--max-samples", "2", "--output-dir", str(tmp_path / "eval")])
     assert_one_line_error(evaluate, f"tensor {name} holds NaN or inf values")
     assert not (tmp_path / "eval").exists()
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        # the union without its LoRA part: the stored lora tensors would be skipped
+        (lambda config: config.update(config=config["config"]["configs"][1]), "tensors the adapter of adapter_config.json does not have"),
+        # every layer left out: nothing would load
+        (lambda config: [c.update(leave_out=list(range(12))) for c in config["config"]["configs"]],
+         "tensors the adapter of adapter_config.json does not have"),
+    ],
+)
+def test_an_edited_adapter_config_is_refused(stored_pair, edit, needle):
+    import json
+
+    path = stored_pair / "export" / "adapter_config.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+    assert_one_line_error(run_cli(["summarize", str(stored_pair / "export"), str(stored_pair / "doc1.txt")]), needle)
+
+
+def test_an_extra_tensor_in_the_adapter_file_is_refused(stored_pair):
+    import torch
+
+    path = stored_pair / "export" / "adapter.safetensors"
+    tensors = load_file(str(path))
+    tensors["decoder.bert.encoder.layer.1.attention.output.adapters.stored.extra"] = torch.zeros(2)
+    save_file(tensors, str(path), metadata={"format": "pt"})
+    assert_one_line_error(run_cli(["summarize", str(stored_pair / "export"), str(stored_pair / "doc1.txt")]),
+                          "holds 1 tensors the adapter of adapter_config.json does not have", "adapters.stored.extra")
