@@ -169,6 +169,12 @@ def test_a_second_writer_is_refused(tiny_run, tiny_bert, dialog_jsonl, tmp_path)
         result = run_cli(["export-adapter", str(tiny_run), "--output", str(run), "--overwrite"])
         assert_one_line_error(result, "--output", str(run))
         assert snapshot(run) == before
+
+        (run / "run.json").unlink()  # so that --resume has work to do
+        before = snapshot(run)
+        result, seconds = timed(["train", "--resume", str(run)])
+        assert_one_line_error(result, "--resume", str(run), "is being written by another s2sa command")
+        assert snapshot(run) == before and seconds < FAST
     finally:
         os.close(fd)
 
