@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from collections.abc import Callable
@@ -18,13 +19,17 @@ from dataclasses import field
 from typing import Any, Literal
 
 
-def setting(default: Any = None, help: str = "", *, flags: tuple[str, ...] | None = (), bounds: str | None = None, parse: Callable[[str], Any] | None = None) -> Any:
+def setting(
+    default: Any = None, help: str = "", *, flags: tuple[str, ...] | None = (), bounds: str | None = None,
+    most: float | None = None, parse: Callable[[str], Any] | None = None,
+) -> Any:
     """A dataclass field that also defines its CLI option: help text, flags, and the allowed range.
 
     `flags=()` gives `--field-name`; `flags=None` leaves the setting to a dotted override
     (`s2sa train generation.batch_size=8`); `bounds` is an interval such as "[0, 1)" or "[1, inf)";
-    `parse` turns the flag's text into the value."""
-    metadata = {"help": help, "flags": flags, "bounds": bounds, "parse": parse}
+    `most` caps a count whose cost grows with it (beams, epochs, batch) at what a machine can do, checked
+    before any work; `parse` turns the flag's text into the value."""
+    metadata = {"help": help, "flags": flags, "bounds": bounds, "most": most, "parse": parse}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -53,7 +58,7 @@ class Settings:
         if problems:  # the checks below would fail on wrong types
             return problems
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            if problem := value_problem(getattr(self, f.name), f.metadata.get("bounds")):
+            if problem := value_problem(getattr(self, f.name), f.metadata.get("bounds"), f.metadata.get("most")):
                 problems.append(f"{label(f.name)} {problem}")
         return problems or self.rules(label)  # the rules compare values that are each valid
 
@@ -76,13 +81,13 @@ def type_problems(values: Settings, label: Callable[[str], str] = str) -> list[s
             ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
         if ok and typing.get_origin(hint) is Literal and value not in typing.get_args(hint):
             choices = " or ".join(repr(choice) for choice in typing.get_args(hint))
-            problems.append(f"{label(f.name)} must be {choices}, got {value!r}")
+            problems.append(f"{label(f.name)} must be {choices}, got {shown(value)}")
             continue
         if not ok:
             expected = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
             if list in allowed:
                 expected = "a list of integers" + (" or null" if type(None) in allowed else "")
-            got = "nothing (an empty value, or text after # that YAML reads as a comment: quote it)" if value is None else repr(value)
+            got = "nothing (an empty value, or text after # that YAML reads as a comment: quote it)" if value is None else shown(value)
             problems.append(f"{label(f.name)} must be {expected}, got {got}")
     return problems
 
@@ -97,14 +102,18 @@ def allowed_types(hint: Any) -> tuple[type, ...]:
     return (origin or hint,)
 
 
-def value_problem(value: Any, bounds: str | None) -> str | None:
-    """What is wrong with one setting's value on its own (its type is right): not finite, out of bounds, empty text."""
+def value_problem(value: Any, bounds: str | None, most: float | None = None) -> str | None:
+    """What is wrong with one setting's value on its own (its type is right): not finite, out of bounds, above
+    its cap, empty text."""
     if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
+        return f"must be a finite number, got {shown(value)}"
     if isinstance(value, str) and (not value.strip() or "\0" in value):
-        return f"must not be empty (leave it out for the default), got {value!r}" if not value.strip() else "must not contain a NUL character"
-    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return bounds_problem(value, bounds)
+        return f"must not be empty (leave it out for the default), got {shown(value)}" if not value.strip() else "must not contain a NUL character"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if bounds is not None and (problem := bounds_problem(value, bounds)):
+            return problem
+        if most is not None and value > most:
+            return f"must be at most {most:g}, got {shown(value)}"
     return None
 
 
@@ -117,7 +126,20 @@ def bounds_problem(value: float, bounds: str) -> str | None:
     if above_low and below_high:
         return None
     if not math.isinf(high):
-        return f"must be in {bounds}, got {value}"
+        return f"must be in {bounds}, got {shown(value)}"
     if bounds[0] == "(":
-        return f"must be positive, got {value}" if low == 0 else f"must be above {low_text}, got {value}"
-    return f"must be at least {low_text}, got {value}"
+        return f"must be positive, got {shown(value)}" if low == 0 else f"must be above {low_text}, got {shown(value)}"
+    return f"must be at least {low_text}, got {shown(value)}"
+
+
+SHOWN = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+SHOWN.maxlevel, SHOWN.maxlist, SHOWN.maxdict, SHOWN.maxstring, SHOWN.maxlong, SHOWN.maxother = 2, 4, 4, 60, 40, 60
+"""A value as a message quotes it: cut short, so a YAML alias bomb or a 10,000-digit number gives one short
+line instead of a MemoryError (or Python's int-to-text limit) while formatting the error."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for messages, bounded in size (SHOWN); an integer too long to print as text by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    return SHOWN.repr(value)

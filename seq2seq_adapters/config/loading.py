@@ -57,8 +57,8 @@ def load_config(
         path = config_path(path)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a number past Python's int-to-text digit limit
+            raise S2SAError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0][:200]}") from None
         if not isinstance(raw, dict):
             raise S2SAError(f"config file {path} must hold a mapping of sections")
         for section, values in raw.items():
@@ -103,7 +103,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, dict[str, Any]]:
             raise S2SAError(f"{item}: unknown setting {key.strip()!r}; {hint}settings are {', '.join(SECTIONS)} keys (see s2sa train --help)")
         try:
             value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: a number past Python's int-to-text digit limit
             value = text
         section, name = key.strip().split(".", 1)
         if name in parsed.get(section, {}):

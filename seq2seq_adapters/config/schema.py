@@ -29,6 +29,17 @@ from seq2seq_adapters.config.value_rules import (
 )
 from seq2seq_adapters.core.errors import S2SAError
 
+MAX_BEAMS = 64
+"""Beam search past 64 beams costs memory and time in proportion with no ROUGE to gain; 100000 beams
+tried to allocate 14.7 GB before failing."""
+MAX_SUMMARY_TOKENS = 512
+"""A BERT decoder has 512 positions: it cannot write a longer summary."""
+MAX_BATCH = 4096
+"""Batches, gradient accumulation: far above what any GPU holds for a BERT pair, far below what overflows."""
+MAX_EPOCHS, MAX_STEPS = 1000, 10_000_000
+"""Training lengths no real run reaches (DialogSum's 12,460 dialogues x 1000 epochs at batch 1 is 1.2e7 steps):
+`--epochs 1e300` planned 4x10^300 steps, with the learning rate stuck in warm-up."""
+
 DEFAULT_ADAPTER_CONFIG = "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_seq_bn"
 """LoRA on query/key/value of every attention block (cross-attention included) plus bottlenecks after
 every attention block (cross-attention included) and feed-forward block: with `--train adapter,head`
@@ -158,10 +169,10 @@ class TrainArgs(Settings):
         None, "Peak learning rate (default: 5e-3 adapter-only, 2e-3 when cross-attention trains, 1e-4 for --train all).", bounds="(0, inf)"
     )
     """Peak learning rate; None: the study's best for the `train` policy (policy.default_learning_rate)."""
-    epochs: float = setting(3.0, "Training epochs.", bounds="[0, inf)")
-    max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.", bounds="[-1, inf)")
-    batch_size: int = setting(8, "Training batch size per device.", bounds="[1, inf)")
-    grad_accum: int = setting(1, "Gradient accumulation steps.", bounds="[1, inf)")
+    epochs: float = setting(3.0, "Training epochs.", bounds="[0, inf)", most=MAX_EPOCHS)
+    max_steps: int = setting(-1, "Optimizer steps; overrides --epochs when > 0.", bounds="[-1, inf)", most=MAX_STEPS)
+    batch_size: int = setting(8, "Training batch size per device.", bounds="[1, inf)", most=MAX_BATCH)
+    grad_accum: int = setting(1, "Gradient accumulation steps.", bounds="[1, inf)", most=MAX_BATCH)
     warmup_ratio: float = setting(0.05, "Share of steps with linear warm-up.", bounds="[0, 1]")
     weight_decay: float = setting(0.0, "AdamW weight decay.", bounds="[0, inf)")
     seed: int = setting(42, "Random seed (data order, carving, initialization).", bounds="[0, 4294967295]")  # numpy's range
@@ -235,12 +246,12 @@ class TrainArgs(Settings):
 class GenerationArgs(Settings):
     """Decoding settings, stored with a run and reused by eval and summarize."""
 
-    num_beams: int = setting(4, "Beams for generated summaries.", bounds="[1, inf)")
-    max_new_tokens: int = setting(96, "Longest generated summary, in tokens.", bounds="[1, inf)")
-    min_new_tokens: int = setting(10, "Shortest generated summary, in tokens.", bounds="[0, inf)")
+    num_beams: int = setting(4, "Beams for generated summaries.", bounds="[1, inf)", most=MAX_BEAMS)
+    max_new_tokens: int = setting(96, "Longest generated summary, in tokens.", bounds="[1, inf)", most=MAX_SUMMARY_TOKENS)
+    min_new_tokens: int = setting(10, "Shortest generated summary, in tokens.", bounds="[0, inf)", most=MAX_SUMMARY_TOKENS)
     length_penalty: float = setting(2.0, "Beam-search length penalty (> 0 favours longer summaries).")
     no_repeat_ngram_size: int = setting(3, "Never repeat n-grams of this size (0: no limit).", bounds="[0, inf)")
-    batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)")
+    batch_size: int = setting(16, "Documents generated per batch.", flags=None, bounds="[1, inf)", most=MAX_BATCH)
     quantize: Literal["none", "int8"] = setting("none", "int8: int8 Linear layers on the CPU, faster generation but lower ROUGE (significantly on DialogSum, docs/performance.md); none: fp32.")
     """int8: generate with a copy of the model whose Linear layers are dynamically quantised (CPU only,
     model/int8.py); ROUGE difference and speed in docs/performance.md."""

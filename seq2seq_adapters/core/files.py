@@ -1,11 +1,16 @@
-"""Small file helpers: atomic text/JSON writes, JSON-lines appends, the output guards, full-disk errors."""
+"""The one writer of s2sa's outputs and its guards: atomic writes of regular files only, JSON lines, the output-file
+and output-folder guards, the `.s2sa` marker of the folders s2sa writes, the lock of a folder being written,
+full-disk errors."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
+import shutil
+import stat
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -13,25 +18,64 @@ from typing import Any
 
 from seq2seq_adapters.core.errors import S2SAError
 
+MARKER = ".s2sa"
+"""The small file s2sa writes into every folder it creates (run, export, eval output): `--overwrite` replaces
+only a folder that holds it (or a legacy marker)."""
+LEGACY_MARKERS = ("run_config.json", "run.json", "s2sa.json")
+"""Files that older s2sa wrote into its run folders (run_config.json, run.json) and exports (s2sa.json)."""
+MODEL_CARD_TAG = "seq2seq_adapters"
+"""The tag of an export's model card (README.md): a merged export written by older s2sa has no other marker."""
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` so readers see the old file or the new one, never half.
+
+def output_path(path: str | Path) -> Path:
+    """`path` with `.` and `..` resolved (lexically, as os.path.normpath): `B/checkpoints/..` is checked, locked
+    and written as `B`; a relative path stays relative."""
+    return Path(os.path.normpath(path))
+
+
+def special_kind(path: Path) -> str | None:
+    """"a symbolic link", "a FIFO (named pipe)", "a character device"... when `path` is one, else None (a regular
+    file, a folder or nothing): s2sa writes only regular files and never follows a link it is told to write."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    kinds = {stat.S_ISLNK: "a symbolic link", stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    return next((name for test, name in kinds.items() if test(mode)), None)
+
+
+def refuse_special(path: Path, flag: str | None, what: str = "regular files") -> None:
+    """One error line when `path` is a symbolic link or a special file (FIFO, device, socket)."""
+    if kind := special_kind(path):
+        raise S2SAError(f"{f'{flag} ' if flag else ''}{path} is {kind}; s2sa writes only {what} and does not follow or replace links or special files: choose another path")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """The one writer of s2sa's output files: `data` to `path` so readers see the old file or the new one, never
+    half, and only as a regular file (a symbolic link or a special file at `path` is refused, not replaced).
 
     Writes a temporary file in the same directory, fsyncs it, then os.replace()s it over
     `path`. Creates missing parent directories.
     """
-    path = Path(path)
+    path = output_path(path)
+    refuse_special(path, None)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "xb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` through `atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -79,11 +123,13 @@ def check_output_dir(
     adapter/, which training replaces; the folder itself too unless the command replaces it whole) and, when
     the command replaces the folder as a whole (`replaced`), one holding the current directory or a `protected`
     path, or a non-empty one without --overwrite (`alternative` names another way out, e.g. " or --resume DIR").
+    A symbolic link is refused (not followed), and --overwrite replaces only a folder s2sa wrote (`written_by_s2sa`).
     Writes and deletes nothing (cheap: commands call it before loading anything)."""
-    path = Path(path)
+    path = output_path(path)
     if problem := wrong_kind(path, want_folder=True):
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
+    refuse_special(path, flag, "folders it creates")
     for what, folder in (outside or {}).items():
         if _inside(path, folder) and not (replaced and _inside(folder, path)):  # replaced: "would replace" below
             raise S2SAError(f"{flag} {path} is inside {what}; choose a folder outside it")
@@ -92,8 +138,12 @@ def check_output_dir(
     for what, inside in {"the current directory": Path.cwd(), **(protected or {})}.items():
         if _inside(inside, path):
             raise S2SAError(f"{flag} {path} would replace {what}, which it holds; choose another {flag}")
-    if any(path.iterdir()) and not overwrite:
+    if not folder_contents(path):
+        return
+    if not overwrite:
         raise S2SAError(f"{flag} {path} is not empty; pass --overwrite to replace it{alternative}")
+    if not written_by_s2sa(path):
+        raise S2SAError(f"{flag} {path} holds files s2sa did not write; choose another folder or empty it yourself")
 
 
 def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path] = ()) -> None:
@@ -102,10 +152,11 @@ def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path]
     s2sa.json or run.json); checked before any work, not after it."""
     if path is None:
         return
-    path = Path(path)
+    path = output_path(path)
     if problem := wrong_kind(path, want_folder=False):
         raise S2SAError(f"{flag} {path} {problem}")
     check_creatable(path, flag)
+    refuse_special(path, flag)
     for item in map(Path, inputs):
         if item.is_file() and item.resolve() == path.resolve():
             raise S2SAError(f"{flag} {path} is also an input; choose another {flag}")
@@ -126,6 +177,66 @@ def check_creatable(path: Path, flag: str) -> None:
         raise S2SAError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise S2SAError(f"{flag} {path}: cannot write in {parent} (permission denied)")
+
+
+def folder_contents(path: Path) -> list[Path]:
+    """The entries of a folder except s2sa's marker: a folder holding only the marker counts as empty."""
+    return [entry for entry in Path(path).iterdir() if entry.name != MARKER]
+
+
+def written_by_s2sa(folder: Path) -> bool:
+    """Whether `folder` is one s2sa wrote: it holds the `.s2sa` marker, or a legacy one (a run's run_config.json or
+    run.json, an export's s2sa.json, a merged export's model card)."""
+    folder = Path(folder)
+    if any((folder / name).is_file() and not (folder / name).is_symlink() for name in (MARKER, *LEGACY_MARKERS)):
+        return True
+    card = folder / "README.md"
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return card.is_file() and MODEL_CARD_TAG in card.read_text(encoding="utf-8")
+    return False
+
+
+def mark_as_written(folder: Path) -> None:
+    """Write the `.s2sa` marker into a folder s2sa creates (a run, an export, an eval output)."""
+    atomic_write_text(Path(folder) / MARKER, "written by s2sa (seq2seq_adapters); `--overwrite` may replace this folder\n")
+
+
+def empty_folder(folder: Path) -> None:
+    """Delete what a folder s2sa wrote holds, but not the folder itself (its lock) nor its marker."""
+    for entry in folder_contents(folder):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+@contextlib.contextmanager
+def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
+    """Hold the folder `path` (created if missing) for the block: a second s2sa command writing it is refused in one
+    line. The lock is `fcntl.flock` on the folder itself, non-blocking; the kernel drops it when the process ends,
+    so a killed command leaves no stale lock. A folder this block created is removed again if the block fails
+    while it is still empty. Yields the path with `..` resolved (`output_path`), the one to write."""
+    path = output_path(path)
+    refuse_special(path, flag, "folders it creates")
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise S2SAError(
+                f"{flag} {path} is being written by another s2sa command; wait for it to finish or choose another {flag}"
+            ) from None
+        try:
+            yield path
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only when still empty
+            raise
+    finally:
+        os.close(fd)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

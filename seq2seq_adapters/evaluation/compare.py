@@ -127,6 +127,7 @@ def compare_runs(
     Runs scored on different examples are refused."""
     console = console or Console()
     check_output_file(markdown, "--markdown", targets)
+    check_output_file(plot, "--plot", targets)
     reports = load_reports(targets, split)
     check_same_examples(reports)
     if plot is not None:  # before any output, so that a failure to draw is the one error line

@@ -3,9 +3,11 @@ one run (written at the end of `s2sa train`) or several overlaid (`s2sa eval --c
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+from seq2seq_adapters.core.files import atomic_write_bytes
 from seq2seq_adapters.layout.run_folder import RunDir
 
 PANELS: dict[str, dict[str, str]] = {
@@ -55,9 +57,10 @@ def plot_curves(runs: dict[str, Path], output: Path) -> list[str]:
         axis.set_xlabel("step")
         if axis.lines:
             axis.legend(fontsize="small")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output, dpi=100)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
     plt.close(figure)
+    atomic_write_bytes(output, image.getvalue())  # the one writer: a regular file, whole or not at all
     return drawn
 
 

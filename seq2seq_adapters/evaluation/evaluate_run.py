@@ -12,7 +12,7 @@ from rich.markup import escape
 from seq2seq_adapters.config.fields import flag_name
 from seq2seq_adapters.config.schema import DataArgs
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import check_output_dir, read_json
+from seq2seq_adapters.core.files import check_output_dir, mark_as_written, read_json, writing_folder
 from seq2seq_adapters.data.sources import SPLIT_NAMES, check_local_data, missing_split
 from seq2seq_adapters.evaluation.reports import TYPE_NAMES
 from seq2seq_adapters.generation.loading import (
@@ -159,47 +159,51 @@ def evaluate_run(
     directory = Path(output_dir) if output_dir is not None else default_output_dir(source, split)
     check_eval_output(directory, source, split, overwrite)
     check_local_data(data_args.data, split, SPLIT_HINT)
-    from datasets import DatasetDict  # heavy (datasets, torch): only after the cheap checks above
+    created = not directory.exists()
+    with writing_folder(directory, "--output-dir") as directory:  # a second eval writing it is refused
+        from datasets import DatasetDict  # heavy (datasets, torch): only after the cheap checks above
 
-    from seq2seq_adapters.data.dataset import content_fingerprint, load_summarization_data
-    from seq2seq_adapters.evaluation.split_scoring import evaluate_split
+        from seq2seq_adapters.data.dataset import content_fingerprint, load_summarization_data
+        from seq2seq_adapters.evaluation.split_scoring import evaluate_split
 
-    single_file = data is not None and Path(data).expanduser().is_file()
-    loaded = load_summarization_data(data_args, seed=seed, carve_validation=not single_file)
-    if single_file:  # one file is one split: every row is scored, under the name --split gives
-        loaded.splits = DatasetDict({split: loaded.splits["train"]})
-    if split not in loaded.splits:
-        raise S2SAError(missing_split(split, loaded.source, loaded.splits, SPLIT_HINT))
-    examples = loaded.splits[split]
-    if max_samples is not None:
-        examples = examples.select(range(min(max_samples, len(examples))))
-    summarizer = load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
-    console.print(f"data: {escape(loaded.source)} · {split}: {len(examples)} examples · text column {escape(loaded.text_column)}")
-    note, validation = validation_note(source)
-    notes = [note] if note else []
-    extra = {
-        "run": {
-            "path": str(source.artifact_dir),
-            "name": source.name,
-            "encoder": source.info.model_args.encoder if encoder is None else encoder,
-            "decoder": source.info.model_args.decoder if decoder is None else decoder,
-            "adapter_config": None if source.info.model_args.full_finetune else source.info.model_args.adapter_config,
-        },
-        "data": {"source": loaded.source, "fingerprint": content_fingerprint(examples), "split": split, "examples": len(examples)},
-        "max_source_length": source.info.max_source_length,
-        "rouge_validation_at_training": validation,
-    }
-    scores = evaluate_split(
-        summarizer,
-        examples,
-        gen,
-        source.info.max_source_length,
-        directory,
-        split,
-        console=console,
-        extra=extra,
-        notes=notes,
-    )
-    for line in notes:
-        console.print(escape(line))
-    return EvalOutcome(directory, split, scores, notes)
+        single_file = data is not None and Path(data).expanduser().is_file()
+        loaded = load_summarization_data(data_args, seed=seed, carve_validation=not single_file)
+        if single_file:  # one file is one split: every row is scored, under the name --split gives
+            loaded.splits = DatasetDict({split: loaded.splits["train"]})
+        if split not in loaded.splits:
+            raise S2SAError(missing_split(split, loaded.source, loaded.splits, SPLIT_HINT))
+        examples = loaded.splits[split]
+        if max_samples is not None:
+            examples = examples.select(range(min(max_samples, len(examples))))
+        summarizer = load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
+        console.print(f"data: {escape(loaded.source)} · {split}: {len(examples)} examples · text column {escape(loaded.text_column)}")
+        note, validation = validation_note(source)
+        notes = [note] if note else []
+        extra = {
+            "run": {
+                "path": str(source.artifact_dir),
+                "name": source.name,
+                "encoder": source.info.model_args.encoder if encoder is None else encoder,
+                "decoder": source.info.model_args.decoder if decoder is None else decoder,
+                "adapter_config": None if source.info.model_args.full_finetune else source.info.model_args.adapter_config,
+            },
+            "data": {"source": loaded.source, "fingerprint": content_fingerprint(examples), "split": split, "examples": len(examples)},
+            "max_source_length": source.info.max_source_length,
+            "rouge_validation_at_training": validation,
+        }
+        scores = evaluate_split(
+            summarizer,
+            examples,
+            gen,
+            source.info.max_source_length,
+            directory,
+            split,
+            console=console,
+            extra=extra,
+            notes=notes,
+        )
+        for line in notes:
+            console.print(escape(line))
+        if created:
+            mark_as_written(directory)
+        return EvalOutcome(directory, split, scores, notes)

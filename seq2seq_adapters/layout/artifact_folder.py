@@ -125,6 +125,11 @@ def resolve_artifact_dir(path: str | Path) -> Path:
         return path
     if (adapter_of(path) / METADATA).is_file():
         return adapter_of(path)
+    if is_merged_model(path):
+        raise S2SAError(
+            f"{path} is a merged export (a plain transformers model, no adapter): this command needs a run or an "
+            "adapter folder; summarise it with s2sa summarize or seq2seq_adapters.Summarizer"
+        )
     if RunDir(path).is_run():  # still training, or stopped before its final adapter
         last = last_complete_checkpoint(path)
         hint = f"; pass one of its checkpoints, e.g. {last}" if last else ", and no complete checkpoint yet"

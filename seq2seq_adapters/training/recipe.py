@@ -7,8 +7,8 @@ resume_request.py (applied here to every caller, Python included).
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,7 +28,17 @@ from seq2seq_adapters.config.schema import RunConfig, TrainArgs
 from seq2seq_adapters.config.value_rules import MARKERS_AUTO, MARKERS_MIN_COUNT, MARKERS_NONE
 from seq2seq_adapters.core.distributed import broadcast, is_main_process, main_process_first, world_size
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import DiskFull, atomic_write_json, atomic_write_text, naming_a_full_disk, read_json
+from seq2seq_adapters.core.files import (
+    DiskFull,
+    atomic_write_json,
+    atomic_write_text,
+    empty_folder,
+    mark_as_written,
+    naming_a_full_disk,
+    output_path,
+    read_json,
+    writing_folder,
+)
 from seq2seq_adapters.core.progress import progress_bar, tracked
 from seq2seq_adapters.data.dataset import SummarizationData, load_summarization_data
 from seq2seq_adapters.data.tokenization import tokenize_splits
@@ -107,11 +117,13 @@ def default_output_dir(config: RunConfig) -> Path:
 
 
 def prepare_output_dir(path: Path, overwrite: bool, config: RunConfig) -> None:
-    """Check (see RunDir.check_new), empty the folder if --overwrite allows it, and create it."""
+    """Check again (see RunDir.check_new; the folder is locked now), empty it if --overwrite allows it (the folder
+    itself stays: it holds the lock), create it and mark it as s2sa's."""
     RunDir(path).check_new(overwrite, config)
-    if path.is_dir() and any(path.iterdir()):
-        shutil.rmtree(path)
+    if path.is_dir():
+        empty_folder(path)
     path.mkdir(parents=True, exist_ok=True)
+    mark_as_written(path)
 
 
 def resolve_lengths(config: RunConfig, summarizer: BuiltModel) -> tuple[int, int]:
@@ -223,13 +235,17 @@ def train(config: RunConfig | None = None, *, overwrite: bool = False, resume: P
         config = request.config
     elif config is None:
         raise TypeError("train() needs a config, or resume: the folder of a run to continue")
-    session = setup(config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code)
-    try:
-        return finalize(session, fit(session))
-    except DiskFull as exc:
-        checkpoint, root = last_complete_checkpoint(session.run.root), session.run.root
-        then = f"the last complete checkpoint is {checkpoint}; free some space and continue with: s2sa train --resume {root}"
-        raise DiskFull(f"{exc}; {then if checkpoint else 'no checkpoint was saved; free some space and start again'}") from None
+    resolved = resolve_run(config, overwrite, resume)
+    with contextlib.ExitStack() as held:
+        if is_main_process():  # the run folder is this command's until it ends: a second writer is refused
+            held.enter_context(writing_folder(resolved[0].root, "--output-dir" if resume is None else "--resume"))
+        session = setup(config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code, resolved=resolved)
+        try:
+            return finalize(session, fit(session))
+        except DiskFull as exc:
+            checkpoint, root = last_complete_checkpoint(session.run.root), session.run.root
+            then = f"the last complete checkpoint is {checkpoint}; free some space and continue with: s2sa train --resume {root}"
+            raise DiskFull(f"{exc}; {then if checkpoint else 'no checkpoint was saved; free some space and start again'}") from None
 
 
 def recorded_result(run: RunDir) -> TrainResult:
@@ -251,20 +267,22 @@ def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tupl
             raise S2SAError(f"--resume {resume}: no checkpoint can be loaded: {'; '.join(damaged)}; start again with --output-dir {resume} --overwrite")
         if damaged:
             warnings.warn(f"--resume {resume}: passed over {'; '.join(damaged)}; resuming from {checkpoint.name}", S2SAWarning)
-        return RunDir(resume), checkpoint
-    output_dir = Path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
+        return RunDir(output_path(resume)), checkpoint
+    output_dir = output_path(config.train.output_dir) if config.train.output_dir else broadcast(default_output_dir(config))
     RunDir(output_dir).check_new(overwrite, config)  # fail fast; nothing is deleted before all inputs check out
     return RunDir(output_dir), None
 
 
-def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None, trust_remote_code: bool = False) -> Session:
-    """Load the data, build the model, tokenize, prepare the run folder and the Trainer."""
+def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None, trust_remote_code: bool = False,
+          resolved: tuple[RunDir, Path | None] | None = None) -> Session:
+    """Load the data, build the model, tokenize, prepare the run folder and the Trainer (`resolved`: what
+    `resolve_run` returned, when the caller checked and locked the folder already)."""
     console = console or Console(stderr=True)
     if not is_main_process():
         console = Console(stderr=True, quiet=True)
     start = time.perf_counter()
     transformers.set_seed(config.train.seed)
-    run, checkpoint = resolve_run(config, overwrite, resume)
+    run, checkpoint = resolved or resolve_run(config, overwrite, resume)
     check_checkpoint_code([config.model.encoder, config.model.decoder], trust_remote_code)
     output_dir = run.root
     with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint

@@ -9,13 +9,17 @@ the checkpoints' tensors).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from seq2seq_adapters.config.schema import RunConfig
+from seq2seq_adapters.config.fields import shown
+from seq2seq_adapters.config.schema import ModelArgs, RunConfig
+from seq2seq_adapters.config.value_rules import MARKERS_AUTO
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import wrong_kind
-from seq2seq_adapters.layout.run_folder import CONFIG_NAME, RunDir
+from seq2seq_adapters.layout.artifact_folder import METADATA, read_info
+from seq2seq_adapters.layout.checkpoint_folder import last_complete_checkpoint
+from seq2seq_adapters.layout.run_folder import CONFIG_NAME, RunDir, adapter_of
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,35 @@ def resume_request(resume: Path, given: Sequence[str] = (), config: RunConfig | 
         return ResumeRequest(run, None)
     saved = run.read_config()
     saved.train.output_dir = str(resume)
+    if edited := edited_model_settings(run, saved):
+        raise S2SAError(
+            f"--resume {resume}: {CONFIG_NAME} no longer describes the model its checkpoint trained ({', '.join(edited)}); "
+            f"restore {CONFIG_NAME}, or start a new run with the new settings"
+        )
     if config is not None and (changed := changed_settings(config, saved)):
         raise settings_given(config_file, changed)
     return ResumeRequest(run, saved)
+
+
+MOVABLE_MODEL_SETTINGS = {"encoder", "decoder"}
+"""Paths of the base checkpoints: a folder may move between sessions (the weights' shapes are checked at load)."""
+
+
+def edited_model_settings(run: RunDir, saved: RunConfig) -> list[str]:
+    """The model settings of run_config.json that differ from those the newest complete checkpoint was saved with
+    (its adapter/s2sa.json), as `model.key: saved -> checkpoint`. A resume would load that checkpoint's adapter
+    into a model built from the edited settings, and report the edited ones."""
+    checkpoint = last_complete_checkpoint(run.root)
+    if checkpoint is None or not (adapter_of(checkpoint) / METADATA).is_file():
+        return []
+    trained = read_info(adapter_of(checkpoint)).model
+    edited = []
+    for f in fields(ModelArgs):
+        ours, theirs = getattr(saved.model, f.name), getattr(trained, f.name)
+        if f.name in MOVABLE_MODEL_SETTINGS or ours == theirs or (f.name == "marker_tokens" and ours == MARKERS_AUTO):
+            continue  # `auto` markers are resolved from the data when the run starts: the checkpoint holds the list
+        edited.append(f"model.{f.name}: {shown(ours)} in {CONFIG_NAME}, {shown(theirs)} in {checkpoint.name}")
+    return edited
 
 
 def settings_given(config_file: Path, given: Sequence[str]) -> S2SAError:

@@ -44,6 +44,7 @@ class Outcome:
 def make_output_dir(path: Path) -> Path:
     path.mkdir(parents=True)
     (path / MARKER).write_text("precious\n")
+    (path / ".s2sa").write_text("")  # an earlier run's folder: --overwrite may replace it, an error must not
     return path
 
 

@@ -117,12 +117,15 @@ def test_existing_output_is_refused_and_a_failed_export_leaves_nothing(lora_run,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(export_module, "model_card", interrupted)
+    with pytest.raises(S2SAError, match="holds files s2sa did not write"):
+        export_adapter(lora_run, output, overwrite=True)
+    (output / ".s2sa").write_text("")  # an earlier export: --overwrite may replace it, an interruption must not
     with pytest.raises(KeyboardInterrupt):
         export_adapter(lora_run, output, overwrite=True)
     with pytest.raises(KeyboardInterrupt):
         export_adapter(lora_run, tmp_path / "fresh")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging folders, no half export
-    assert [p.name for p in output.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in output.iterdir()) == [".s2sa", "keep.txt"]
 
     monkeypatch.undo()
     export_adapter(lora_run, output, overwrite=True)

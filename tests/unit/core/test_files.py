@@ -1,15 +1,145 @@
-"""Atomic writes (the old file or the new one, never half), the output-folder guard's symbolic links, a full disk
-named as one error."""
+"""core/files.py: the one writer (regular files only, atomic: the old file or the new one, never half), the output
+guards (links that lead nowhere included), the marker, the folder lock, a full disk named as one error."""
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import check_output_dir
+from seq2seq_adapters.core.files import (
+    MARKER,
+    atomic_write_text,
+    check_output_dir,
+    check_output_file,
+    empty_folder,
+    mark_as_written,
+    output_path,
+    special_kind,
+    writing_folder,
+    written_by_s2sa,
+)
+
+
+def specials(tmp_path: Path) -> dict[str, Path]:
+    """A FIFO, a character device (the null device's numbers, but inside tmp_path), links to a file and a folder."""
+    (tmp_path / "file.txt").write_text("mine\n")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    os.mknod(tmp_path / "dev", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    (tmp_path / "file-link").symlink_to(tmp_path / "file.txt")
+    (tmp_path / "folder-link").symlink_to(tmp_path / "folder", target_is_directory=True)
+    return {"fifo": tmp_path / "fifo", "dev": tmp_path / "dev", "file-link": tmp_path / "file-link"}
+
+
+def test_the_writer_writes_regular_files_whole_and_nothing_else(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    atomic_write_text(target, "one\n")
+    atomic_write_text(target, "two\n")
+    assert target.read_text() == "two\n" and sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
+    for name, path in specials(tmp_path).items():
+        with pytest.raises(S2SAError, match="s2sa writes only regular files"):
+            atomic_write_text(path, "x")
+        assert special_kind(path) is not None, name
+    assert (tmp_path / "file.txt").read_text() == "mine\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_file_guard_refuses_links_and_special_files_naming_the_flag(tmp_path):
+    for path in specials(tmp_path).values():
+        with pytest.raises(S2SAError, match=rf"^--output {path} is a (FIFO|character device|symbolic link)"):
+            check_output_file(path, "--output")
+    check_output_file(tmp_path / "file.txt", "--output")  # a regular file is replaced, as always
+    check_output_file(tmp_path / "new.txt", "--output")
+
+
+def test_dotdot_is_resolved_before_the_checks():
+    assert output_path("B/checkpoints/..") == Path("B")
+    assert output_path("../x/./y") == Path("../x/y")
+
+
+def test_the_folder_guard(tmp_path):
+    specials(tmp_path)
+    with pytest.raises(S2SAError, match="--output-dir .*folder-link is a symbolic link"):
+        check_output_dir(tmp_path / "folder-link", overwrite=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "a.txt").write_text("mine\n")
+    with pytest.raises(S2SAError, match="is not empty; pass --overwrite"):
+        check_output_dir(mine, overwrite=False)
+    with pytest.raises(S2SAError, match=rf"--output {mine} holds files s2sa did not write; choose another folder or empty it yourself"):
+        check_output_dir(mine, overwrite=True, flag="--output")
+    with pytest.raises(S2SAError, match=rf"--output-dir {mine} holds files"):
+        check_output_dir(mine / "sub" / "..", overwrite=True)
+    mark_as_written(mine)
+    check_output_dir(mine, overwrite=True)
+    only_marker = tmp_path / "only-marker"
+    mark_as_written(only_marker)
+    check_output_dir(only_marker, overwrite=False)  # the marker alone counts as empty
+
+
+@pytest.mark.parametrize("legacy", ["run_config.json", "run.json", "s2sa.json"])
+def test_folders_older_s2sa_wrote_are_recognised(tmp_path, legacy):
+    (tmp_path / legacy).write_text("{}")
+    assert written_by_s2sa(tmp_path)
+
+
+def test_a_merged_export_is_recognised_by_its_model_card(tmp_path):
+    (tmp_path / "README.md").write_text("---\ntags:\n- seq2seq_adapters\n---\n")
+    assert written_by_s2sa(tmp_path)
+    (tmp_path / "README.md").write_text("# my project\n")
+    assert not written_by_s2sa(tmp_path)
+
+
+def test_empty_folder_keeps_the_folder_and_its_marker(tmp_path):
+    mark_as_written(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_text("x")
+    (tmp_path / "f").write_text("f")
+    (tmp_path / "link").symlink_to(tmp_path / "d", target_is_directory=True)
+    empty_folder(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [MARKER]
+
+
+def test_a_folder_is_written_by_one_command_at_a_time(tmp_path):
+    folder = tmp_path / "run"
+    with writing_folder(folder, "--output-dir") as path:
+        assert path == folder and folder.is_dir()
+        with pytest.raises(S2SAError, match=rf"^--output-dir {folder} is being written by another s2sa command"):
+            with writing_folder(tmp_path / "run" / "x" / "..", "--output-dir"):
+                pass
+        (folder / "f").write_text("x")
+    with writing_folder(folder, "--output-dir"):  # released when the block ends
+        pass
+
+
+def test_a_lock_held_elsewhere_refuses_and_a_failed_block_removes_the_folder_it_made(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        with pytest.raises(S2SAError, match="is being written by another s2sa command"):
+            with writing_folder(folder, "--output"):
+                pass
+    finally:
+        os.close(fd)
+    assert folder.is_dir()  # not made by the refused command: left
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError):
+        with writing_folder(fresh, "--output"):
+            raise RuntimeError
+    assert not fresh.exists()
+    (tmp_path / "link").symlink_to(folder, target_is_directory=True)
+    with pytest.raises(S2SAError, match="is a symbolic link"):
+        with writing_folder(tmp_path / "link", "--resume"):
+            pass
 
 
 def test_the_guard_names_a_symbolic_link_that_leads_nowhere(tmp_path):

@@ -75,5 +75,8 @@ def test_the_guard_protects_the_current_folder_inputs_and_contents(tmp_path, mon
         RunDir(Path("out")).check_new(False, RunConfig())
     with pytest.raises(S2SAError, match="--output-dir out/data/train.jsonl is a file"):
         check_output_dir(Path("out/data/train.jsonl"), overwrite=True)
-    check_output_dir(Path("out"), overwrite=True)  # nothing protected inside: allowed
+    with pytest.raises(S2SAError, match="--output-dir out holds files s2sa did not write; choose another folder or empty it yourself"):
+        check_output_dir(Path("out"), overwrite=True)
+    (folder / ".s2sa").write_text("")  # a folder s2sa wrote, nothing protected inside: allowed
+    check_output_dir(Path("out"), overwrite=True)
     check_output_dir(tmp_path / "new", overwrite=False)
