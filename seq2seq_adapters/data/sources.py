@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,8 +130,11 @@ def _split_files(directory: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted(directory.iterdir()):
         split = SPLIT_NAMES.get(path.stem)
-        if split is None or path.suffix not in BUILDERS or not path.is_file():
+        if split is None or path.suffix not in BUILDERS:
             continue
+        if not path.is_file():  # a broken link or a folder named like a split file: never silently left out
+            raise S2SAError(f"{path} names the {split} split but is not a readable regular file"
+                            f"{' (a broken link)' if path.is_symlink() and not path.exists() else ''}; fix or remove it")
         if split in found:
             raise S2SAError(f"two files for the {split} split in {directory}: {found[split].name} and {path.name}")
         found[split] = path
@@ -155,7 +159,9 @@ def _load_file(path: Path, split: str) -> Dataset:
 
 
 def _check_file(path: Path) -> None:
-    """Extension, emptiness and format checks that datasets would report obscurely."""
+    """Kind, extension, emptiness and format checks that datasets would report obscurely."""
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):  # a device (/dev/zero) or FIFO never ends
+        raise S2SAError(f"data file {path} is not a regular file (a device, FIFO or socket); s2sa reads data only from regular files")
     if path.suffix not in BUILDERS:
         raise S2SAError(f"unsupported data file extension '{path.suffix}' for {path}; supported: {SUPPORTED}")
     if _is_blank(path):

@@ -62,10 +62,12 @@ def measure_overflow(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str
 
 def windows(tokenizer: PreTrainedTokenizerBase, document: str, limit: int, overlap: int = WINDOW_OVERLAP) -> list[str]:
     """The document as pieces of whole words that each fit `limit` tokens, each repeating about `overlap`
-    tokens of the one before. Pieces are the document's own text, so casing and markers survive."""
+    tokens of the one before (at most a quarter of the window). Pieces are the document's own text, so casing and markers survive."""
     words = document.split()
     counts = [len(ids) for ids in tokenizer(words, add_special_tokens=False, verbose=False)["input_ids"]]
     budget = limit - tokenizer.num_special_tokens_to_add()
+    overlap = min(overlap, budget // 4)  # each window moves on by 3/4 of its budget at least: 48-token sources
+    # with the 64-token overlap moved on by one word, and a 100k-token document did not finish in 5 minutes
     pieces: list[str] = []
     start = 0
     while start < len(words):
