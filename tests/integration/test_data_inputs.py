@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from conftest import assert_one_line_error, run_cli
 from tiny import write_jsonl
-
-pytestmark = pytest.mark.integration
 
 ROWS = [{"document": f"document number {i} about things", "summary": f"summary {i}"} for i in range(12)]
 

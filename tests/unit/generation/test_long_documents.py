@@ -1,8 +1,10 @@
-"""Documents over the source limit: counted right, windowed with overlap, summarised map-reduce in input order."""
+"""Documents over the source limit: counted right, windowed with an overlap bounded by the limit, summarised
+map-reduce in input order."""
 
 from __future__ import annotations
 
 import pytest
+from transformers import AutoTokenizer
 
 from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
 from seq2seq_adapters.generation.decoding import generate_summaries
@@ -65,3 +67,13 @@ def test_chunk_mode_reports_progress_in_documents(tiny):
     chunked_summaries(tiny.model, tiny.tokenizer, documents, gen, limit=48, on_batch=reported.append)
     assert sum(reported) == len(documents) and all(n > 0 for n in reported)
     assert len(reported) > 1  # it moves during the run, not only at its end
+
+
+def test_a_short_source_limit_still_moves_on_by_most_of_a_window(tiny_bert):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    document = " ".join(f"word{i % 50}" for i in range(2000))
+    tokens = len(tokenizer(document, add_special_tokens=False)["input_ids"])
+    pieces = windows(tokenizer, document, limit=48)
+    budget = 48 - tokenizer.num_special_tokens_to_add()
+    assert len(pieces) <= tokens / (0.75 * budget - 4) + 1  # a word is a few tokens: a window ends a word early
+    assert pieces[0].split()[-1] in pieces[1]  # windows still overlap
