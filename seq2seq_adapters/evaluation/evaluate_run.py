@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ from rich.markup import escape
 
 from seq2seq_adapters.config.fields import flag_name
 from seq2seq_adapters.config.schema import DataArgs
+from seq2seq_adapters.core.distributed import is_main_process
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import check_output_dir, mark_as_written, read_json, writing_folder
+from seq2seq_adapters.core.files import check_output_dir, mark_as_written, output_path, read_json, writing_folder
 from seq2seq_adapters.data.sources import SPLIT_NAMES, check_local_data, missing_split
 from seq2seq_adapters.evaluation.reports import TYPE_NAMES
 from seq2seq_adapters.generation.loading import (
@@ -160,7 +162,9 @@ def evaluate_run(
     check_eval_output(directory, source, split, overwrite)
     check_local_data(data_args.data, split, SPLIT_HINT)
     created = not directory.exists()
-    with writing_folder(directory, "--output-dir") as directory:  # a second eval writing it is refused
+    # a second eval writing the folder is refused; under torchrun rank 0 alone writes (and holds) it
+    held = writing_folder(directory, "--output-dir") if is_main_process() else contextlib.nullcontext(output_path(directory))
+    with held as directory:
         from datasets import DatasetDict  # heavy (datasets, torch): only after the cheap checks above
 
         from seq2seq_adapters.data.dataset import content_fingerprint, load_summarization_data

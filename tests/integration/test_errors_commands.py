@@ -78,8 +78,8 @@ CASES = {
     # eval: a saved s2sa.json whose setting has the wrong type (defect 9)
     "eval-s2sa-json-type": Case(["eval", "bad-json"], ["bad-json/adapter/s2sa.json is corrupted: generation.num_beams must be int, got 'four'"], watched="bad-json"),
     "eval-truncated-weights": Case(["eval", "cut-run"], ["cut-run/adapter/adapter.safetensors is damaged or truncated"], watched="cut-run"),
-    "eval-max-new-tokens-past-positions": Case(["eval", "run", "--split", "validation", "--max-new-tokens", "1000000000", "--output-dir", "exp"], ["--max-new-tokens 1000000000 is above the decoder's position limit: at most"], before_torch=False),
-    "train-max-new-tokens-past-positions": Case(["train", "--data", "data", "--output-dir", "new-run", "--max-new-tokens", "100000", "--max-steps", "1"], ["--max-new-tokens 100000 is above the decoder's position limit"], before_torch=False),
+    "eval-max-new-tokens-past-positions": Case(["eval", "run", "--split", "validation", "--max-new-tokens", "512", "--output-dir", "exp"], ["--max-new-tokens 512 is above the decoder's position limit: at most"], before_torch=False),
+    "train-max-new-tokens-past-positions": Case(["train", "--data", "data", "--output-dir", "new-run", "--max-new-tokens", "512", "--max-steps", "1"], ["--max-new-tokens 512 is above the decoder's position limit"], before_torch=False),
     "eval-unfinished-run": Case(["eval", "unfinished"], ["unfinished is a run without its final adapter/", "e.g. unfinished/checkpoints/checkpoint-1"], watched="unfinished"),
     # summarize: the output is checked before any summary is generated (defects 8, 15)
     "summarize-output-folder": Case(["summarize", "run", "docs.jsonl", "--output", "summaries"], ["--output summaries is a folder, not a file"], watched="summaries"),
