@@ -1,4 +1,4 @@
-"""Find and load trained weights for `s2sa eval` (eval_run.py) and `s2sa summarize` (summarize.py).
+"""Find and load trained weights for `s2sa eval` (evaluation/evaluate_run.py) and `Summarizer` (summarizer.py).
 
 A *source* is a run folder (`runs/<name>-<time>`, its `adapter/` is loaded), a checkpoint folder, or an
 exported adapter folder (`s2sa export-adapter`). The base encoder/decoder come from its `s2sa.json`

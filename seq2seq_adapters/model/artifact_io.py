@@ -17,7 +17,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -133,34 +133,32 @@ def save_tokenizer_files(directory: str | Path, info: ArtifactInfo, *, trust_rem
     return tokenizer
 
 
-def check_finite_weights(directory: Path) -> None:
-    """Refuse weights holding NaN or inf, naming the first such tensor: loaded, they make every summary the same
-    string of unused tokens, with a ROUGE report for it and exit 0."""
-    for name in (ADAPTER_WEIGHTS, NON_ADAPTER_WEIGHTS):
-        if not (directory / name).is_file():
-            continue
-        with safe_open(str(directory / name), framework="pt") as weights:
-            for key in weights.keys():
-                if not torch.isfinite(weights.get_tensor(key)).all():
-                    raise S2SAError(f"{directory / name}: tensor {key} holds NaN or inf values; these weights are damaged "
-                                    "(export or evaluate another checkpoint, or train again)")
+def check_finite(tensors: Mapping[str, torch.Tensor], file: Path) -> None:
+    """Refuse loaded weights holding NaN or inf, naming the first such tensor of `file`: kept, they make every
+    summary the same string of unused tokens, with a ROUGE report for it and exit 0."""
+    for key, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise S2SAError(f"{file}: tensor {key} holds NaN or inf values; these weights are damaged "
+                            "(export or evaluate another checkpoint, or train again)")
 
 
-def check_adapter_accounted(model: EncoderDecoderModel, directory: Path, adapter_name: str) -> None:
+def check_adapter_accounted(model: EncoderDecoderModel, directory: Path, adapter_name: str) -> dict[str, torch.Tensor]:
     """Every tensor of adapter.safetensors went into one parameter of the adapter its config built, and every
     such parameter had one: adapters' `load_adapter` builds what adapter_config.json says and silently skips the
     rest, so an edited config (a union without its LoRA part, every layer left out, another method) gave other
     summaries with exit 0, or prefix tuning from random. The adapter's name is a dotted part of its parameters'
-    names and of nothing else (model/builder.py refuses other names)."""
-    with safe_open(str(directory / ADAPTER_WEIGHTS), framework="pt") as weights:
+    names and of nothing else (model/builder.py refuses other names). Returns the adapter's loaded parameters."""
+    with safe_open(str(directory / ADAPTER_WEIGHTS), framework="pt") as weights:  # the header only
         stored = set(weights.keys())
-    built = {name for name, _ in model.named_parameters(remove_duplicate=False) if f".{adapter_name}." in name}  # prefix pools are shared
+    parameters = {name: p for name, p in model.named_parameters(remove_duplicate=False) if f".{adapter_name}." in name}  # prefix pools are shared
+    built = set(parameters)
     if unused := sorted(stored - built):
         raise S2SAError(f"{directory / ADAPTER_WEIGHTS} holds {len(unused)} tensors the adapter of {ADAPTER_CONFIG} does not "
                         f"have, e.g. {unused[0]}: the config was edited or belongs to other weights")
     if missing := sorted(built - stored):
         raise S2SAError(f"the adapter of {directory / ADAPTER_CONFIG} has {len(missing)} weights that {ADAPTER_WEIGHTS} lacks, "
                         f"e.g. {missing[0]} (they would start random): the config was edited or belongs to other weights")
+    return parameters
 
 
 def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: ArtifactInfo) -> None:
@@ -168,7 +166,6 @@ def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: Ar
     directory = Path(directory)
     model = summarizer.model
     margs = info.model_args
-    check_finite_weights(directory)
     try:
         if not margs.full_finetune:
             if not hasattr(model, "adapters_config"):
@@ -177,7 +174,7 @@ def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: Ar
                 model.delete_adapter(margs.adapter_name)
             model.load_adapter(str(directory), load_as=margs.adapter_name, set_active=True, use_safetensors=True)
             summarizer.adapter_name = margs.adapter_name
-            check_adapter_accounted(model, directory, margs.adapter_name)
+            check_finite(check_adapter_accounted(model, directory, margs.adapter_name), directory / ADAPTER_WEIGHTS)
         tensors = load_file(str(directory / NON_ADAPTER_WEIGHTS))
     except (SafetensorError, OSError, RuntimeError, ValueError, KeyError) as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
@@ -197,6 +194,7 @@ def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: Ar
             f"the weights in {directory} do not fit the base model ({len(unexpected)} unknown and "
             f"{len(misshaped)} mis-shaped tensors, e.g. {example}); pass the --encoder/--decoder it was trained on"
         )
+    check_finite(tensors, directory / NON_ADAPTER_WEIGHTS)
     with torch.no_grad():
         for name, tensor in tensors.items():
             own[name].copy_(tensor)
