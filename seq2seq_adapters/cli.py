@@ -236,6 +236,49 @@ def train(
 
 
 @app.command()
+def tune(
+    settings: Annotated[Optional[list[str]], typer.Argument(help="Settings every trial shares, as section.key=value (as for s2sa train), e.g. train.max_steps=300.", show_default=False)] = None,
+    config: Annotated[Optional[str], Opt(help="YAML run config every trial starts from: a file or a shipped one's name (s2sa configs).", show_default=False)] = None,
+    space: Annotated[Optional[Path], Opt(parser=path_text, help="YAML search space: section.key settings with choices or low/high(/log) (default: the shipped one: adapter configs, train policy, learning rate).", show_default=False)] = None,
+    trials: Annotated[Optional[int], Opt(help="Stop after N trials (finished, pruned or failed), counted over all workers.", show_default=False)] = None,
+    budget: Annotated[Optional[str], Opt(help="Total time, e.g. 2h: no trial starts that could not end in it; each trial gets train.max_time (default: a quarter of it).", show_default=False)] = None,
+    output_dir: Annotated[Optional[Path], Opt(parser=path_text, help="Tune folder: trials/ (one run folder each), results.md/json, plots, the study's journal (default: runs/tune, or runs/tune-<study>). The same command continues it.", show_default=False)] = None,
+    storage: Annotated[Optional[str], Opt(help="Optuna database URL shared by several workers (sqlite:///f.db, postgresql://user@host/db; default: a journal file in the tune folder).", show_default=False)] = None,
+    study: Annotated[Optional[str], Opt(help="Study name in the storage (default: s2sa-tune).", show_default=False)] = None,
+    sampler: Annotated[str, Opt(help="tpe (Optuna's default), random, or grid (every combination of the choices).")] = "tpe",
+    pruner: Annotated[str, Opt(help="halving (successive halving on validation ROUGE at each evaluation), hyperband, or none.")] = "halving",
+    seed: Annotated[int, Opt(help="Sampler seed.")] = 0,
+    report: Annotated[Optional[str], Opt(help="Print the table of an existing tune (a tune folder, or a storage URL with --study) and exit.", show_default=False)] = None,
+    trust_remote_code: TrustRemoteCode = False,
+) -> None:
+    """Search adapter configs and learning rates on Optuna: each trial an s2sa run, pruned on validation ROUGE."""
+    with user_errors():
+        from seq2seq_adapters.tuning.report import trial_rows
+        from seq2seq_adapters.tuning.space import load_space
+        from seq2seq_adapters.tuning.tune import plan_tune, run_tune, study_of
+
+        if report is not None:
+            print_tune_results(trial_rows(study_of(report, study)))
+            return
+        run_config = load_config(config, None, parse_overrides(settings or []))
+        folder = output_dir or Path("runs") / (f"tune-{study}" if study else "tune")
+        plan = plan_tune(run_config, load_space(space, run_config), folder, study_name=study, storage=storage, trials=trials, budget=budget,
+                         sampler=sampler, pruner=pruner, seed=seed)
+        result = run_tune(plan, console=console, trust_remote_code=trust_remote_code)
+    print_tune_results(result.rows)
+    console.print(f"[green]done:[/] {result.trials} trials; results in [bold]{result.folder}[/]")
+
+
+def print_tune_results(rows: list) -> None:
+    """The trials' table on stdout; the best run and its export command on stderr."""
+    from seq2seq_adapters.tuning.report import best_row, export_command, results_table
+
+    Console().print(results_table(rows))
+    if best := best_row(rows):
+        console.print(f"best: trial {best.trial} in [bold]{escape(str(best.run_dir))}[/]; export it with: {escape(export_command(best))}", highlight=False)
+
+
+@app.command()
 def configs() -> None:
     """List the run configs shipped with s2sa (use one with `s2sa train --config NAME`)."""
     from rich.table import Table

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,59 @@ def run_python(args: list[str], *, env: dict[str, str] | None = None, cwd: Path 
 def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The real CLI, `python -m seq2seq_adapters ARGS`, in a subprocess."""
     return run_python(["-m", "seq2seq_adapters", *args], env=env, cwd=cwd, timeout=timeout)
+
+
+# Runs the CLI exactly like `python -m seq2seq_adapters`, optionally slowed down (sleeps only: no RNG use)
+# so that signals reliably land mid-run and kills land mid-write.
+SLOWED_LAUNCHER = """
+import os, runpy, time
+step_delay = float(os.environ.get("S2SA_TEST_STEP_DELAY", "0"))
+write_delay = float(os.environ.get("S2SA_TEST_WRITE_DELAY", "0"))
+if step_delay or write_delay:
+    import safetensors.torch, torch, transformers
+    def slowed(function, seconds):
+        def wrapper(*args, **kwargs):
+            time.sleep(seconds)
+            return function(*args, **kwargs)
+        return wrapper
+    if step_delay:
+        transformers.Trainer.training_step = slowed(transformers.Trainer.training_step, step_delay)
+    if write_delay:
+        torch.save = slowed(torch.save, write_delay)
+        safetensors.torch.save_file = slowed(safetensors.torch.save_file, write_delay)
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_slowed(args: list[str], step_delay: float = 0.0, write_delay: float = 0.0, cwd: Path | None = None) -> subprocess.Popen:
+    """The CLI in a background subprocess, each training step (`step_delay`) or weights write (`write_delay`)
+    slowed by sleeping, so that a test's signal lands mid-run."""
+    env = cli_env(S2SA_TEST_STEP_DELAY=str(step_delay), S2SA_TEST_WRITE_DELAY=str(write_delay))
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOWED_LAUNCHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd or ROOT
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    """Wait for a `start_slowed` process: (exit code, stderr)."""
+    _, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stderr
+
+
+def run_slowed(args: list[str], **delays: float) -> tuple[int, str]:
+    return finish(start_slowed(args, **delays))
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 300, poll: float = 0.002) -> None:
+    """Poll `condition` until it holds; fail naming `what` when the process ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended (exit {process.returncode}) before {what}:\n{process.stderr.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(poll)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str, code: int = 1) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -222,12 +223,13 @@ class Session:
 
 
 def train(config: RunConfig | None = None, *, overwrite: bool = False, resume: Path | None = None,
-          console: Console | None = None, trust_remote_code: bool = False) -> TrainResult:
+          console: Console | None = None, trust_remote_code: bool = False, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
     """The recipe: set up (checks, model, data, run folder, trainer), fit, finalize (adapter, report, run.json).
 
     `resume`: continue that run folder with the settings it saved (the rules of resume_request.py: `config`
     may only repeat them, `overwrite` is refused); a finished run is left as it is and its record returned.
-    `trust_remote_code`: the caller's permission for the checkpoints' own code (model/remote_code.py), not a setting."""
+    `trust_remote_code`: the caller's permission for the checkpoints' own code (model/remote_code.py), not a setting.
+    `callbacks`: more Trainer callbacks (s2sa tune's pruning), after s2sa's own."""
     if resume is not None:
         request = resume_request(resume, ["overwrite=True"] if overwrite else [], config)
         if request.finished:
@@ -239,7 +241,8 @@ def train(config: RunConfig | None = None, *, overwrite: bool = False, resume: P
     with contextlib.ExitStack() as held:
         if is_main_process():  # the run folder is this command's until it ends: a second writer is refused
             held.enter_context(writing_folder(resolved[0].root, "--output-dir" if resume is None else "--resume"))
-        session = setup(config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code, resolved=resolved)
+        session = setup(config, overwrite=overwrite, resume=resume, console=console, trust_remote_code=trust_remote_code, resolved=resolved,
+                        callbacks=callbacks)
         try:
             return finalize(session, fit(session))
         except DiskFull as exc:
@@ -274,7 +277,7 @@ def resolve_run(config: RunConfig, overwrite: bool, resume: Path | None) -> tupl
 
 
 def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: Console | None, trust_remote_code: bool = False,
-          resolved: tuple[RunDir, Path | None] | None = None) -> Session:
+          resolved: tuple[RunDir, Path | None] | None = None, callbacks: Sequence[TrainerCallback] = ()) -> Session:
     """Load the data, build the model, tokenize, prepare the run folder and the Trainer (`resolved`: what
     `resolve_run` returned, when the caller checked and locked the folder already)."""
     console = console or Console(stderr=True)
@@ -320,7 +323,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         tokenized,
         output_dir,
         info,
-        [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else [])],
+        [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else []), *callbacks],
         ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length) if t.eval_steps else None,
     )
     return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start, overflow, budget)

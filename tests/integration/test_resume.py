@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, cli_env, report_content
+from conftest import finish, report_content, run_slowed, start_slowed, wait_for
 from safetensors.torch import load_file
 from tiny import write_jsonl
 
@@ -30,44 +28,6 @@ LOGGING_STEPS = 3  # checkpoints fall between logs: the loss summed since the la
 TRAIN_ROWS = 16  # batch 4: 4 steps per epoch, so the runs cross epoch boundaries
 WEIGHT_FILES = ("adapter/adapter.safetensors", "adapter/non_adapter_weights.safetensors")
 REPORT_FILES = ("rouge_validation.json", "rouge_validation.md", "predictions_validation.jsonl")
-
-# Runs the CLI exactly like `python -m seq2seq_adapters`, optionally slowed down (sleeps only: no RNG use)
-# so that signals reliably land mid-run and kills land mid-write.
-LAUNCHER = """
-import os, runpy, time
-step_delay = float(os.environ.get("S2SA_TEST_STEP_DELAY", "0"))
-write_delay = float(os.environ.get("S2SA_TEST_WRITE_DELAY", "0"))
-if step_delay or write_delay:
-    import safetensors.torch, torch, transformers
-    def slowed(function, seconds):
-        def wrapper(*args, **kwargs):
-            time.sleep(seconds)
-            return function(*args, **kwargs)
-        return wrapper
-    if step_delay:
-        transformers.Trainer.training_step = slowed(transformers.Trainer.training_step, step_delay)
-    if write_delay:
-        torch.save = slowed(torch.save, write_delay)
-        safetensors.torch.save_file = slowed(safetensors.torch.save_file, write_delay)
-runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
-"""
-
-
-def start(args: list[str], step_delay: float = 0.0, write_delay: float = 0.0) -> subprocess.Popen:
-    env = cli_env(S2SA_TEST_STEP_DELAY=str(step_delay), S2SA_TEST_WRITE_DELAY=str(write_delay))
-    return subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    )
-
-
-def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
-    _, stderr = process.communicate(timeout=timeout)
-    return process.returncode, stderr
-
-
-def run(args: list[str], **delays: float) -> tuple[int, str]:
-    return finish(start(args, **delays))
-
 
 def train_args(data: Path, tiny_bert: Path, output_dir: Path, save_steps: int = 5) -> list[str]:
     return [
@@ -94,17 +54,6 @@ def logged_step(run_dir: Path) -> int:
             except ValueError:
                 pass
     return max(steps)
-
-
-def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 300, poll: float = 0.002) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(f"the run ended (exit {process.returncode}) before {what}:\n{process.stderr.read()}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(poll)
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
@@ -183,7 +132,7 @@ def uninterrupted(tmp_path_factory, data, tiny_bert) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("uninterrupted")
     dirs = (root / "a", root / "b")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda d: run(train_args(data, tiny_bert, d)), dirs))
+        results = list(pool.map(lambda d: run_slowed(train_args(data, tiny_bert, d)), dirs))
     for returncode, stderr in results:
         assert returncode == 0, stderr
     return dirs
@@ -199,7 +148,7 @@ def test_same_seed_gives_identical_weights_and_reports(uninterrupted):
 
 def test_sigint_saves_checkpoint_and_resume_matches_uninterrupted(tmp_path, data, tiny_bert, uninterrupted):
     run_dir = tmp_path / "run"
-    process = start(train_args(data, tiny_bert, run_dir), step_delay=0.1)
+    process = start_slowed(train_args(data, tiny_bert, run_dir), step_delay=0.1)
     wait_for(lambda: logged_step(run_dir) >= 6, process, "step 6 was logged")  # in the second epoch
     process.send_signal(signal.SIGINT)
     returncode, stderr = finish(process)
@@ -213,7 +162,7 @@ def test_sigint_saves_checkpoint_and_resume_matches_uninterrupted(tmp_path, data
     assert_loadable(saved[-1])
     assert not (run_dir / "adapter").exists() and not (run_dir / "run.json").exists()
 
-    returncode, stderr = run(resume_args(run_dir))
+    returncode, stderr = run_slowed(resume_args(run_dir))
     assert returncode == 0, stderr
     assert_same_run(run_dir, uninterrupted[0])
 
@@ -244,7 +193,7 @@ def test_kills_and_signals_at_any_moment_leave_a_resumable_run(tmp_path, data, t
         return check
 
     # 1. SIGKILL just as a new checkpoint folder appears (its adapter is being staged)
-    process = start(train_args(data, tiny_bert, run_dir, save_steps=1), **delays)
+    process = start_slowed(train_args(data, tiny_bert, run_dir, save_steps=1), **delays)
     wait_for(lambda: bool(complete(run_dir)), process, "the first complete checkpoint")
     last = step_of(complete(run_dir)[-1])
     wait_for(newer_folder(), process, "a new checkpoint folder")
@@ -252,20 +201,20 @@ def test_kills_and_signals_at_any_moment_leave_a_resumable_run(tmp_path, data, t
     after_interruption(*finish(process), expected=-signal.SIGKILL, mid_write=True)
 
     # 2. SIGKILL in the middle of a checkpoint: adapter written, optimizer/scheduler/RNG files on their way
-    process = start(resume_args(run_dir), **delays)
+    process = start_slowed(resume_args(run_dir), **delays)
     wait_for(newer_folder(adapter_written=True), process, "a half-written checkpoint")
     process.kill()
     after_interruption(*finish(process), expected=-signal.SIGKILL, mid_write=True)
 
     # 3. SIGKILL right after a new checkpoint is marked complete, while older ones are being rotated out
-    process = start(resume_args(run_dir), **delays)
+    process = start_slowed(resume_args(run_dir), **delays)
     previous = last
     wait_for(lambda: any(step_of(p) > previous for p in complete(run_dir)), process, "a new complete checkpoint")
     process.kill()
     after_interruption(*finish(process), expected=-signal.SIGKILL)
 
     # 4. SIGTERM: finish the step, save, exit 130 with the resume command
-    process = start(resume_args(run_dir), **delays)
+    process = start_slowed(resume_args(run_dir), **delays)
     previous = last
     wait_for(lambda: logged_step(run_dir) > previous, process, "a new step")
     process.send_signal(signal.SIGTERM)
@@ -274,7 +223,7 @@ def test_kills_and_signals_at_any_moment_leave_a_resumable_run(tmp_path, data, t
     assert f"s2sa train --resume {run_dir}" in stderr and "SIGTERM" in stderr, stderr
 
     # 5. Two SIGINTs: the second stops at once (no new checkpoint needed), still exit 130, still resumable
-    process = start(resume_args(run_dir), **delays)
+    process = start_slowed(resume_args(run_dir), **delays)
     previous = last
     wait_for(lambda: logged_step(run_dir) > previous, process, "a new step")
     process.send_signal(signal.SIGINT)
@@ -285,7 +234,7 @@ def test_kills_and_signals_at_any_moment_leave_a_resumable_run(tmp_path, data, t
     assert "stopped at once" in stderr and f"s2sa train --resume {run_dir}" in stderr, stderr
 
     assert last < MAX_STEPS, "the interruptions came too late to test resuming"
-    returncode, stderr = run(resume_args(run_dir))
+    returncode, stderr = run_slowed(resume_args(run_dir))
     assert returncode == 0, stderr
     assert len(complete(run_dir)) == 2 and not [p for p in checkpoints(run_dir) if not (p / "COMPLETE").exists()]
     assert_same_run(run_dir, uninterrupted[0])

@@ -13,7 +13,7 @@ import seq2seq_adapters
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(seq2seq_adapters.__file__).parent
-SUBPACKAGES = ["core", "config", "layout", "data", "model", "generation", "evaluation", "training", "export"]
+SUBPACKAGES = ["core", "config", "layout", "data", "model", "generation", "evaluation", "training", "export", "tuning"]
 RECIPE_TESTS = {"training/recipe.py": "recipes/test_train.py", "evaluation/evaluate_run.py": "recipes/test_eval.py",
                 "export/writer.py": "recipes/test_export.py", "__main__.py": "unit/test_main.py"}
 """The modules whose tests are not tests/unit/<subpackage>/test_<module>.py: the command recipes (tested by tiny
