@@ -14,7 +14,7 @@ import optuna
 import yaml
 
 from seq2seq_adapters.config.loading import parse_overrides
-from seq2seq_adapters.config.schema import RunConfig
+from seq2seq_adapters.config.schema import RunConfig, setting_fields
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import wrong_kind
 from seq2seq_adapters.model.builder import parse_adapter_config
@@ -100,11 +100,15 @@ class SearchSpace:
 
 
 def trial_config(base: RunConfig, values: dict[str, Any], output_dir: Path | None = None) -> RunConfig:
-    """The run config of a trial: the tune's config with the trial's values (and its run folder) set."""
+    """The run config of a trial: the tune's config with the trial's values (and its run folder) set. A value is
+    read as the same `section.key=value` override would read it (`model.leave_out: "0,1"` or `""`: a choice
+    cannot be a list)."""
     raw = base.to_dict()
+    fields = {f"{section}.{f.name}": f for section, f in setting_fields()}
     for key, value in values.items():
         section, name = key.split(".", 1)
-        raw[section][name] = value
+        parse = fields[key].metadata.get("parse")
+        raw[section][name] = parse(value) if parse is not None and isinstance(value, str) else value
     if output_dir is not None:
         raw["train"]["output_dir"] = str(output_dir)
     return RunConfig.from_dict(raw, source="tune space")

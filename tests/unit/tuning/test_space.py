@@ -79,3 +79,8 @@ def test_a_fifo_is_refused_without_reading_it(tmp_path):
     os.mkfifo(tmp_path / "space.yaml")
     with pytest.raises(S2SAError, match="is not a regular file"):
         load_space(tmp_path / "space.yaml", RunConfig())
+
+
+def test_a_choice_is_read_as_its_dotted_override_would_be(tmp_path):
+    space = load_space(space_file(tmp_path, "space:\n  model.leave_out: {choices: ['', '0,1,2']}\n"), RunConfig())
+    assert [trial_config(RunConfig(), {"model.leave_out": choice}).model.leave_out for choice in space.dimensions[0].choices] == [[], [0, 1, 2]]
