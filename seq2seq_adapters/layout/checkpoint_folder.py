@@ -14,6 +14,9 @@ CHECKPOINT_PREFIX = "checkpoint"
 """`checkpoint-N`: transformers' PREFIX_CHECKPOINT_DIR (importing it would import torch)."""
 CHECKPOINT_COMPLETE = "COMPLETE"
 """Marker written last into a checkpoint folder: a folder without it was interrupted mid-write."""
+CHECKPOINT_RECORD = "s2sa_training.json"
+"""In each checkpoint (since 2026-12-07): the settings that shape the optimizer's state and the data fingerprint it
+was trained with, which `--resume` compares with the run's settings and data (older checkpoints have none)."""
 
 
 def checkpoint_step(folder: Path) -> int | None:

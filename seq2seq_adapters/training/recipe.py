@@ -57,7 +57,7 @@ from seq2seq_adapters.model.remote_code import check_checkpoint_code
 from seq2seq_adapters.training.checkpointing import loadable_checkpoint
 from seq2seq_adapters.training.interrupts import GracefulStop, TrainingInterrupted, stop_on_signals
 from seq2seq_adapters.training.metrics_log import MetricsFileCallback
-from seq2seq_adapters.training.resume_request import resume_request
+from seq2seq_adapters.training.resume_request import data_change, resume_request
 from seq2seq_adapters.training.running_loss import LossBook
 from seq2seq_adapters.training.step_lines import StepLines
 from seq2seq_adapters.training.time_budget import TimeBudget
@@ -290,6 +290,8 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
     output_dir = run.root
     with main_process_first():  # before the model: a data mistake (missing column, no usable row) needs no checkpoint
         data = load_summarization_data(config.data, seed=config.train.seed)
+    if resume is not None and (changed := data_change(run, data.fingerprint)):
+        warnings.warn(changed, S2SAWarning)
     if config.model.marker_tokens == MARKERS_AUTO:
         markers = training_markers(data.splits["train"])
         config.model.marker_tokens = ",".join(markers) or MARKERS_NONE
@@ -325,6 +327,7 @@ def setup(config: RunConfig, *, overwrite: bool, resume: Path | None, console: C
         info,
         [MetricsFileCallback(run.metrics), progress_callback(console, budget), *steering, *([budget] if budget else []), *callbacks],
         ValidationRouge.from_settings(data.splits["validation"], t, config.generation, source_length) if t.eval_steps else None,
+        data.fingerprint,
     )
     return Session(config, run, checkpoint, summarizer, data, trainer, parameters, source_length, console, start, overflow, budget)
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from seq2seq_adapters.config.fields import shown
-from seq2seq_adapters.config.schema import ModelArgs, RunConfig
+from seq2seq_adapters.config.schema import ModelArgs, RunConfig, TrainArgs
 from seq2seq_adapters.config.value_rules import MARKERS_AUTO
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import wrong_kind
+from seq2seq_adapters.core.files import read_json, wrong_kind
 from seq2seq_adapters.layout.artifact_folder import METADATA, read_info
-from seq2seq_adapters.layout.checkpoint_folder import last_complete_checkpoint
+from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_RECORD, last_complete_checkpoint
 from seq2seq_adapters.layout.run_folder import CONFIG_NAME, RunDir, adapter_of
 
 
@@ -56,9 +56,9 @@ def resume_request(resume: Path, given: Sequence[str] = (), config: RunConfig | 
         return ResumeRequest(run, None)
     saved = run.read_config()
     saved.train.output_dir = str(resume)
-    if edited := edited_model_settings(run, saved):
+    if edited := edited_model_settings(run, saved) + edited_optimizer_settings(run, saved):
         raise S2SAError(
-            f"--resume {resume}: {CONFIG_NAME} no longer describes the model its checkpoint trained ({', '.join(edited)}); "
+            f"--resume {resume}: {CONFIG_NAME} no longer describes what its checkpoint trained ({', '.join(edited)}); "
             f"restore {CONFIG_NAME}, or start a new run with the new settings"
         )
     if config is not None and (changed := changed_settings(config, saved)):
@@ -85,6 +85,45 @@ def edited_model_settings(run: RunDir, saved: RunConfig) -> list[str]:
             continue  # `auto` markers are resolved from the data when the run starts: the checkpoint holds the list
         edited.append(f"model.{f.name}: {shown(ours)} in {CONFIG_NAME}, {shown(theirs)} in {checkpoint.name}")
     return edited
+
+
+OPTIMIZER_SETTINGS = ("optim", "lr_scheduler")
+"""Train settings whose change makes a checkpoint's optimizer or scheduler state meaningless to load (adafactor's
+state has no `beta1` for AdamW; a cosine schedule's state is not a linear one's)."""
+
+
+def checkpoint_record(train: TrainArgs, data_fingerprint: str | None) -> dict:
+    """What every checkpoint records (CHECKPOINT_RECORD) for a resume to compare: the optimizer settings and the
+    training data's fingerprint."""
+    return {**{key: getattr(train, key) for key in OPTIMIZER_SETTINGS}, "data_fingerprint": data_fingerprint}
+
+
+def newest_record(run: RunDir) -> tuple[Path | None, dict]:
+    """The newest complete checkpoint and its record ({} for a checkpoint saved before records were)."""
+    checkpoint = last_complete_checkpoint(run.root)
+    return checkpoint, (read_json(checkpoint / CHECKPOINT_RECORD) or {}) if checkpoint is not None else {}
+
+
+def edited_optimizer_settings(run: RunDir, saved: RunConfig) -> list[str]:
+    """The OPTIMIZER_SETTINGS of run_config.json that differ from the newest checkpoint's record, as
+    `train.key: saved -> checkpoint` (loading its optimizer state would fail deep inside torch, or mislead)."""
+    checkpoint, record = newest_record(run)
+    return [
+        f"train.{key}: {shown(getattr(saved.train, key))} in {CONFIG_NAME}, {shown(record[key])} in {checkpoint.name}"
+        for key in OPTIMIZER_SETTINGS
+        if key in record and record[key] != getattr(saved.train, key)
+    ]
+
+
+def data_change(run: RunDir, fingerprint: str) -> str | None:
+    """A warning when the training data differ from those the newest checkpoint trained on (the run goes on: data
+    may move or be fixed between sessions, but the user should know)."""
+    checkpoint, record = newest_record(run)
+    before = record.get("data_fingerprint")
+    if before is None or before == fingerprint:
+        return None
+    return (f"--resume {run.root}: the training data differ from those {checkpoint.name} trained on (fingerprint {before[:12]} then, "
+            f"{fingerprint[:12]} now); training goes on with the data as they are now")
 
 
 def settings_given(config_file: Path, given: Sequence[str]) -> S2SAError:

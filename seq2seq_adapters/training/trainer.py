@@ -16,8 +16,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 
 from seq2seq_adapters.config.schema import RunConfig
 from seq2seq_adapters.core.distributed import world_size
-from seq2seq_adapters.core.files import naming_a_full_disk
-from seq2seq_adapters.layout.checkpoint_folder import checkpoint_folders, is_complete
+from seq2seq_adapters.core.files import atomic_write_json, naming_a_full_disk
+from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_RECORD, checkpoint_folders, is_complete
 from seq2seq_adapters.layout.run_folder import RunDir, adapter_of
 from seq2seq_adapters.model.artifact_io import ArtifactInfo, load_trained_weights, save_artifact
 from seq2seq_adapters.model.builder import BuiltModel
@@ -25,6 +25,7 @@ from seq2seq_adapters.training.checkpointing import discard_checkpoint, mark_com
 from seq2seq_adapters.training.length_grouped_sampler import EpochSeededLengthGroupedSampler
 from seq2seq_adapters.training.loss import label_position_loss
 from seq2seq_adapters.training.nonfinite_guard import NonFiniteGuard
+from seq2seq_adapters.training.resume_request import checkpoint_record
 from seq2seq_adapters.training.running_loss import LossBook
 from seq2seq_adapters.training.transformers_internals import Seq2SeqTrainerHooks
 from seq2seq_adapters.training.validation_rouge import ValidationRouge
@@ -48,6 +49,8 @@ class SummarizationTrainer(Seq2SeqTrainerHooks):
         self.restore_loss_book = False
         """Whether the next finite step hands back the loss book of the checkpoint a resume started from."""
         self.validation_rouge = validation_rouge
+        self.checkpoint_record: dict = {}
+        """What each checkpoint records for `--resume` to compare (resume_request.checkpoint_record)."""
 
     def train(self, resume_from_checkpoint: str | None = None, *args, **kwargs) -> TrainOutput:
         """The Trainer's train; a resumed one restores the checkpoint's loss book at its first step."""
@@ -105,6 +108,7 @@ class SummarizationTrainer(Seq2SeqTrainerHooks):
             try:
                 super().save_checkpoint(model, trial)
                 if self.args.should_save:
+                    atomic_write_json(folder / CHECKPOINT_RECORD, self.checkpoint_record)
                     mark_complete(folder)
             except BaseException:
                 if self.args.should_save:
@@ -194,8 +198,10 @@ def build_trainer(
     info: ArtifactInfo,
     callbacks: list[TrainerCallback],
     validation_rouge: ValidationRouge | None = None,
+    data_fingerprint: str | None = None,
 ) -> SummarizationTrainer:
-    """The Trainer `train` runs (also used by scripts/bench_train.py): fast defaults, our checkpoints."""
+    """The Trainer `train` runs (also used by scripts/bench_train.py): fast defaults, our checkpoints, each with the
+    record `--resume` compares (`data_fingerprint`: the training data's)."""
     has_validation = "validation" in tokenized
     trainer = SummarizationTrainer(
         model=summarizer.model,
@@ -210,5 +216,6 @@ def build_trainer(
         nonfinite=NonFiniteGuard(config.train.on_nonfinite, output_dir),
         validation_rouge=validation_rouge,
     )
+    trainer.checkpoint_record = checkpoint_record(config.train, data_fingerprint)
     trainer.remove_callback(PrinterCallback)
     return trainer

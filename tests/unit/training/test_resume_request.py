@@ -9,8 +9,15 @@ import pytest
 
 from seq2seq_adapters.config.schema import RunConfig
 from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.layout.checkpoint_folder import CHECKPOINT_COMPLETE, CHECKPOINT_RECORD
+from seq2seq_adapters.layout.run_folder import RunDir
 from seq2seq_adapters.training.recipe import train
-from seq2seq_adapters.training.resume_request import resume_request
+from seq2seq_adapters.training.resume_request import (
+    checkpoint_record,
+    data_change,
+    edited_optimizer_settings,
+    resume_request,
+)
 
 
 def run_folder(root: Path, *, finished: bool = False) -> Path:
@@ -75,3 +82,32 @@ def test_resuming_a_finished_run_changes_nothing_and_returns_its_record(tmp_path
 def test_train_needs_a_config_or_a_run_to_resume():
     with pytest.raises(TypeError, match="needs a config"):
         train()
+
+
+def with_checkpoint(root: Path, record: dict | None) -> Path:
+    """A complete checkpoint-4 in the run, with `record` as its s2sa_training.json (None: saved before records)."""
+    checkpoint = root / "checkpoints" / "checkpoint-4"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / CHECKPOINT_COMPLETE).write_text("ok\n")
+    if record is not None:
+        (checkpoint / CHECKPOINT_RECORD).write_text(json.dumps(record))
+    return root
+
+
+def test_a_checkpoints_optimizer_record_is_compared_and_its_data_fingerprint_reported(tmp_path):
+    saved = RunConfig()
+    run = RunDir(with_checkpoint(run_folder(tmp_path / "run"), checkpoint_record(saved.train, "abc123" * 8)))
+    assert edited_optimizer_settings(run, saved) == [] and data_change(run, "abc123" * 8) is None
+    saved.train.optim, saved.train.lr_scheduler = "adafactor", "cosine"
+    assert edited_optimizer_settings(run, saved) == [
+        "train.optim: 'adafactor' in run_config.json, 'adamw_torch' in checkpoint-4",
+        "train.lr_scheduler: 'cosine' in run_config.json, 'linear' in checkpoint-4",
+    ]
+    assert "fingerprint abc123abc123 then, def456def456 now" in data_change(run, "def456" * 8)
+
+
+def test_a_checkpoint_saved_before_records_is_not_compared(tmp_path):
+    saved = RunConfig()
+    saved.train.optim = "adafactor"
+    run = RunDir(with_checkpoint(run_folder(tmp_path / "run"), None))
+    assert edited_optimizer_settings(run, saved) == [] and data_change(run, "x") is None
