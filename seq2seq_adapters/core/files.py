@@ -226,7 +226,8 @@ def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise S2SAError(
-                f"{flag} {path} is being written by another s2sa command; wait for it to finish or choose another {flag}"
+                f"{flag} {path} is being written by another s2sa command (or read by eval, summarize or export-adapter); "
+                f"wait for it to finish or choose another {flag}"
             ) from None
         try:
             yield path
@@ -235,6 +236,24 @@ def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
                 with contextlib.suppress(OSError):
                     path.rmdir()  # only when still empty
             raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def reading_folder(path: str | Path, what: str) -> Iterator[None]:
+    """Hold the folder `path` for reading for the block (a shared `flock`, beside `writing_folder`'s exclusive one):
+    while an s2sa command writes it (a run still training, `--overwrite` replacing it) reading is refused in one
+    line, and a writer that comes while it is read is refused; readers do not block each other."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise S2SAError(
+                f"{what} {path} is being written by another s2sa command (a run still training, or --overwrite replacing it); wait for it to finish"
+            ) from None
+        yield
     finally:
         os.close(fd)
 

@@ -23,6 +23,7 @@ from seq2seq_adapters.generation.loading import (
     generation_settings,
     load_model,
     locate,
+    reading,
     run_config,
 )
 from seq2seq_adapters.layout.artifact_folder import METADATA
@@ -164,7 +165,7 @@ def evaluate_run(
     created = not directory.exists()
     # a second eval writing the folder is refused; under torchrun rank 0 alone writes (and holds) it
     held = writing_folder(directory, "--output-dir") if is_main_process() else contextlib.nullcontext(output_path(directory))
-    with held as directory:
+    with reading(source), held as directory:
         from datasets import DatasetDict  # heavy (datasets, torch): only after the cheap checks above
 
         from seq2seq_adapters.data.dataset import content_fingerprint, load_summarization_data

@@ -8,6 +8,7 @@ from its saved settings (`RunDir.read_config`).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from seq2seq_adapters.config.fields import flag_name
 from seq2seq_adapters.config.schema import GenerationArgs, RunConfig
 from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import reading_folder
 from seq2seq_adapters.layout.artifact_folder import ArtifactInfo, read_info, resolve_artifact_dir, verify_weight_files
 from seq2seq_adapters.layout.run_folder import RunDir
 
@@ -90,9 +92,16 @@ def inference_device() -> str:
 def load_source(
     path: str | Path, encoder: str | None = None, decoder: str | None = None, *, trust_remote_code: bool = False
 ) -> tuple[Source, BuiltModel]:
-    """`locate` + `load_model`."""
+    """`locate` + `load_model`, the folder held for reading meanwhile."""
     source = locate(path)
-    return source, load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
+    with reading(source):
+        return source, load_model(source, encoder, decoder, trust_remote_code=trust_remote_code)
+
+
+def reading(source: Source) -> contextlib.AbstractContextManager[None]:
+    """Hold the weights' folder (the run, or the exported adapter) for reading: a `train` writing it, or an
+    `--overwrite` replacing it, would change or delete the files under the loader."""
+    return reading_folder(source.run_dir or source.artifact_dir, "weights folder")
 
 
 def generation_settings(stored: GenerationArgs, overrides: dict[str, Any] | None = None) -> GenerationArgs:

@@ -21,6 +21,7 @@ from seq2seq_adapters.generation.loading import (
     inference_device,
     load_model,
     locate,
+    reading,
 )
 from seq2seq_adapters.generation.long_documents import check_long_documents, chunked_summaries
 from seq2seq_adapters.layout.artifact_folder import is_merged_model
@@ -84,7 +85,8 @@ class Summarizer:
             source = locate(directory)
             check_base_code(source, encoder, decoder, trust_remote_code=trust_remote_code)
             settings = generation_settings(source.info.generation, generation)
-            built = load_model(source, encoder, decoder, trust_remote_code=trust_remote_code, device=device)
+            with reading(source):
+                built = load_model(source, encoder, decoder, trust_remote_code=trust_remote_code, device=device)
             limit = source.info.max_source_length
         from seq2seq_adapters.model.artifact_io import generation_config
 

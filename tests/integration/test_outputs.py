@@ -220,3 +220,30 @@ def test_a_lock_dies_with_its_process(finished_run, tmp_path):
     result = run_cli(["export-adapter", str(finished_run), "--output", str(export)])
     assert result.returncode == 0, result.stderr[-2000:]
     assert (export / "s2sa.json").is_file()
+
+
+def test_reading_a_run_while_it_is_written_is_refused_and_the_other_way_round(finished_run, tiny_bert, dialog_jsonl, tmp_path):
+    """eval, summarize and export-adapter read a run under a shared lock: while a train writes it (still training,
+    or --overwrite replacing it) they are refused in one line, and a train --overwrite of a run being read is too."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    fd = held(run)  # as `s2sa train` holds its run
+    try:
+        for args in (["eval", str(run), "--split", "validation", "--max-samples", "2", "--output-dir", str(tmp_path / "eval")],
+                     ["summarize", str(run), str(dialog_jsonl)],
+                     ["export-adapter", str(run), "--output", str(tmp_path / "export")]):
+            assert_one_line_error(run_cli(args), str(run), "is being written by another s2sa command (a run still training")
+        assert not (tmp_path / "eval").exists() and not (tmp_path / "export").exists()
+    finally:
+        os.close(fd)
+    fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # as eval holds the run it reads
+    try:
+        before = snapshot(run)
+        args = ["train", "--encoder", str(tiny_bert), "--decoder", str(tiny_bert), "--data", str(dialog_jsonl), "--max-steps", "1"]
+        assert_one_line_error(run_cli([*args, "--output-dir", str(run), "--overwrite"]), "--output-dir", str(run), "or read by eval")
+        assert snapshot(run) == before
+        result = run_cli(["export-adapter", str(run), "--output", str(tmp_path / "export")])  # readers share
+        assert result.returncode == 0, result.stderr[-2000:]
+    finally:
+        os.close(fd)
