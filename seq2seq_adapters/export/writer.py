@@ -23,7 +23,7 @@ from transformers import EncoderDecoderModel
 
 from seq2seq_adapters.config.legacy import RETIRED_MODEL_KEYS
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import mark_as_written, read_json, reading_folder, writing_folder
+from seq2seq_adapters.core.files import mark_as_written, naming_a_full_disk, read_json, reading_folder, writing_folder
 from seq2seq_adapters.export.model_card import RunRecord, model_card, tensor_counts
 from seq2seq_adapters.layout.artifact_folder import ADAPTER_CONFIG, METADATA, ArtifactInfo
 from seq2seq_adapters.layout.export_folder import ExportPlan, plan_export
@@ -130,6 +130,7 @@ def write_export(plan: ExportPlan, output: Path, *, merge: bool = False, trust_r
     rouge = read_json(run.report("validation")) or None
     record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=plan.state)
     with reading_folder(run.root if run.is_run() else source.directory, "weights folder"), \
+            naming_a_full_disk(output, "; the export was not written, and nothing at --output was replaced"), \
             writing_folder(output, "--output") as output, staged_directory(output) as staging:
         mark_as_written(staging)
         if merge:

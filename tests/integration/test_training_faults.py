@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import report_content, run_python
+from conftest import assert_one_line_error, report_content, run_python
 from safetensors.torch import load_file
 from tiny import write_jsonl
 
@@ -236,3 +236,23 @@ def test_full_disk_while_saving_the_final_adapter_names_it_and_resume_finishes_t
     result = cli(["train", "--resume", str(run_dir)])
     assert result.returncode == 0, result.stderr
     assert_same_as(run_dir, uninterrupted)
+
+
+FULL_COPY_LAUNCHER = """
+import errno, os, runpy, shutil
+def full_disk(source, destination, *args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(source))  # named as the copy names it: the source
+shutil.copyfile = full_disk
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_full_disk_during_export_names_the_destination_and_replaces_nothing(tiny_run, tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / ".s2sa").write_text("written by s2sa\n")
+    (export / "old.txt").write_text("the previous export")
+    result = run_python(["-c", FULL_COPY_LAUNCHER, "export-adapter", str(tiny_run.output_dir), "--output", str(export), "--overwrite"])
+    assert_one_line_error(result, f"no space left on device while writing {export}; the export was not written, and nothing at --output was replaced")
+    assert (export / "old.txt").read_text() == "the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging folder left behind
