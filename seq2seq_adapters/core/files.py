@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -256,6 +257,17 @@ def reading_folder(path: str | Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def check_cache_folder(folder: Path, moved_by: str) -> None:
+    """Create `folder` and write a probe file in it: a cache that cannot be written (a read-only $HOME or HF_HOME)
+    is named in one line, with the setting that moves it (`moved_by`), instead of being blamed on the data."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise S2SAError(f"cannot write the cache folder {folder} ({exc.strerror or exc}); {moved_by}") from None
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from datasets import Dataset
 
 from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import check_cache_folder
 from seq2seq_adapters.core.hub import hub_unreachable
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -146,9 +147,14 @@ def _split_files(directory: Path) -> dict[str, Path]:
     return {split: found[split] for split in SPLIT_ORDER if split in found}
 
 
+DATASETS_CACHE_HINT = "set HF_DATASETS_CACHE (or HF_HOME) to a folder you can write"
+"""Where the datasets library keeps its Arrow files, and how to move it."""
+
+
 def _load_file(path: Path, split: str) -> Dataset:
     """Read one local file with `datasets`, after cheap checks that give clearer errors."""
     _check_file(path)
+    check_cache_folder(Path(datasets.config.HF_DATASETS_CACHE), DATASETS_CACHE_HINT)
     try:
         dataset = datasets.load_dataset(BUILDERS[path.suffix], data_files={split: str(path)}, split=split)
     except Exception as exc:  # datasets/pyarrow/pandas raise many types; the user gets one line
@@ -235,6 +241,7 @@ def _load_hub(name: str) -> tuple[dict[str, RawSplit], str, str | None]:
     )
     if hub_unreachable():
         raise S2SAError(offline)
+    check_cache_folder(Path(datasets.config.HF_DATASETS_CACHE), DATASETS_CACHE_HINT)
     try:
         loaded = datasets.load_dataset(name)
     except ConnectionError as exc:

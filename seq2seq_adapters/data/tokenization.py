@@ -13,6 +13,7 @@ import datasets
 from datasets import Dataset, DatasetDict
 
 from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import check_cache_folder
 
 DEFAULT_TOKENIZED_CACHE = Path("~/.cache/seq2seq_adapters/tokenized")
 
@@ -39,7 +40,7 @@ def tokenize_splits(
     if end_id is None:
         raise S2SAError(f"tokenizer {tokenizer.name_or_path} has neither a [SEP] nor an EOS token to end labels")
     cache_dir = (cache_dir or DEFAULT_TOKENIZED_CACHE).expanduser()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    check_cache_folder(cache_dir, "it is ~/.cache/seq2seq_adapters/tokenized: make it writable, or set HOME to a folder you can write")
     tokenize = partial(
         _tokenize_batch,
         tokenizer=tokenizer,

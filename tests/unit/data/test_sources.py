@@ -71,3 +71,14 @@ def test_hub_id_offline_fails_fast_with_hint(monkeypatch):
     message = data_error("someone/some_dataset")
     assert "could not download dataset 'someone/some_dataset'" in message
     assert "offline?" in message and "local file or directory" in message
+
+
+def test_a_datasets_cache_that_cannot_be_written_is_named_not_the_data(tmp_path, monkeypatch, dialog_jsonl):
+    import datasets
+
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("x")  # root writes anywhere: a path through a file is what cannot be written here
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(blocker / "datasets"))
+    message = data_error(dialog_jsonl)
+    assert message.startswith(f"cannot write the cache folder {blocker / 'datasets'} (Not a directory)")
+    assert "HF_DATASETS_CACHE (or HF_HOME)" in message and str(dialog_jsonl) not in message

@@ -3,6 +3,7 @@ is keyed on the tokenizer's whole definition (markers added in another order giv
 
 from __future__ import annotations
 
+import pytest
 from datasets import Dataset, DatasetDict
 from tiny import load_data, write_jsonl
 from transformers import AutoTokenizer
@@ -66,3 +67,15 @@ def test_the_same_tokenizer_reads_its_cache_back(tiny_bert, tmp_path):
     cached = sorted(path.name for path in tmp_path.iterdir())
     tokenize_splits(dialogue_splits(), AutoTokenizer.from_pretrained(tiny_bert), 32, 16, cache_dir=tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == cached
+
+
+def test_a_tokenized_cache_that_cannot_be_written_is_named(tmp_path, tokenizer):
+    from datasets import Dataset, DatasetDict
+
+    from seq2seq_adapters.core.errors import S2SAError
+    from seq2seq_adapters.data.tokenization import tokenize_splits
+
+    (tmp_path / "file").write_text("x")
+    splits = DatasetDict({"train": Dataset.from_dict({"document": ["a b"], "references": [["a"]]})})
+    with pytest.raises(S2SAError, match=r"cannot write the cache folder .*file/cache \(Not a directory\); it is ~/.cache/seq2seq_adapters"):
+        tokenize_splits(splits, tokenizer, 16, 8, cache_dir=tmp_path / "file" / "cache")
