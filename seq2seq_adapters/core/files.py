@@ -85,11 +85,22 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append `record` as one JSON line (a single write), creating the file and parents."""
+    """Append `record` as one JSON line (a single write), creating the file and parents; like every write of s2sa's,
+    only to a regular file: a link or special file put in its place is refused, not followed or fed (a FIFO
+    without a reader would block the run)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    refuse_special(path, None)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENXIO):  # a link or FIFO that appeared since the check
+            raise
+        raise S2SAError(f"{path} is a symbolic link or special file; s2sa writes only regular files") from None
+    try:
+        os.write(fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
 
 
 def wrong_kind(path: Path, want_folder: bool) -> str | None:

@@ -15,6 +15,7 @@ import pytest
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import (
     MARKER,
+    append_jsonl,
     atomic_write_text,
     check_output_dir,
     check_output_file,
@@ -183,3 +184,17 @@ def test_a_full_disk_is_one_error_naming_the_file(tmp_path):
     with pytest.raises(ValueError, match="not a disk"):
         with naming_a_full_disk(target):
             raise ValueError("not a disk")
+
+
+def test_appending_refuses_a_link_or_a_fifo_put_in_the_files_place(tmp_path):
+    append_jsonl(tmp_path / "metrics.jsonl", {"step": 1})
+    append_jsonl(tmp_path / "metrics.jsonl", {"step": 2})
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"step": 1}\n{"step": 2}\n'
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("mine\n")
+    (tmp_path / "linked.jsonl").symlink_to(target)
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    for name in ("linked.jsonl", "fifo.jsonl"):
+        with pytest.raises(S2SAError, match=f"{name} is a"):
+            append_jsonl(tmp_path / name, {"step": 3})
+    assert target.read_text() == "mine\n"
