@@ -309,7 +309,7 @@ def export_adapter(
         plan = plan_export(run_dir, output, checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
         from seq2seq_adapters.export.writer import write_export  # heavy (torch, adapters, transformers)
 
-        result = write_export(plan, output, merge=merge, trust_remote_code=trust_remote_code)
+        result = write_export(plan, output, merge=merge, overwrite=overwrite, trust_remote_code=trust_remote_code)
     console.print(f"[green]done:[/] exported to [bold]{result}[/]")
 
 

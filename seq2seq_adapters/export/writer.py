@@ -117,10 +117,10 @@ def export_adapter(
     `quantize` ("none" or "int8") replaces the decoding setting the export records (quantize.py);
     `trust_remote_code` lets the base checkpoints run their own code (model/remote_code.py)."""
     plan = plan_export(Path(run_dir), Path(output), checkpoint=checkpoint, overwrite=overwrite, quantize=quantize, merge=merge)
-    return write_export(plan, Path(output), merge=merge, trust_remote_code=trust_remote_code)
+    return write_export(plan, Path(output), merge=merge, overwrite=overwrite, trust_remote_code=trust_remote_code)
 
 
-def write_export(plan: ExportPlan, output: Path, *, merge: bool = False, trust_remote_code: bool = False) -> Path:
+def write_export(plan: ExportPlan, output: Path, *, merge: bool = False, overwrite: bool = False, trust_remote_code: bool = False) -> Path:
     """Write the export that `plan_export` checked (the CLI plans before importing this module); a merge, and
     base checkpoints with their own code (without `trust_remote_code`), are checked before anything is written."""
     source, info, run = plan.source, plan.info, plan.run
@@ -131,22 +131,24 @@ def write_export(plan: ExportPlan, output: Path, *, merge: bool = False, trust_r
     record = RunRecord(run=read_json(run.record) or {}, rouge=rouge, state=plan.state)
     with reading_folder(run.root if run.is_run() else source.directory, "weights folder"), \
             naming_a_full_disk(output, "; the export was not written, and nothing at --output was replaced"), \
-            writing_folder(output, "--output") as output, staged_directory(output) as staging:
-        mark_as_written(staging)
-        if merge:
-            summarizer, _ = load_artifact(source.directory, trust_remote_code=trust_remote_code)
-            merged, difference = merge_into_plain_model(summarizer, info, trust_remote_code=trust_remote_code)
-            merged.generation_config = generation_config(summarizer.tokenizer, info.generation_args)
-            merged.save_pretrained(str(staging), safe_serialization=True)
-            summarizer.tokenizer.save_pretrained(str(staging))
-            card = model_card(info, record, source, output, merged_model=merged, merge_difference=difference)
-        else:
-            copied = copy_artifact(source.directory, staging)
-            if copied != info or RETIRED_MODEL_KEYS & set((read_json(staging / METADATA) or {}).get("model") or {}):
-                info.write(staging)  # --quantize changed the decoding, or an older s2sa.json states trust_remote_code
-            save_tokenizer_files(staging, info, trust_remote_code=trust_remote_code)
-            card = model_card(info, record, source, output, counts=tensor_counts(staging))
-        (staging / "README.md").write_text(card, encoding="utf-8")
-        for path in staging.iterdir():
-            path.chmod(0o644)  # some writers create 0600 files; an export is meant to be shared
+            writing_folder(output, "--output") as output:
+        plan.check_output(output, overwrite)  # again, now that the folder is ours: was it written to meanwhile?
+        with staged_directory(output) as staging:
+            mark_as_written(staging)
+            if merge:
+                summarizer, _ = load_artifact(source.directory, trust_remote_code=trust_remote_code)
+                merged, difference = merge_into_plain_model(summarizer, info, trust_remote_code=trust_remote_code)
+                merged.generation_config = generation_config(summarizer.tokenizer, info.generation_args)
+                merged.save_pretrained(str(staging), safe_serialization=True)
+                summarizer.tokenizer.save_pretrained(str(staging))
+                card = model_card(info, record, source, output, merged_model=merged, merge_difference=difference)
+            else:
+                copied = copy_artifact(source.directory, staging)
+                if copied != info or RETIRED_MODEL_KEYS & set((read_json(staging / METADATA) or {}).get("model") or {}):
+                    info.write(staging)  # --quantize changed the decoding, or an older s2sa.json states trust_remote_code
+                save_tokenizer_files(staging, info, trust_remote_code=trust_remote_code)
+                card = model_card(info, record, source, output, counts=tensor_counts(staging))
+            (staging / "README.md").write_text(card, encoding="utf-8")
+            for path in staging.iterdir():
+                path.chmod(0o644)  # some writers create 0600 files; an export is meant to be shared
     return output

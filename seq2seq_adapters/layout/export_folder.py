@@ -41,6 +41,19 @@ class ExportPlan:
     source: ExportSource
     info: ArtifactInfo
 
+    def check_output(self, output: Path, overwrite: bool) -> None:
+        """The --output guard: checked when planning, and again by the writer once it holds the folder (another
+        command may have written into it in between)."""
+        run = self.run
+        kept = {  # training replaces these folders, so an export inside them would vanish
+            "the run's checkpoints/": run.checkpoints,
+            "the run's adapter/": run.adapter,
+            f"the exported weights {self.source.directory}": self.source.directory,
+        }
+        data = run.read_config().data.data if run.is_run() else None
+        protected = {f"the run {run.root}": run.root, **kept, **input_paths(data, self.info.model)}
+        check_output_dir(output, overwrite, protected, flag="--output", outside=kept)
+
 
 def best_step(state: dict[str, Any]) -> int | None:
     """The step of trainer_state.json's best checkpoint, if the run kept one."""
@@ -122,14 +135,7 @@ def plan_export(
         source = ExportSource(run_dir, f"`{run_dir.name}/`", None)
     else:
         source = resolve_export_source(run_dir, checkpoint, state)
-    info = quantized_info(read_info(source.directory), quantize, merge)
-    kept = {  # training replaces these folders, so an export inside them would vanish
-        "the run's checkpoints/": run.checkpoints,
-        "the run's adapter/": run.adapter,
-        f"the exported weights {source.directory}": source.directory,
-    }
-    data = run.read_config().data.data if run.is_run() else None
-    protected = {f"the run {run_dir}": run_dir, **kept, **input_paths(data, info.model)}
-    check_output_dir(output, overwrite, protected, flag="--output", outside=kept)
+    plan = ExportPlan(run=run, state=state, source=source, info=quantized_info(read_info(source.directory), quantize, merge))
+    plan.check_output(output, overwrite)
     verify_weight_files(source.directory)
-    return ExportPlan(run=run, state=state, source=source, info=info)
+    return plan

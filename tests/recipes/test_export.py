@@ -14,8 +14,8 @@ from seq2seq_adapters.cli import app
 from seq2seq_adapters.config.policy import TrainPolicy
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.export import writer as export_module
-from seq2seq_adapters.export.writer import export_adapter
-from seq2seq_adapters.layout.export_folder import resolve_export_source
+from seq2seq_adapters.export.writer import export_adapter, write_export
+from seq2seq_adapters.layout.export_folder import plan_export, resolve_export_source
 from seq2seq_adapters.model.artifact_io import read_info
 
 
@@ -130,3 +130,14 @@ def test_existing_output_is_refused_and_a_failed_export_leaves_nothing(lora_run,
     monkeypatch.undo()
     export_adapter(lora_run, output, overwrite=True)
     assert not (output / "keep.txt").exists() and (output / "adapter.safetensors").is_file()
+
+
+def test_the_output_is_checked_again_once_the_writer_holds_it(lora_run, tmp_path):
+    """Files put into --output between the plan and the write (another program) are not replaced."""
+    output = tmp_path / "export"
+    plan = plan_export(lora_run, output, checkpoint=None, overwrite=True)
+    output.mkdir()
+    (output / "notes.txt").write_text("written after the plan")
+    with pytest.raises(S2SAError, match="holds files s2sa did not write"):
+        write_export(plan, output, overwrite=True)
+    assert (output / "notes.txt").read_text() == "written after the plan"
