@@ -226,11 +226,12 @@ def empty_folder(folder: Path) -> None:
 def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
     """Hold the folder `path` (created if missing) for the block: a second s2sa command writing it is refused in one
     line. The lock is `fcntl.flock` on the folder itself, non-blocking; the kernel drops it when the process ends,
-    so a killed command leaves no stale lock. A folder this block created is removed again if the block fails
-    while it is still empty. Yields the path with `..` resolved (`output_path`), the one to write."""
+    so a killed command leaves no stale lock. The folders this block created (the parents too, such as `runs/`) are
+    removed again if the block fails while they are still empty. Yields the path with `..` resolved (`output_path`),
+    the one to write."""
     path = output_path(path)
     refuse_special(path, flag, "folders it creates")
-    created = not path.exists()
+    created = [folder for folder in (path, *path.parents) if not folder.exists()]  # deepest first
     path.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
@@ -244,9 +245,11 @@ def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
         try:
             yield path
         except BaseException:
-            if created:
-                with contextlib.suppress(OSError):
-                    path.rmdir()  # only when still empty
+            for folder in created:
+                try:
+                    folder.rmdir()  # only when still empty
+                except OSError:
+                    break
             raise
     finally:
         os.close(fd)

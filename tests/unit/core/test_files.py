@@ -198,3 +198,14 @@ def test_appending_refuses_a_link_or_a_fifo_put_in_the_files_place(tmp_path):
         with pytest.raises(S2SAError, match=f"{name} is a"):
             append_jsonl(tmp_path / name, {"step": 3})
     assert target.read_text() == "mine\n"
+
+
+def test_a_failed_writer_removes_the_empty_folders_it_created_parents_included(tmp_path):
+    with pytest.raises(RuntimeError), writing_folder(tmp_path / "runs" / "new", "--output-dir"):
+        raise RuntimeError("the command failed before writing anything")
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "other").mkdir()
+    with pytest.raises(RuntimeError), writing_folder(tmp_path / "runs" / "new" / "deeper", "--output-dir"):
+        raise RuntimeError("again")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["other"]  # runs/ was there before: kept
