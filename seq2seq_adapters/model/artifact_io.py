@@ -19,14 +19,17 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from transformers import EncoderDecoderModel, GenerationConfig, PreTrainedTokenizerBase
 
-from seq2seq_adapters.config.schema import GenerationArgs
+from seq2seq_adapters.config.fields import shown
+from seq2seq_adapters.config.schema import GenerationArgs, ModelArgs
 from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import read_json
 from seq2seq_adapters.layout.artifact_folder import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
@@ -35,7 +38,15 @@ from seq2seq_adapters.layout.artifact_folder import (
     ArtifactInfo,
     read_info,
 )
-from seq2seq_adapters.model.builder import BuiltModel, build_base_model, load_tokenizer, resolve_checkpoint, saved_state
+from seq2seq_adapters.model.builder import (
+    BuiltModel,
+    build_base_model,
+    layer_counts,
+    load_tokenizer,
+    parse_adapter_config,
+    resolve_checkpoint,
+    saved_state,
+)
 from seq2seq_adapters.model.marker_tokens import add_marker_tokens
 from seq2seq_adapters.model.patched_attention import init_adapters
 from seq2seq_adapters.model.remote_code import check_checkpoint_code
@@ -161,6 +172,32 @@ def check_adapter_accounted(model: EncoderDecoderModel, directory: Path, adapter
     return parameters
 
 
+def first_difference(saved: Any, expected: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """Where two adapter configs (as `to_dict` writes them) first differ: (key path, saved, expected). Keys only one
+    side has are passed over (another `adapters` version may write more of them), but not a union's `configs`."""
+    if isinstance(saved, dict) and isinstance(expected, dict):
+        if ("configs" in saved) != ("configs" in expected):
+            return (f"{path}.configs" if path else "configs", saved.get("configs"), expected.get("configs"))
+        for key in sorted(saved.keys() & expected.keys()):
+            if found := first_difference(saved[key], expected[key], f"{path}.{key}" if path else key):
+                return found
+        return None
+    if isinstance(saved, list) and isinstance(expected, list) and len(saved) == len(expected):
+        return next(filter(None, (first_difference(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(saved, expected, strict=True)))), None)
+    return None if saved == expected else (path or "config", saved, expected)
+
+
+def check_config_agrees(model: EncoderDecoderModel, directory: Path, margs: ModelArgs) -> None:
+    """adapter_config.json describes the adapter s2sa.json names (its config string and leave_out): an edited one
+    (LoRA's alpha, a bottleneck's non-linearity) builds the same tensors but writes other summaries."""
+    saved = (read_json(directory / ADAPTER_CONFIG) or {}).get("config")
+    expected = parse_adapter_config(margs.adapter_config, margs.leave_out, layer_counts(model)).to_dict()
+    if difference := first_difference(saved, expected):
+        key, ours, theirs = difference
+        raise S2SAError(f"{directory / ADAPTER_CONFIG} does not describe the adapter {METADATA} names ({key}: {shown(ours)} there, "
+                        f"{shown(theirs)} by {METADATA}): the config was edited or belongs to other weights")
+
+
 def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: ArtifactInfo) -> None:
     """Load the adapter (if any) and the non-adapter weights into a model built from the same base."""
     directory = Path(directory)
@@ -172,6 +209,7 @@ def load_trained_weights(summarizer: BuiltModel, directory: str | Path, info: Ar
                 init_adapters(model)
             if margs.adapter_name in model.adapters_config.adapters:
                 model.delete_adapter(margs.adapter_name)
+            check_config_agrees(model, directory, margs)
             model.load_adapter(str(directory), load_as=margs.adapter_name, set_active=True, use_safetensors=True)
             summarizer.adapter_name = margs.adapter_name
             check_finite(check_adapter_accounted(model, directory, margs.adapter_name), directory / ADAPTER_WEIGHTS)

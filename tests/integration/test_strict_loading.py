@@ -39,10 +39,11 @@ def test_non_finite_weights_are_refused_naming_the_tensor(stored_pair, tmp_path,
     "edit, needle",
     [
         # the union without its LoRA part: the stored lora tensors would be skipped
-        (lambda config: config.update(config=config["config"]["configs"][1]), "tensors the adapter of adapter_config.json does not have"),
+        (lambda config: config.update(config=config["config"]["configs"][1]), "(configs: None there, [{"),
         # every layer left out: nothing would load
-        (lambda config: [c.update(leave_out=list(range(12))) for c in config["config"]["configs"]],
-         "tensors the adapter of adapter_config.json does not have"),
+        (lambda config: [c.update(leave_out=list(range(12))) for c in config["config"]["configs"]], "(configs[0].leave_out: [0, 1, 2, 3, ...] there, [0] by s2sa.json)"),
+        # LoRA's alpha: the same tensors, other summaries
+        (lambda config: config["config"]["configs"][0].update(alpha=64), "(configs[0].alpha: 64 there, 8 by s2sa.json)"),
     ],
 )
 def test_an_edited_adapter_config_is_refused(stored_pair, edit, needle):
@@ -52,7 +53,8 @@ def test_an_edited_adapter_config_is_refused(stored_pair, edit, needle):
     config = json.loads(path.read_text())
     edit(config)
     path.write_text(json.dumps(config))
-    assert_one_line_error(run_cli(["summarize", str(stored_pair / "export"), str(stored_pair / "doc1.txt")]), needle)
+    assert_one_line_error(run_cli(["summarize", str(stored_pair / "export"), str(stored_pair / "doc1.txt")]),
+                          "adapter_config.json does not describe the adapter s2sa.json names", needle)
 
 
 def test_an_extra_tensor_in_the_adapter_file_is_refused(stored_pair):

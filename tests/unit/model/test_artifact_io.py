@@ -38,7 +38,7 @@ def test_round_trip_restores_every_tensor(tiny_bert, tmp_path, adapter_config):
 
 
 def test_an_artifact_written_in_the_previous_format_loads(tiny_bert, tmp_path):
-    margs = ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0])
+    margs = ModelArgs(encoder=str(tiny_bert), decoder=str(tiny_bert), leave_out=[0], adapter_config="seq_bn")  # as format 1 records
     summarizer = build_summarizer(margs)
     save_artifact(tmp_path / "a", summarizer, ArtifactInfo(model=dataclasses.asdict(margs), generation={}, new_weight_names=summarizer.new_weight_names))
     old = json.loads(FORMAT_1.read_text())
@@ -98,3 +98,13 @@ def test_artifact_holds_exactly_the_trained_weights_and_reloads_the_same_model(t
     for name, tensor in params.items():
         assert torch.equal(tensor, restored[name]), name
     assert torch.equal(logits(summarizer), logits(loaded))
+
+
+def test_first_difference_of_two_adapter_configs():
+    from seq2seq_adapters.model.artifact_io import first_difference
+
+    union = {"architecture": "union", "configs": [{"r": 8, "alpha": 8}, {"reduction_factor": 16}]}
+    assert first_difference(union, union) is None
+    assert first_difference({**union, "configs": [{"r": 8, "alpha": 64}, {"reduction_factor": 16}]}, union) == ("configs[0].alpha", 64, 8)
+    assert first_difference({"reduction_factor": 16}, union) == ("configs", None, union["configs"])
+    assert first_difference({"r": 8, "new_key": 1}, {"r": 8}) is None  # a key another adapters version writes
