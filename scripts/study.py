@@ -1,16 +1,22 @@
 """Adapter study on DialogSum: every variant gets the same training budget and the same test examples.
 
-Trains each variant with `s2sa train` (library call), scores the first N test dialogues against all
-three references with `s2sa eval`, and rewrites docs/studies/adapters-100-steps.md (table + PNG plot) after every variant,
-so partial tables are kept when the study is stopped.
+The selected variants are the trials of one `s2sa tune` (library call) in <work>/tune: its search space
+(<work>/space.yaml) lists the values of every setting the variants change, and every variant is one `first` trial,
+so the tune trains exactly those, each an ordinary run folder (<work>/tune/trials/trial-NNNN; the tune's own table
+is <work>/tune/results.md). The study then scores the first N test dialogues of every finished run against all
+three references with `s2sa eval`, names each trial by the variant whose settings it trained, and rewrites
+docs/studies/adapters-100-steps.md (table + PNG plot).
 
     python scripts/study.py --steps 100 --test-samples 200              # all variants
     python scripts/study.py --only full seq_bn lora --steps 100          # a subset
     python scripts/study.py --steps 100 --decoding "seq_bn + new weights"   # decoding settings of one trained variant
+    python scripts/study.py --steps 4 --set model.encoder=DIR --set model.decoder=DIR   # any run setting, for all
 
-Several workers may share one --work folder (`--workers N` starts N-1 more with the same arguments, or
-start them by hand, each with its own --only list): each variant is claimed by one worker, rows are
-appended to rows.jsonl, and every worker rewrites the results from all rows found there. On a GPU:
+The same command again continues the study (finished variants kept, an interrupted one continued from its
+checkpoint; once all are done it only rewrites the results). One --work folder holds one study: other --only or
+run settings (--steps, --set, ...) need another --work, and --decoding takes the study's own arguments. Several
+workers share a study through Optuna (the tune's journal file): `--workers N` starts N-1 more with the same
+arguments (logs: work/workerN.log), or start the same command by hand beside it; no variant trains twice. On a GPU:
 
     python scripts/study.py --steps 1000 --bf16 --workers 8 --work runs/gpu --results docs/studies/adapters-gpu.md
 """
@@ -19,19 +25,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shlex
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import yaml
 from rich.console import Console
 
-from seq2seq_adapters.config.loading import load_config
+from seq2seq_adapters.config.loading import load_config, parse_overrides
+from seq2seq_adapters.config.schema import RunConfig
+from seq2seq_adapters.core.errors import S2SAError
+from seq2seq_adapters.core.files import atomic_write_json, atomic_write_text, read_json
 from seq2seq_adapters.evaluation.evaluate_run import evaluate_run
 from seq2seq_adapters.evaluation.rouge import compute_rouge
-from seq2seq_adapters.training.recipe import train
+from seq2seq_adapters.layout.run_folder import RunDir
+from seq2seq_adapters.tuning.report import trial_rows
+from seq2seq_adapters.tuning.space import SearchSpace, load_space
+from seq2seq_adapters.tuning.tune import plan_tune, run_tune, study_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,42 +125,132 @@ FULL = {v.name for v in VARIANTS if v.model.get("train") == "all"}
 BATCH = 16
 """configs/dialogsum.yaml's batch size: every variant trains on args.steps x BATCH dialogues."""
 
+TUNE_DIR, SPACE_FILE, DECODING_FILE = "tune", "space.yaml", "decoding.json"
+"""In --work: the tune folder, the search space the variants make, the --decoding rows."""
+DATA, WORK = ROOT.parent / "shared" / "data" / "dialogsum", ROOT / "runs" / "study"
+RESULTS = ROOT / "docs" / "studies" / "adapters-100-steps.md"
+"""The defaults of --data, --work and --results."""
+BEING_WRITTEN = "is being written by another s2sa command"
+"""s2sa's refusal of a folder that another command writes: here, another worker scoring the same run."""
+
 
 def slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-").lower()
 
 
-def run_variant(variant: Variant, args, console: Console) -> dict:
-    """Train and evaluate one variant; returns its table row."""
-    run_dir = args.work / slug(variant.name)
+def base_config(args: argparse.Namespace) -> RunConfig:
+    """configs/dialogsum.yaml with the study's budget, data, STUDY_BASE and --set: where every variant's trial starts.
+
+    model.leave_out stays at its default (layers 0,1 on MiniLM, what the config sets) unless --set gives it: tune
+    checks each choice on this config, and the full rows' `model.train: all` is refused beside layers left out."""
+    settings = parse_overrides(args.set)
+    settings["model"] = {"leave_out": None, **settings.get("model", {})}
     overrides = {
-        "model": {**STUDY_BASE["model"], **variant.model},
-        "train": {**STUDY_BASE["train"], "max_steps": args.steps, "output_dir": str(run_dir), "save_total_limit": 1,
-                  "bf16": args.bf16, **variant.train},
-        "data": {"data": str(args.data), "max_eval_samples": 16},  # the test split below is what counts
-        "generation": {**STUDY_BASE["generation"], "num_beams": args.num_beams, **variant.generation},
+        "model": dict(STUDY_BASE["model"]),
+        "train": {**STUDY_BASE["train"], "max_steps": args.steps, "save_total_limit": 1, "bf16": args.bf16},
+        "data": {"data": str(args.data), "max_eval_samples": 16},  # the test split is what counts
+        "generation": {**STUDY_BASE["generation"], "num_beams": args.num_beams},
     }
-    config = load_config("dialogsum", overrides)
-    result = train(config, overwrite=True, console=console)
-    outcome = evaluate_run(run_dir, split="test", max_samples=args.test_samples, overwrite=True, console=console)
-    record = json.loads((run_dir / "run.json").read_text())
-    report = json.loads((outcome.output_dir / "rouge_test.json").read_text())
-    predictions = [json.loads(line) for line in (outcome.output_dir / "predictions_test.jsonl").read_text().splitlines()]
+    return load_config("dialogsum", overrides, settings)
+
+
+def own_settings(variant: Variant) -> dict[str, Any]:
+    """What a variant changes, as `section.key: value`."""
+    sections = {"model": variant.model, "train": variant.train, "generation": variant.generation}
+    return {f"{section}.{key}": value for section, values in sections.items() for key, value in values.items()}
+
+
+def choice(value: Any) -> Any:
+    """A setting's value as a tune choice, which cannot be a list: leave_out [0, 1] as its flag's text "0,1"."""
+    return ",".join(map(str, value)) if isinstance(value, list) else value
+
+
+def trial_values(variants: list[Variant], base: RunConfig) -> list[dict[str, Any]]:
+    """One trial per variant: its value of every setting any variant changes (the base config's if it changes none)."""
+    keys = list(dict.fromkeys(key for variant in variants for key in own_settings(variant)))
+    defaults = {key: getattr(getattr(base, key.split(".")[0]), key.split(".")[1]) for key in keys}
+    values = [{key: choice(own_settings(variant).get(key, defaults[key])) for key in keys} for variant in variants]
+    for n, item in enumerate(values):
+        if item in values[:n]:  # the tune would run it once, and one row would go unnamed
+            twin = variants[values.index(item)].name
+            raise S2SAError(f"variants {twin!r} and {variants[n].name!r} train the same settings")
+    return values
+
+
+def write_space(path: Path, values: list[dict[str, Any]], base: RunConfig) -> SearchSpace:
+    """The variants as a tune's search space (each setting's distinct values as its choices, every variant a `first`
+    trial), written for the record and read back through tune's own checks of every value."""
+    space = {key: {"choices": list(dict.fromkeys(item[key] for item in values))} for key in values[0]}
+    atomic_write_text(path, yaml.safe_dump({"space": space, "first": values}, sort_keys=False))
+    return load_space(path, base)
+
+
+def settings_key(values: dict[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True)
+
+
+def variant_runs(work: Path, variants: list[Variant], space: SearchSpace) -> dict[str, Path]:
+    """The run folder of each variant whose trial finished, by name: a trial is the variant whose settings it trains."""
+    if not (work / TUNE_DIR).is_dir():
+        return {}  # no study yet
+    done = {settings_key(row.settings): Path(row.run_dir) for row in trial_rows(study_of(str(work / TUNE_DIR), None))
+            if row.state == "complete"}
+    return {variant.name: done[settings_key(values)] for variant, values in zip(variants, space.first)
+            if settings_key(values) in done}
+
+
+def rouge_test_file(run_dir: Path) -> Path:
+    return RunDir(run_dir).eval_dir("test") / "rouge_test.json"
+
+
+def score_test(run_dir: Path, args: argparse.Namespace, console: Console) -> None:
+    """A run's test summaries and ROUGE (its eval-test/), once: not again, nor while another worker writes them."""
+    if rouge_test_file(run_dir).is_file():
+        return
+    try:
+        evaluate_run(run_dir, split="test", max_samples=args.test_samples, overwrite=True, console=console)
+    except S2SAError as exc:
+        if BEING_WRITTEN not in str(exc):
+            raise
+        console.print(f"{run_dir}: another worker is scoring it", highlight=False)
+
+
+def f1(aggregate: dict) -> dict:
+    """F1 (mean and 95% CI) of each ROUGE kind in a report's aggregate."""
+    return {kind: stats["fmeasure"] for kind, stats in aggregate.items()}
+
+
+def table_row(name: str, run_dir: Path) -> dict:
+    """A variant's row: its run's trained weights and speed, its test ROUGE, the baselines on the same dialogues."""
+    run = RunDir(run_dir)
+    record = json.loads(run.record.read_text())
+    systems = json.loads(rouge_test_file(run_dir).read_text())["systems"]
+    lines = (run.eval_dir("test") / "predictions_test.jsonl").read_text().splitlines()
+    predictions = [json.loads(line) for line in lines]
     params = record["parameters"]
     return {
-        "name": variant.name,
+        "name": name,
         "trainable": params["trained"],
         "trainable_pct": params["trained_percent"],
-        "adapter_bytes": sum(path.stat().st_size for path in (run_dir / "adapter").glob("*.safetensors")),
+        "adapter_bytes": sum(path.stat().st_size for path in run.adapter.glob("*.safetensors")),
         "distinct": len({p["prediction"] for p in predictions}),
         "test_count": len(predictions),
         "train_s": record["wall_time_s"],
-        "samples_per_s": result.train_samples_per_s,
-        "rouge": {kind: stats["fmeasure"] for kind, stats in report["systems"]["model"]["aggregate"].items()},
-        "lead": {kind: stats["fmeasure"] for kind, stats in next(v for k, v in report["systems"].items() if k.startswith("lead"))["aggregate"].items()},
+        "samples_per_s": record["train_samples_per_s"],
+        "rouge": f1(systems["model"]["aggregate"]),
+        "lead": f1(next(system for label, system in systems.items() if label.startswith("lead"))["aggregate"]),
         "longest_utterance": longest_utterance_rouge(predictions),
         "avg_words": sum(len(p["prediction"].split()) for p in predictions) / len(predictions),
     }
+
+
+def report(args: argparse.Namespace, variants: list[Variant], space: SearchSpace, console: Console) -> None:
+    """Score every finished run not scored yet, then rewrite the results from all scored ones (other workers' too)."""
+    runs = variant_runs(args.work, variants, space)
+    for run_dir in runs.values():
+        score_test(run_dir, args, console)
+    rows = [table_row(name, run_dir) for name, run_dir in runs.items() if rouge_test_file(run_dir).is_file()]
+    write_results(args, variants, rows)
 
 
 DECODING = [
@@ -164,20 +268,34 @@ def decoding_name(variant_name: str, settings: dict) -> str:
     return f"{variant_name}: {label}" if variant_name else label
 
 
-def run_decoding(variant_name: str, settings: dict, args, console: Console) -> dict:
+def run_decoding(run_dir: Path, settings: dict, args: argparse.Namespace, console: Console) -> dict:
     """Re-score one trained variant's test summaries under other decoding settings."""
-    run_dir = args.work / slug(variant_name)
     label = decoding_name("", settings)
     start = time.perf_counter()
     outcome = evaluate_run(run_dir, split="test", max_samples=args.test_samples, output_dir=run_dir / f"decoding-{slug(label)}",
                            overwrite=True, generation=settings, console=console)
-    report = json.loads((outcome.output_dir / "rouge_test.json").read_text())
+    scores = json.loads((outcome.output_dir / "rouge_test.json").read_text())
     return {
-        "name": decoding_name(variant_name, settings),
-        "rouge": {kind: stats["fmeasure"] for kind, stats in report["systems"]["model"]["aggregate"].items()},
-        "avg_words": report["avg_words_prediction"],
+        "name": decoding_name(args.decoding, settings),
+        "rouge": f1(scores["systems"]["model"]["aggregate"]),
+        "avg_words": scores["avg_words_prediction"],
         "seconds": time.perf_counter() - start,
     }
+
+
+def run_decodings(args: argparse.Namespace, runs: dict[str, Path], console: Console) -> None:
+    """--decoding: the DECODING settings on one trained variant, in this process; decoding.json is rewritten after
+    each setting, so a stopped run keeps its rows and the same command again skips them."""
+    if args.decoding not in runs:
+        raise S2SAError(f"--decoding {args.decoding!r}: no finished run of that variant in {args.work / TUNE_DIR} "
+                        "(run the study first, with the same arguments)")
+    path = args.work / DECODING_FILE
+    rows = read_json(path) or {}
+    for settings in DECODING:
+        name = decoding_name(args.decoding, settings)
+        if name not in rows:
+            rows[name] = run_decoding(runs[args.decoding], settings, args, console)
+            atomic_write_json(path, rows)
 
 
 def longest_utterance(dialogue: str) -> str:
@@ -189,7 +307,7 @@ def longest_utterance(dialogue: str) -> str:
 def longest_utterance_rouge(predictions: list[dict]) -> dict:
     """The 'copy the longest utterance' baseline on the same examples and references."""
     result = compute_rouge([longest_utterance(p["document"]) for p in predictions], [p["references"] for p in predictions])
-    return {kind: stats["fmeasure"] for kind, stats in result.aggregate.items()}
+    return f1(result.aggregate)
 
 
 def distinct_summaries(row: dict) -> str:
@@ -222,26 +340,26 @@ READING = "## Reading"
 """Heading of the hand-written part of the results file, which rewrites keep."""
 
 
-def regenerate_command(args, rows: list[dict]) -> str:
-    """The study.py command line that rebuilds args.results: defaults left out, --only when rows are a subset."""
+def regenerate_command(args: argparse.Namespace, variants: list[Variant]) -> str:
+    """The study.py command line that rebuilds args.results: defaults left out, --only for a subset of the variants."""
     command = f"python scripts/study.py --steps {args.steps} --test-samples {args.test_samples} --num-beams {args.num_beams}"
     if args.bf16:
         command += " --bf16"
     if args.setup != SETUP:
         command += f' --setup "{args.setup}"'
-    for flag, value, default in (("--work", args.work, ROOT / "runs" / "study"), ("--results", args.results, ROOT / "docs" / "studies" / "adapters-100-steps.md")):
-        if value.resolve() != default:
+    for flag, value, default in (("--data", args.data, DATA), ("--work", args.work, WORK), 
+                                 ("--results", args.results, RESULTS)):
+        if value.resolve() != default.resolve():
             command += f" {flag} {value.resolve().relative_to(ROOT) if value.resolve().is_relative_to(ROOT) else value}"
-    if len(rows) < len(VARIANTS):
-        command += " --only " + " ".join(f'"{row["name"]}"' for row in rows)
+    command += "".join(f" --set {shlex.quote(item)}" for item in args.set)
+    if variants != VARIANTS:
+        command += " --only " + " ".join(f'"{variant.name}"' for variant in variants)
     return command
 
 
-def write_results(args) -> None:
-    """docs/studies/adapters-100-steps.md from every worker's rows: the table, ratios against full fine-tuning, decoding, plot."""
-    done = finished_rows(args.work / "rows.jsonl")
-    rows = [done[v.name] for v in VARIANTS if v.name in done]
-    decoding = list(finished_rows(args.work / "decoding.jsonl").values())
+def write_results(args: argparse.Namespace, variants: list[Variant], rows: list[dict]) -> None:
+    """docs/studies/adapters-100-steps.md from the scored rows: table, ratios to full fine-tuning, decoding, plot."""
+    decoding = list((read_json(args.work / DECODING_FILE) or {}).values())
     lines = [
         "# Summary quality: adapters against full fine-tuning on DialogSum",
         "",
@@ -253,7 +371,7 @@ def write_results(args) -> None:
         f"references (best per example), beam {args.num_beams}. ROUGE F1 x100, mean [95% bootstrap CI]. "
         f"{'bf16 mixed precision. ' if args.bf16 else ''}{args.setup}",
         "",
-        f"Regenerate: `{regenerate_command(args, rows)}`",
+        f"Regenerate: `{regenerate_command(args, variants)}`",
         "",
         "`distinct` counts the different summaries among the test dialogues: a model that ignores its input "
         "writes the same summary for every dialogue.",
@@ -327,51 +445,61 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)  # workers rewrite the plot after every row
+    plt.close(fig)  # every worker rewrites the plot
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dialogsum")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--test-samples", type=int, default=200)
     parser.add_argument("--num-beams", type=int, default=4)
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "study")
+    parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--only", nargs="*", help="variant names (exact, else prefix match), run in this order")
-    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "studies" / "adapters-100-steps.md")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--decoding", metavar="VARIANT", help="try the DECODING settings on this trained variant")
     parser.add_argument("--bf16", action="store_true", help="train with bf16 mixed precision (GPU)")
     parser.add_argument("--workers", type=int, default=1, help="study processes side by side, sharing --work (logs: work/workerN.log)")
     parser.add_argument("--setup", default=SETUP, help="the hardware and worker layout, for the results header")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a run setting of every variant, as s2sa train reads it (model.encoder=DIR); repeatable")
     args = parser.parse_args()
-    console = Console(stderr=True)
+    try:
+        run_study(args, Console(stderr=True))
+    except S2SAError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def run_study(args: argparse.Namespace, console: Console) -> None:
+    """Train the variants no worker has trained (one tune, which --workers share), or --decoding; then the results."""
+    variants = [v for name in args.only for v in selected(name)] if args.only else VARIANTS
+    base = base_config(args)
     args.work.mkdir(parents=True, exist_ok=True)
-    helpers = start_helpers(args)
+    space = write_space(args.work / SPACE_FILE, trial_values(variants, base), base)
     if args.decoding:
-        rows_path = args.work / "decoding.jsonl"
-        jobs = {decoding_name(args.decoding, settings): lambda settings=settings: run_decoding(args.decoding, settings, args, console)
-                for settings in DECODING}
+        run_decodings(args, variant_runs(args.work, variants, space), console)
     else:
-        rows_path = args.work / "rows.jsonl"
-        chosen = [v for name in args.only for v in selected(name)] if args.only else VARIANTS
-        jobs = {v.name: lambda v=v: run_variant(v, args, console) for v in chosen}  # in --only order
-    for name, job in jobs.items():
-        if name not in finished_rows(rows_path) and claim(args.work, name):  # other workers' rows and claims count too
-            with rows_path.open("a") as handle:
-                handle.write(json.dumps(job()) + "\n")
-        write_results(args)
-    if helpers:
-        for helper in helpers:
-            helper.wait()
-        write_results(args)  # with the rows the helpers finished last
+        # every trial is a `first` one, so the sampler draws nothing; not grid: Optuna 5's GridSampler fails an enqueued
+        # trial that ends with one grid point left (KeyError 'grid_id'), as a one-variant study's does
+        plan = plan_tune(base, space, args.work / TUNE_DIR, trials=len(variants), sampler="random", pruner="none")
+        helpers = start_helpers(args)
+        run_tune(plan, console)
+        if helpers:
+            report(args, variants, space, console)  # this worker's runs, while the helpers finish theirs
+            for helper in helpers:
+                helper.wait()
+    report(args, variants, space, console)
 
 
 def selected(name: str) -> list[Variant]:
     """The variant called `name`, or else every variant whose name starts with it ("full" is one row, "lora" all LoRA rows)."""
-    return [v for v in VARIANTS if v.name == name] or [v for v in VARIANTS if v.name.startswith(name)]
+    chosen = [v for v in VARIANTS if v.name == name] or [v for v in VARIANTS if v.name.startswith(name)]
+    if not chosen:
+        raise S2SAError(f"--only {name!r} names no variant")
+    return chosen
 
 
-def start_helpers(args) -> list[subprocess.Popen]:
+def start_helpers(args: argparse.Namespace) -> list[subprocess.Popen]:
     """args.workers - 1 more study processes with this one's arguments, each logging to work/workerN.log."""
     helpers = []
     for n in range(2, args.workers + 1):
@@ -379,24 +507,6 @@ def start_helpers(args) -> list[subprocess.Popen]:
             helpers.append(subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--workers", "1"],
                                             stdout=log, stderr=subprocess.STDOUT))
     return helpers
-
-
-def claim(work: Path, name: str) -> bool:
-    """Take a job for this worker; False when another worker took it (delete work/claims/ to retry)."""
-    folder = work / "claims"
-    folder.mkdir(exist_ok=True)
-    try:
-        os.close(os.open(folder / slug(name), os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return False
-    return True
-
-
-def finished_rows(path: Path) -> dict[str, dict]:
-    """Rows written so far by any worker, by variant name."""
-    if not path.exists():
-        return {}
-    return {row["name"]: row for row in map(json.loads, path.read_text().splitlines())}
 
 
 if __name__ == "__main__":

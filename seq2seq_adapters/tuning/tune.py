@@ -46,7 +46,8 @@ TRIALS_PER_BUDGET = 4
 """Without `train.max_time`, each trial may take a quarter of `--budget`: at least four trials, more where
 pruning stops some early."""
 EVALUATIONS_PER_TRIAL = 4
-"""Without `train.eval_steps`, a trial is evaluated (and may be pruned) four times."""
+"""Without `train.eval_steps`, a trial is evaluated (and may be pruned) four times; with `--pruner none` never before
+its end (the validation report at its end scores it, and evaluations would only cost time)."""
 TPE_STARTUP_TRIALS = 4
 """Random trials before TPE models the results (Optuna's 10 is more than a CPU budget runs)."""
 
@@ -111,7 +112,7 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
     budget_s = parse_budget(budget)
     data = load_summarization_data(config.data, seed=t.seed)  # a data mistake is one line now, not in every trial
     settings: dict[str, dict] = {"train": {}}
-    if t.eval_steps is None:
+    if t.eval_steps is None and pruner != "none":
         settings["train"]["eval_steps"] = max(1, planned_steps(config, len(data.splits["train"])) // EVALUATIONS_PER_TRIAL)
     if t.max_time is None and budget_s is not None:
         settings["train"]["max_time"] = f"{math.floor(budget_s / TRIALS_PER_BUDGET)}s"
@@ -202,6 +203,11 @@ def make_pruner(plan: TunePlan) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
+def running_trials(study: optuna.Study) -> int:
+    """Trials other workers are running: each will count towards --trials when it ends."""
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
 def counted_trials(study: optuna.Study) -> int:
     """Trials that count towards --trials: finished, pruned, or failed by their own settings (not interrupted ones,
     which are continued)."""
@@ -261,8 +267,9 @@ def announce(console: Console, metric: str):
 
 
 def room_for_a_trial(plan: TunePlan, study: optuna.Study, start: float) -> bool:
-    """Whether another trial starts: trials left to run, time left for a whole one, grid points left."""
-    if plan.trials is not None and counted_trials(study) >= plan.trials:
+    """Whether another trial starts: trials left to run beside those other workers run (else the first worker done
+    starts trials past --trials), time left for a whole one, grid points left."""
+    if plan.trials is not None and counted_trials(study) + running_trials(study) >= plan.trials:
         return False
     if plan.budget_s is not None and time.monotonic() - start + plan.trial_time_s > plan.budget_s:
         return False

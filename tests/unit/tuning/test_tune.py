@@ -12,7 +12,7 @@ from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import mark_as_written
 from seq2seq_adapters.tuning.space import load_space
 from seq2seq_adapters.tuning.trials import ERROR, INTERRUPTED
-from seq2seq_adapters.tuning.tune import TUNE_RECORD, counted_trials, open_study, plan_tune
+from seq2seq_adapters.tuning.tune import TUNE_RECORD, counted_trials, open_study, plan_tune, room_for_a_trial
 
 
 @pytest.fixture
@@ -31,6 +31,11 @@ def test_the_plan_fills_in_evaluations_and_each_trials_share_of_the_budget(tmp_p
     assert not (tmp_path / "tune").exists()  # nothing written by planning
     epochs = RunConfig.from_dict({"data": {"data": config.data.data}, "train": {"epochs": 2, "batch_size": 8}})
     assert plan_tune(epochs, space(tmp_path, epochs), tmp_path / "t2", trials=3).config.train.eval_steps == 4  # 2 epochs x ceil(57 / 8) steps / 4
+
+
+def test_without_pruning_trials_are_not_evaluated_before_their_end(tmp_path, config):
+    plan = plan_tune(config, space(tmp_path, config), tmp_path / "tune", trials=2, pruner="none")
+    assert plan.config.train.eval_steps is None
 
 
 @pytest.mark.parametrize(
@@ -101,3 +106,12 @@ def test_interrupted_trials_do_not_count_towards_trials():
         study.add_trial(create_trial(state=state, value=1.0 if state == TrialState.COMPLETE else None, user_attrs=attrs,
                                      intermediate_values={1: 0.0} if state == TrialState.PRUNED else None))
     assert counted_trials(study) == 3
+
+
+def test_trials_other_workers_run_count_towards_trials(tmp_path, config):
+    plan = plan_tune(config, space(tmp_path, config), tmp_path / "tune", trials=2)
+    study = optuna.create_study()
+    study.add_trial(create_trial(state=TrialState.COMPLETE, value=1.0))
+    assert room_for_a_trial(plan, study, start=0.0)
+    study.ask()  # another worker's trial, running
+    assert not room_for_a_trial(plan, study, start=0.0)
