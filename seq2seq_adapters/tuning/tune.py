@@ -239,8 +239,8 @@ def run_tune(plan: TunePlan, console: Console | None = None, trust_remote_code: 
         console.print(f"trial {number}: its worker is gone; it continues in this worker", highlight=False)
     runner = TrialRunner(plan.config, plan.space, plan.folder / TRIALS_DIR, console, trust_remote_code)
     metric = plan.config.train.metric_for_best
-    if counted_trials(study) == 0 and not study.get_trials(deepcopy=False):
-        for values in plan.space.first:
+    if plan.sampler != "grid" and not study.get_trials(deepcopy=False):  # a grid runs every combination anyway (and
+        for values in plan.space.first:  # Optuna 5.0's GridSampler fails on a queued trial: KeyError 'grid_id')
             study.enqueue_trial(values, skip_if_exists=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

@@ -15,9 +15,9 @@ from seq2seq_adapters.tuning.space import load_space
 from seq2seq_adapters.tuning.tune import plan_tune, run_tune
 
 
-def tiny_tune(config_file, space_file, folder, trials=3):
+def tiny_tune(config_file, space_file, folder, trials=3, **options):
     config = load_config(config_file)
-    plan = plan_tune(config, load_space(space_file, config), folder, trials=trials)
+    plan = plan_tune(config, load_space(space_file, config), folder, trials=trials, **options)
     return run_tune(plan, console=Console(stderr=True, quiet=True))
 
 
@@ -38,3 +38,10 @@ def test_three_trials_the_worst_pruned_each_an_ordinary_run(tiny_bert, dialog_js
 
     again = tiny_tune(config_file, space_file, tmp_path / "tune")  # the study has its three trials: nothing runs
     assert [(r.trial, r.state, r.value) for r in again.rows] == [(r.trial, r.state, r.value) for r in result.rows]
+
+
+def test_a_grid_runs_every_choice_once(tiny_bert, dialog_jsonl, tmp_path):
+    config_file, space_file = tiny_tune_files(tiny_bert, dialog_jsonl, tmp_path / "inputs")
+    result = tiny_tune(config_file, space_file, tmp_path / "tune", trials=10, sampler="grid", pruner="none")
+    assert sorted(row.settings["train.learning_rate"] for row in result.rows) == [1.0e-7, 0.003, 0.01]  # then the grid is exhausted
+    assert all(row.state == "complete" for row in result.rows)
