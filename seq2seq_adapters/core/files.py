@@ -233,15 +233,9 @@ def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
     refuse_special(path, flag, "folders it creates")
     created = [folder for folder in (path, *path.parents) if not folder.exists()]  # deepest first
     path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise S2SAError(
-                f"{flag} {path} is being written by another s2sa command (or read by eval, summarize or export-adapter); "
-                f"wait for it to finish or choose another {flag}"
-            ) from None
+    busy = (f"{flag} {path} is being written by another s2sa command (or read by eval, summarize or export-adapter); "
+            f"wait for it to finish or choose another {flag}")
+    with folder_lock(path, fcntl.LOCK_EX, busy):
         try:
             yield path
         except BaseException:
@@ -251,8 +245,6 @@ def writing_folder(path: str | Path, flag: str) -> Iterator[Path]:
                 except OSError:
                     break
             raise
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -260,14 +252,21 @@ def reading_folder(path: str | Path, what: str) -> Iterator[None]:
     """Hold the folder `path` for reading for the block (a shared `flock`, beside `writing_folder`'s exclusive one):
     while an s2sa command writes it (a run still training, `--overwrite` replacing it) reading is refused in one
     line, and a writer that comes while it is read is refused; readers do not block each other."""
+    busy = f"{what} {path} is being written by another s2sa command (a run still training, or --overwrite replacing it); wait for it to finish"
+    with folder_lock(path, fcntl.LOCK_SH, busy):
+        yield
+
+
+@contextlib.contextmanager
+def folder_lock(path: Path, mode: int, busy: str) -> Iterator[None]:
+    """`fcntl.flock` (`mode`: shared or exclusive) on the folder itself, non-blocking, for the block; `busy` is the
+    error when another process holds it the other way. The kernel drops it when the process ends."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise S2SAError(
-                f"{what} {path} is being written by another s2sa command (a run still training, or --overwrite replacing it); wait for it to finish"
-            ) from None
+            raise S2SAError(busy) from None
         yield
     finally:
         os.close(fd)
