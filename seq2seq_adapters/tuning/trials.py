@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 from rich.console import Console
+from rich.markup import escape
 from transformers import TrainerCallback
 
 from seq2seq_adapters.config.schema import RunConfig
@@ -83,7 +84,8 @@ class TrialRunner:
         resume = folder if last_complete_checkpoint(folder) is not None else None
         config = trial_config(self.base, values, folder) if resume is None else None
         shown = ", ".join(f"{key}={value}" for key, value in values.items())
-        self.console.print(f"[bold]trial {trial.number}[/] {'continues' if resume else 'starts'} in {folder}: {shown}", highlight=False, markup=True)
+        self.console.print(f"[bold]trial {trial.number}[/] {'continues' if resume else 'starts'} in {escape(str(folder))}: {escape(shown)}",
+                           highlight=False, soft_wrap=True)  # escaped: adapter strings such as lora[r=8] read as markup
         pruning = PruneOnValidation(trial, self.metric)
         earlier = frozen(trial).user_attrs.get(SECONDS, 0.0)  # a retry carries its earlier attempts' time
         start = time.perf_counter()

@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 from rich.console import Console
+from rich.markup import escape
 
 from seq2seq_adapters.config.schema import RunConfig
 from seq2seq_adapters.config.value_rules import parse_duration
@@ -261,7 +262,7 @@ def announce(console: Console, metric: str):
 
     def line(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         score = f"validation {metric} {trial.value:.2f}" if trial.value is not None else trial.user_attrs.get(ERROR, "")
-        console.print(f"[bold]trial {trial.number}[/] {trial.state.name.lower()}: {score}", highlight=False)
+        console.print(f"[bold]trial {trial.number}[/] {trial.state.name.lower()}: {escape(score)}", highlight=False, soft_wrap=True)
 
     return line
 
