@@ -122,8 +122,6 @@ VARIANTS = [
 CONTROLS = {v.name for v in VARIANTS if v.control}
 FULL = {v.name for v in VARIANTS if v.model.get("train") == "all"}
 
-BATCH = 16
-"""configs/dialogsum.yaml's batch size: every variant trains on args.steps x BATCH dialogues."""
 
 TUNE_DIR, SPACE_FILE, DECODING_FILE = "tune", "space.yaml", "decoding.json"
 """In --work: the tune folder, the search space the variants make, the --decoding rows."""
@@ -237,6 +235,7 @@ def table_row(name: str, run_dir: Path) -> dict:
         "test_count": len(predictions),
         "train_s": record["wall_time_s"],
         "samples_per_s": record["train_samples_per_s"],
+        "trained_samples": record["global_step"] * record["effective_batch_size"],
         "rouge": f1(systems["model"]["aggregate"]),
         "lead": f1(next(system for label, system in systems.items() if label.startswith("lead"))["aggregate"]),
         "longest_utterance": longest_utterance_rouge(predictions),
@@ -389,7 +388,7 @@ def write_results(args: argparse.Namespace, variants: list[Variant], rows: list[
         r = row["rouge"]
         lines.append(
             f"| {row['name']} | {row['trainable']:,} | {row['trainable_pct']:.2f} | {row['adapter_bytes'] / 1e6:.2f} | "
-            f"{args.steps * BATCH / row['samples_per_s']:.0f} | {row['samples_per_s']:.2f} | {row['avg_words']:.1f} | {distinct_summaries(row)} | "
+            f"{row['trained_samples'] / row['samples_per_s']:.0f} | {row['samples_per_s']:.2f} | {row['avg_words']:.1f} | {distinct_summaries(row)} | "
             f"{cell(r['rouge1'])} | {cell(r['rouge2'])} | {cell(r['rougeL'])} | {cell(r['rougeLsum'])} |"
         )
     for label, key in (("Lead-k baseline", "lead"), ("longest utterance baseline", "longest_utterance")):
