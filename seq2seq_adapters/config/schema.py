@@ -183,6 +183,12 @@ class TrainArgs(Settings):
         "rougeLsum", "With --eval-steps: the validation score that picks the best checkpoint, which becomes adapter/."
     )
     patience: int | None = setting(None, "With --eval-steps: stop after K evaluations without improvement.", bounds="[1, inf)")
+    keep_best_checkpoint: bool = setting(
+        True, "With --eval-steps: the best evaluated checkpoint becomes adapter/ (--no-keep-best-checkpoint: the last step's).",
+        flags=("--keep-best-checkpoint/--no-keep-best-checkpoint",),
+    )
+    """False: evaluations are only watched (curves, patience is refused, `s2sa tune`'s pruning) and adapter/ holds the
+    last step, as without --eval-steps; a small validation subset's ROUGE is noisy enough to pick an early step."""
     max_time: str | None = setting(None, "Wall-clock budget for training, e.g. 90s, 30m, 2h: stop at a step boundary, checkpoint, report.")
     """Training time (from the first step) after which the run stops at a step boundary; the learning-rate
     schedule is re-planned for the steps that fit (training/time_budget.py). The final validation report comes after it."""
@@ -229,6 +235,8 @@ class TrainArgs(Settings):
             )
         if self.patience is not None and self.eval_steps is None:
             problems.append(f"{label('patience')} counts evaluations: set {label('eval_steps')} too")
+        if self.patience is not None and not self.keep_best_checkpoint:
+            problems.append(f"{label('patience')} stops at the best checkpoint and keeps it: drop {label('keep_best_checkpoint')}: false")
         if self.max_time is not None:
             try:
                 parse_duration(self.max_time)

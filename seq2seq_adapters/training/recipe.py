@@ -383,7 +383,7 @@ def session_samples_per_s(output: TrainOutput, first_step: int, effective_batch:
 def best_checkpoint_record(trainer: SummarizationTrainer) -> dict | None:
     """Which evaluated checkpoint became adapter/ (step, metric, value); None without evaluations."""
     state = trainer.state
-    if state.best_global_step is None:
+    if state.best_global_step is None or not trainer.args.load_best_model_at_end:  # adapter/ is the last step's
         return None
     return {"step": state.best_global_step, "metric": trainer.args.metric_for_best_model, "value": state.best_metric}
 

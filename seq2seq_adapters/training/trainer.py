@@ -173,7 +173,7 @@ def training_arguments(config: RunConfig, output_dir: Path, has_validation: bool
         save_strategy=save_strategy,
         save_steps=(t.save_steps or t.eval_steps) if save_strategy == "steps" else 500,
         save_total_limit=t.save_total_limit,
-        load_best_model_at_end=evaluate_by_steps,
+        load_best_model_at_end=evaluate_by_steps and t.keep_best_checkpoint,
         metric_for_best_model=f"eval_{t.metric_for_best}" if evaluate_by_steps else None,
         group_by_length=t.group_by_length,
         bf16=t.bf16,

@@ -47,8 +47,9 @@ TRIALS_PER_BUDGET = 4
 """Without `train.max_time`, each trial may take a quarter of `--budget`: at least four trials, more where
 pruning stops some early."""
 EVALUATIONS_PER_TRIAL = 4
-"""Without `train.eval_steps`, a trial is evaluated (and may be pruned) four times; with `--pruner none` never before
-its end (the validation report at its end scores it, and evaluations would only cost time)."""
+"""Without `train.eval_steps`, a trial is evaluated (and may be pruned) four times, and keeps its last step as
+`s2sa train` without evaluations does (`keep_best_checkpoint: false`: the best of four greedy scores on a small
+validation subset is noise); with `--pruner none` never before its end (its final validation report scores it)."""
 TPE_STARTUP_TRIALS = 4
 """Random trials before TPE models the results (Optuna's 10 is more than a CPU budget runs)."""
 
@@ -113,8 +114,9 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
     budget_s = parse_budget(budget)
     data = load_summarization_data(config.data, seed=t.seed)  # a data mistake is one line now, not in every trial
     settings: dict[str, dict] = {"train": {}}
-    if t.eval_steps is None and pruner != "none":
+    if t.eval_steps is None and pruner != "none":  # the pruner's evaluations, only watched: the trial keeps its last step
         settings["train"]["eval_steps"] = max(1, planned_steps(config, len(data.splits["train"])) // EVALUATIONS_PER_TRIAL)
+        settings["train"]["keep_best_checkpoint"] = False
     if t.max_time is None and budget_s is not None:
         settings["train"]["max_time"] = f"{math.floor(budget_s / TRIALS_PER_BUDGET)}s"
     config = trial_config(config, {f"train.{key}": value for key, value in settings["train"].items()})

@@ -92,3 +92,18 @@ def test_curves_png_holds_the_expected_series_and_is_linked_from_the_report(tiny
         "loss: training loss", "loss: validation loss", "learning rate: learning rate",
         *(f"validation ROUGE F1 x100: {kind}" for kind in ("rouge1", "rouge2", "rougeL", "rougeLsum")),
     }
+
+
+def test_watched_evaluations_keep_the_last_step(tiny_bert, dialog_jsonl, tmp_path):
+    """--no-keep-best-checkpoint: evaluated (curves, s2sa tune's pruning), but adapter/ is the last step's weights."""
+    config = tiny_run_config(tiny_bert, dialog_jsonl, tmp_path / "run", SIX_STEPS, train={
+        "max_steps": 6, "eval_steps": 2, "save_steps": None, "eval_rouge_samples": 4, "eval_greedy": True, "keep_best_checkpoint": False,
+    })
+    train_tiny(config)
+    run = RunDir(tmp_path / "run")
+    record = json.loads(run.record.read_text())
+    assert record["best_checkpoint"] is None and len([line for line in read_jsonl(run.metrics) if "eval_loss" in line]) == 3
+    last = run.checkpoints / "checkpoint-6" / "adapter"
+    for weights in last.glob("*.safetensors"):
+        final, chosen = load_file(run.adapter / weights.name), load_file(weights)
+        assert all((final[k] == chosen[k]).all() for k in final)

@@ -16,6 +16,8 @@ def test_evaluations_choose_the_best_checkpoint_by_the_metric_asked_for(tmp_path
     assert (args.eval_strategy, args.eval_steps, args.save_strategy, args.save_steps) == ("steps", 4, "steps", 4)
     assert args.load_best_model_at_end and args.metric_for_best_model == "eval_rougeL"
     assert arguments(tmp_path, eval_steps=4, save_steps=8).save_steps == 8  # a multiple of the evaluations
+    watched = arguments(tmp_path, eval_steps=4, keep_best_checkpoint=False)  # evaluated, but adapter/ is the last step's
+    assert watched.eval_strategy == "steps" and not watched.load_best_model_at_end
 
 
 def test_without_a_validation_split_nothing_is_evaluated(tmp_path):

@@ -28,6 +28,7 @@ def space(tmp_path, config, text="space:\n  train.learning_rate: {choices: [0.00
 def test_the_plan_fills_in_evaluations_and_each_trials_share_of_the_budget(tmp_path, config):
     plan = plan_tune(config, space(tmp_path, config), tmp_path / "tune", budget="2h")
     assert plan.config.train.eval_steps == 10 and plan.trial_time_s == 1800 and plan.trials is None
+    assert not plan.config.train.keep_best_checkpoint  # evaluations for the pruner only: the trial keeps its last step
     assert not (tmp_path / "tune").exists()  # nothing written by planning
     epochs = RunConfig.from_dict({"data": {"data": config.data.data}, "train": {"epochs": 2, "batch_size": 8}})
     assert plan_tune(epochs, space(tmp_path, epochs), tmp_path / "t2", trials=3).config.train.eval_steps == 4  # 2 epochs x ceil(57 / 8) steps / 4
