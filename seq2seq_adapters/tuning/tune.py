@@ -245,7 +245,7 @@ def run_tune(plan: TunePlan, console: Console | None = None, trust_remote_code: 
     if plan.sampler != "grid" and not study.get_trials(deepcopy=False):  # a grid runs every combination anyway (and
         for values in plan.space.first:  # Optuna 5.0's GridSampler fails on a queued trial: KeyError 'grid_id')
             study.enqueue_trial(values, skip_if_exists=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # s2sa prints each trial's end (announce); Optuna's warning repeats it with a traceback
     try:
         while room_for_a_trial(plan, study, start):
             with quiet_experimental():
@@ -253,8 +253,9 @@ def run_tune(plan: TunePlan, console: Console | None = None, trust_remote_code: 
             write_results(study, plan.folder, metric)
     except (TrainingInterrupted, KeyboardInterrupt) as exc:
         write_results(study, plan.folder, metric)
-        raise TrainingInterrupted(f"tune interrupted ({exc}); the trials so far are in {plan.folder / 'results.md'}; "
-                                  "continue with the same s2sa tune command") from None
+        signal_name = str(exc).split(" ", 1)[0] if str(exc).startswith("SIG") else "SIGINT"
+        raise TrainingInterrupted(f"tune interrupted ({signal_name}): the running trial keeps its last checkpoint and continues first; "
+                                  f"the trials so far are in {plan.folder / 'results.md'}; continue with the same s2sa tune command") from None
     write_results(study, plan.folder, metric)
     return TuneResult(plan.folder, trial_rows(study), counted_trials(study))
 
