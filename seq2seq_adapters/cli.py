@@ -255,8 +255,9 @@ def tune(
     with user_errors():
         from seq2seq_adapters.tuning.report import trial_rows
         from seq2seq_adapters.tuning.space import load_space
-        from seq2seq_adapters.tuning.tune import plan_tune, run_tune, study_of
+        from seq2seq_adapters.tuning.tune import check_study_name, plan_tune, run_tune, study_of
 
+        check_study_name(study, names_folder=report is None and output_dir is None)
         if report is not None:
             print_tune_results(trial_rows(study_of(report, study)))
             return

@@ -34,10 +34,10 @@ def shipped_configs() -> dict[str, Path]:
 def config_path(given: str | Path) -> Path:
     """A config file as given, else a shipped config of that name (`dialogsum`, also `configs/dialogsum.yaml`)."""
     path = Path(given)
+    if problem := wrong_kind(path, want_folder=False):  # first: a name too long to look at raises in is_file
+        raise S2SAError(f"config file {given} {problem}")
     if path.is_file():
         return path
-    if problem := wrong_kind(path, want_folder=False):
-        raise S2SAError(f"config file {given} {problem}")
     shipped = shipped_configs()
     name = path.name.removesuffix(".yaml")
     if name in shipped and str(path.parent) in (".", "configs"):

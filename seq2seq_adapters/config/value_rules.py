@@ -12,6 +12,7 @@ import importlib.util
 import re
 from collections.abc import Iterable
 
+from seq2seq_adapters.config.fields import shown
 from seq2seq_adapters.core.errors import S2SAError
 
 MARKER = re.compile(r"#[A-Za-z][A-Za-z0-9_]*#")
@@ -92,11 +93,17 @@ def report_to_problem(report_to: str) -> str | None:
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+MAX_DURATION_S = 366 * 24 * 3600
+"""The longest duration s2sa takes (a year): a 400-digit number of hours reads as an infinite float, which the
+time budget's arithmetic cannot turn back into steps (it failed mid-training with an OverflowError)."""
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in `90s`, `30m`, `1.5h` (a number and one unit: the budgets people say)."""
+    """Seconds in `90s`, `30m`, `1.5h` (a number and one unit: the budgets people say), at most a year."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh])\s*", str(text))
     if match is None or float(match[1]) <= 0:
-        raise S2SAError(f"{text!r} is not a duration; expected a positive number with s, m or h, e.g. 90s, 30m, 2h")
-    return float(match[1]) * DURATION_UNITS[match[2]]
+        raise S2SAError(f"{shown(text)} is not a duration; expected a positive number with s, m or h, e.g. 90s, 30m, 2h")
+    seconds = float(match[1]) * DURATION_UNITS[match[2]]
+    if not seconds <= MAX_DURATION_S:  # inf too
+        raise S2SAError(f"{shown(text)} is longer than a year, the longest duration s2sa takes")
+    return seconds

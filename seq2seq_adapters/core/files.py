@@ -103,10 +103,25 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
+NAME_MAX = 255
+"""The longest file name (bytes, one part of a path) Linux file systems take."""
+
+
+def too_long(path: Path) -> str | None:
+    """"has a name longer than 255 bytes" when a part of `path` is: every look at such a path (exists, is_dir)
+    raises ENAMETOOLONG, which Python's Path checks pass on as a traceback."""
+    if any(len(os.fsencode(part)) > NAME_MAX for part in Path(path).parts):
+        return f"has a name longer than the {NAME_MAX} bytes a file name may have"
+    return None
+
+
 def wrong_kind(path: Path, want_folder: bool) -> str | None:
     """"is a folder, not a file" (or the reverse) when `path` exists as the other kind, else None:
-    for the messages of paths that must be files or folders, which would otherwise say "not found"."""
+    for the messages of paths that must be files or folders, which would otherwise say "not found"
+    (or that a name is too long to look at)."""
     path = Path(path)
+    if problem := too_long(path):
+        return problem
     if want_folder and path.exists() and not path.is_dir():
         return "is a file, not a folder"
     if not want_folder and path.is_dir():
@@ -179,6 +194,8 @@ def check_output_file(path: Path | None, flag: str, inputs: Iterable[str | Path]
 def check_creatable(path: Path, flag: str) -> None:
     """The nearest existing folder above `path` is a folder this process may write in, and no part of the way
     there is a symbolic link that leads nowhere (mkdir would fail on it after other work)."""
+    if problem := too_long(path):
+        raise S2SAError(f"{flag} {path} {problem}")
     target = Path(path).absolute()
     for parent in (target, *target.parents):
         if parent.is_symlink() and not parent.exists():

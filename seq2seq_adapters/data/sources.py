@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from datasets import Dataset
 
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import check_cache_folder
+from seq2seq_adapters.core.files import check_cache_folder, too_long
 from seq2seq_adapters.core.hub import hub_unreachable
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -92,6 +92,8 @@ def check_local_data(data: str | None, split: str, hint: str) -> None:
     """The cheap checks of local `data` that the caller's `split` is in (before any model loads): the path,
     each file's format, and the split (a single file stands for any split; validation can be carved from train)."""
     path = Path(data).expanduser() if data else None
+    if path is not None and (problem := too_long(path)):  # Path.exists raises on it; no Hub id is that long
+        raise S2SAError(f"data path {data} {problem}")
     if path is None or not (path.exists() or _looks_like_path(data)):
         return  # the bundled ACLSum or a Hub id: checked when loaded
     if not path.exists():

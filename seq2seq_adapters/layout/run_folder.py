@@ -21,7 +21,7 @@ from pathlib import Path
 from seq2seq_adapters.config.legacy import saved_run_config
 from seq2seq_adapters.config.schema import ModelArgs, RunConfig
 from seq2seq_adapters.core.errors import S2SAError
-from seq2seq_adapters.core.files import check_output_dir
+from seq2seq_adapters.core.files import check_output_dir, too_long
 
 CONFIG_NAME = "run_config.json"
 """Not `config.json`: that name says "transformers model config" to every tool that opens the folder."""
@@ -40,6 +40,8 @@ def input_paths(data: str | None, model: ModelArgs) -> dict[str, Path]:
     """A run's local inputs (--data, --encoder, --decoder) by what they are: no output folder may replace them."""
     inputs = {}
     for name, value in (("data", data), ("encoder", model.encoder), ("decoder", model.decoder)):
+        if value and (problem := too_long(Path(value))):  # no hub id is that long either
+            raise S2SAError(f"--{name} {value} {problem}")
         if value and Path(value).expanduser().exists():
             inputs[f"--{name} {value}"] = Path(value).expanduser()
     return inputs

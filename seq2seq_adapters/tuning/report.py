@@ -5,6 +5,7 @@ with the command that exports it. Read from the study alone, so `s2sa tune --rep
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ def write_plots(study: optuna.Study, folder: Path) -> None:
         plots[IMPORTANCE_PNG] = optuna.visualization.matplotlib.plot_param_importances
     for name, plot in plots.items():
         with quiet_experimental():
+            warnings.filterwarnings("ignore", "No artists with labels", UserWarning)  # no trial finished yet: an empty plot
             axes = plot(study)
         buffer = io.BytesIO()
         axes.figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")

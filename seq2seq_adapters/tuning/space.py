@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 import yaml
 
+from seq2seq_adapters.config.fields import shown
 from seq2seq_adapters.config.loading import parse_overrides
 from seq2seq_adapters.config.schema import RunConfig, setting_fields
 from seq2seq_adapters.core.errors import S2SAError
@@ -24,6 +25,9 @@ DEFAULT_SPACE = Path(__file__).parent / "default_space.yaml"
 PLACED_BY_TUNE = {"train.output_dir": "each trial's run folder is placed by s2sa tune (<tune folder>/trials/)"}
 """Settings a space may not vary, and why."""
 RANGE_KEYS, CHOICE_KEYS = {"low", "high", "log"}, {"choices"}
+MAX_CHOICES, MAX_FIRST = 1000, 1000
+"""The most choices of one setting, and `first` trials: each is checked against the run config before anything
+trains (about 2 ms each), and no tune runs more trials than that; 200,000 choices took minutes to refuse nothing."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,8 @@ class Dimension:
 
     def contains(self, value: Any) -> bool:
         """Whether `value` is one of the choices, or a number inside the range."""
-        if self.choices is not None:
-            return value in self.choices
+        if self.choices is not None:  # `true` is not the choice 1 (Python: True == 1)
+            return any(value == choice and isinstance(value, bool) is isinstance(choice, bool) for choice in self.choices)
         return isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high
 
     def edges(self) -> list[Any]:
@@ -130,7 +134,7 @@ def load_space(path: str | Path | None, base: RunConfig) -> SearchSpace:
     if not isinstance(raw, dict) or not isinstance(raw.get("space"), dict) or not raw["space"]:
         raise S2SAError(f"--space {path} must hold a mapping `space:` of section.key settings (see s2sa tune --help)")
     if unknown := set(raw) - {"space", "first"}:
-        raise S2SAError(f"--space {path}: unknown top-level key(s) {sorted(unknown)}; expected space and first")
+        raise S2SAError(f"--space {path}: unknown top-level key(s) {shown(sorted(map(str, unknown)))}; expected space and first")
     dimensions = tuple(read_dimension(path, key, spec) for key, spec in raw["space"].items())
     for dimension in dimensions:
         for value in dimension.edges():
@@ -138,6 +142,8 @@ def load_space(path: str | Path | None, base: RunConfig) -> SearchSpace:
     first = raw.get("first") or []
     if not isinstance(first, list) or not all(isinstance(item, dict) for item in first):
         raise S2SAError(f"--space {path}: `first` must be a list of mappings of section.key values")
+    if len(first) > MAX_FIRST:
+        raise S2SAError(f"--space {path}: `first` lists {len(first)} trials; at most {MAX_FIRST}")
     space = SearchSpace(dimensions, tuple(first))
     for item in first:
         check_first(path, space, item)
@@ -148,7 +154,7 @@ def read_dimension(path: Path, key: str, spec: Any) -> Dimension:
     """One `section.key: {choices: [...]}` or `{low:, high:, log:}` entry, its key checked like a dotted override."""
     where = f"--space {path}: {key}"
     if not isinstance(key, str) or "=" in key:
-        raise S2SAError(f"--space {path}: {key!r} is not a section.key setting name")
+        raise S2SAError(f"--space {path}: {shown(key)} is not a section.key setting name")
     if key in PLACED_BY_TUNE:
         raise S2SAError(f"{where} cannot vary: {PLACED_BY_TUNE[key]}")
     try:
@@ -156,15 +162,17 @@ def read_dimension(path: Path, key: str, spec: Any) -> Dimension:
     except S2SAError as exc:
         raise S2SAError(f"--space {path}: {str(exc).split(': ', 1)[1]}") from None
     if not isinstance(spec, dict) or not (set(spec) <= RANGE_KEYS or set(spec) == CHOICE_KEYS):
-        raise S2SAError(f"{where} takes `choices: [...]` or `low:`, `high:` (and `log: true`); got {json.dumps(spec, default=str)[:200]}")
+        raise S2SAError(f"{where} takes `choices: [...]` or `low:`, `high:` (and `log: true`); got {shown(spec)}")
     if "choices" in spec:
         choices = spec["choices"]
         if not isinstance(choices, list) or not choices:
             raise S2SAError(f"{where}: choices must be a non-empty list")
+        if len(choices) > MAX_CHOICES:
+            raise S2SAError(f"{where}: {len(choices)} choices; at most {MAX_CHOICES} (use a range, low: and high:, for more values)")
+        if not all(c is None or isinstance(c, (bool, int, float, str)) for c in choices):  # before printing any (an alias bomb)
+            raise S2SAError(f"{where}: choices must be single values (text, numbers, true/false, null)")
         if len({json.dumps(c, sort_keys=True, default=str) for c in choices}) != len(choices):
             raise S2SAError(f"{where}: choices repeat a value")
-        if not all(c is None or isinstance(c, (bool, int, float, str)) for c in choices):
-            raise S2SAError(f"{where}: choices must be single values (text, numbers, true/false, null)")
         return Dimension(key, choices=tuple(choices))
     low, high, log = spec.get("low"), spec.get("high"), spec.get("log", False)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high)):
@@ -185,14 +193,14 @@ def check_value(path: Path, base: RunConfig, key: str, value: Any) -> None:
         if key == "model.adapter_config":
             parse_adapter_config(config.model.adapter_config, [], (1, 1))
     except S2SAError as exc:
-        raise S2SAError(f"--space {path}: {key}={value!r} is not a valid setting: {exc}") from None
+        raise S2SAError(f"--space {path}: {key}={shown(value)} is not a valid setting: {exc}") from None
 
 
 def check_first(path: Path, space: SearchSpace, item: dict[str, Any]) -> None:
     """A `first` trial names only the space's settings, each with a value inside its dimension."""
     dimensions = {d.key: d for d in space.dimensions}
     if unknown := set(item) - set(dimensions):
-        raise S2SAError(f"--space {path}: first trial sets {sorted(unknown)}, which the space does not vary")
+        raise S2SAError(f"--space {path}: first trial sets {shown(sorted(map(str, unknown)))}, which the space does not vary")
     for key, value in item.items():
         if not dimensions[key].contains(value):
-            raise S2SAError(f"--space {path}: first trial's {key}={value!r} lies outside the space")
+            raise S2SAError(f"--space {path}: first trial's {key}={shown(value)} lies outside the space")

@@ -60,17 +60,43 @@ def is_url(target: str) -> bool:
     return bool(URL.match(target))
 
 
+@contextlib.contextmanager
+def damaged_journal(path: Path) -> Iterator[None]:
+    """Optuna reading a journal file whose lines were edited or corrupted (its JSON, or an operation it cannot
+    replay) becomes one line naming the file. A last line cut short is not damage: Optuna skips it as a write
+    still under way."""
+    try:
+        yield
+    except (ValueError, IndexError, TypeError, AttributeError, AssertionError) as exc:  # not KeyError: Optuna's "no such study"
+        if not path.is_file():
+            raise
+        raise S2SAError(f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}); "
+                        "restore it from a copy of the tune folder, or start a new tune in another folder") from None
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a sqlite URL ('' for one in memory: `sqlite://`, `sqlite:///:memory:`), None for other URLs."""
+    if not url.startswith("sqlite:"):
+        return None
+    path = url.split("://", 1)[1][1:].split("?", 1)[0]
+    return "" if path in ("", ":memory:") else path
+
+
 def open_storage(url: str | None, tune_dir: Path) -> optuna.storages.BaseStorage:
     """The storage `--storage` names (None: the journal file in `tune_dir`), reached now: an unreachable server,
     a missing driver or an unknown kind of URL is one line here, before anything trains."""
     if url is None:
-        return JournalStorage(JournalFileBackend(str(tune_dir / JOURNAL_FILE)))
+        with damaged_journal(tune_dir / JOURNAL_FILE):  # Optuna replays the whole file as it opens it
+            return JournalStorage(JournalFileBackend(str(tune_dir / JOURNAL_FILE)))
     if not is_url(url):
         raise S2SAError(f"--storage {url!r} is not a database URL (sqlite:///path, postgresql://user@host/db, mysql://...); "
                         "leave it out to keep the study in the tune folder")
     scheme = url.split("://", 1)[0]
     if scheme != "sqlite" and scheme not in DRIVERS:
         raise S2SAError(f"--storage {shown_url(url)}: unknown database {scheme!r}; use sqlite, postgresql or mysql")
+    if sqlite_file(url) == "":
+        raise S2SAError(f"--storage {shown_url(url)} is a database in memory, which ends with the worker (no other worker, "
+                        "continued tune or --report can read it); name a file: sqlite:///study.db")
     module, requirement = DRIVERS.get(scheme, (None, None))
     if module is not None:
         try:

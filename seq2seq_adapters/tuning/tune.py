@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 from rich.markup import escape
 
+from seq2seq_adapters.config.fields import shown
 from seq2seq_adapters.config.schema import RunConfig
 from seq2seq_adapters.config.value_rules import parse_duration
 from seq2seq_adapters.core.distributed import world_size
@@ -27,15 +28,23 @@ from seq2seq_adapters.core.files import (
     folder_contents,
     mark_as_written,
     output_path,
-    read_json,
     refuse_special,
     written_by_s2sa,
+    wrong_kind,
 )
 from seq2seq_adapters.data.dataset import load_summarization_data
 from seq2seq_adapters.training.interrupts import TrainingInterrupted
 from seq2seq_adapters.tuning.report import TrialRow, trial_rows, write_results
 from seq2seq_adapters.tuning.space import SearchSpace, trial_config
-from seq2seq_adapters.tuning.storage import is_url, open_storage, quiet_experimental, shown_url
+from seq2seq_adapters.tuning.storage import (
+    JOURNAL_FILE,
+    damaged_journal,
+    is_url,
+    open_storage,
+    quiet_experimental,
+    shown_url,
+    sqlite_file,
+)
 from seq2seq_adapters.tuning.trials import ERROR, INTERRUPTED, TRIALS_DIR, TrialFailed, TrialRunner
 from seq2seq_adapters.tuning.workers import recover_dead_trials
 
@@ -52,6 +61,10 @@ EVALUATIONS_PER_TRIAL = 4
 validation subset is noise); with `--pruner none` never before its end (its final validation report scores it)."""
 TPE_STARTUP_TRIALS = 4
 """Random trials before TPE models the results (Optuna's 10 is more than a CPU budget runs)."""
+MAX_SEED = 2**32 - 1
+"""The largest --seed: numpy's seeds (Optuna's samplers) are 32-bit; each sampler adds the trials so far, modulo 2**32."""
+MAX_STUDY_NAME = 100
+"""The longest --study: it names the default tune folder (runs/tune-<study>), which must fit a file name."""
 
 
 @dataclass
@@ -98,6 +111,8 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
     trial's time, the evaluations pruning reads, the sampler and pruner, the data."""
     folder = output_path(folder)
     check_tune_folder(folder)
+    if not 0 <= seed <= MAX_SEED:
+        raise S2SAError(f"--seed must be in [0, {MAX_SEED}] (numpy's seeds), got {shown(seed)}")
     if trials is None and budget is None:
         raise S2SAError("give --trials N, --budget DURATION (e.g. 2h), or both")
     if trials is not None and trials < 1:
@@ -118,14 +133,17 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
         settings["train"]["eval_steps"] = max(1, planned_steps(config, len(data.splits["train"])) // EVALUATIONS_PER_TRIAL)
         settings["train"]["keep_best_checkpoint"] = False
     if t.max_time is None and budget_s is not None:
+        if budget_s < TRIALS_PER_BUDGET:
+            raise S2SAError(f"--budget {budget} leaves each trial less than a second (a {TRIALS_PER_BUDGET}th of it, "
+                            "the default train.max_time); raise the budget or set train.max_time")
         settings["train"]["max_time"] = f"{math.floor(budget_s / TRIALS_PER_BUDGET)}s"
     config = trial_config(config, {f"train.{key}": value for key, value in settings["train"].items()})
     if budget_s is not None and config.train.max_time_s > budget_s:
         raise S2SAError(f"--budget {budget} is less than one trial's time (train.max_time {config.train.max_time}); raise the budget or lower train.max_time")
     plan = TunePlan(config, space, folder, study_name or DEFAULT_STUDY, storage, trials, budget_s, sampler, pruner, seed)
     check_same_study(plan)
-    if storage is not None:
-        open_storage(storage, folder)  # reachable, with its driver: before the folder is made
+    if storage is not None or (folder / JOURNAL_FILE).is_file():
+        open_storage(storage, folder)  # reachable, with its driver, or a journal that reads: before anything is written
     return plan
 
 
@@ -147,19 +165,61 @@ def planned_steps(config: RunConfig, train_examples: int) -> int:
 
 
 def check_tune_folder(folder: Path) -> None:
-    """A new folder, an empty one, or a tune folder s2sa wrote (joined or continued); nothing else."""
+    """A new folder, an empty one, or a tune folder s2sa wrote (joined or continued); nothing else. Its trials/ is
+    a folder, not a file or a link put in its place (trials would fail one by one, or be written elsewhere)."""
     check_creatable(folder, "--output-dir")
     refuse_special(folder, "--output-dir", "folders it creates")
     if folder.exists() and not folder.is_dir():
         raise S2SAError(f"--output-dir {folder} is a file, not a folder")
     if folder.is_dir() and folder_contents(folder) and not (written_by_s2sa(folder) and (folder / TUNE_RECORD).is_file()):
         raise S2SAError(f"--output-dir {folder} holds files that are not an s2sa tune's; choose another folder")
+    trials = folder / TRIALS_DIR
+    refuse_special(trials, "--output-dir's", "folders it creates")
+    if problem := wrong_kind(trials, want_folder=True):
+        raise S2SAError(f"--output-dir's {trials} {problem}; s2sa tune keeps its trials' run folders there")
+
+
+def check_study_name(name: str | None, names_folder: bool) -> None:
+    """A --study name that a storage and the default tune folder (`names_folder`: runs/tune-<study>) can hold: not
+    empty, one line, not too long, and when it names the folder, no path (`a/../../x` would place it elsewhere)."""
+    if name is None:
+        return
+    if not name.strip() or not name.isprintable() or len(name) > MAX_STUDY_NAME:
+        raise S2SAError(f"--study {shown(name)}: a study name is 1 to {MAX_STUDY_NAME} printable characters on one line")
+    if names_folder and "/" in name:
+        raise S2SAError(f"--study {shown(name)} would place the default tune folder runs/tune-{name} elsewhere; "
+                        "give a plain name, or --output-dir")
+
+
+def read_tune_record(folder: Path) -> dict | None:
+    """The folder's tune.json, None when it has none; a damaged or edited one is refused naming it (it used to be
+    taken for a missing one: the tune went on beside it, and --report said the folder was no tune)."""
+    path = folder / TUNE_RECORD
+    if not path.exists() and not path.is_symlink():
+        return None
+    refuse_special(path, None)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise S2SAError(f"{path} is damaged: {str(exc).splitlines()[0][:200]}; restore it, or start a new tune in another folder") from None
+    problems = []
+    if not isinstance(record, dict):
+        problems.append("not a JSON object")
+    else:
+        if not isinstance(record.get("study"), str) or not record["study"]:
+            problems.append("no study name")
+        if not (record.get("storage") is None or isinstance(record["storage"], str)):
+            problems.append("storage is not a URL")
+        problems += [f"no {key}" for key in ("space", "config") if not isinstance(record.get(key), dict)]
+    if problems:
+        raise S2SAError(f"{path} is damaged: {', '.join(problems)}; restore it, or start a new tune in another folder")
+    return record
 
 
 def check_same_study(plan: TunePlan) -> None:
     """A folder tuned before continues only with the same study, space and config (else its table would mix
     two questions)."""
-    record = read_json(plan.folder / TUNE_RECORD)
+    record = read_tune_record(plan.folder)
     if record is None:
         return
     mine = plan.record()
@@ -171,8 +231,9 @@ def check_same_study(plan: TunePlan) -> None:
 def open_study(plan: TunePlan) -> optuna.Study:
     """Create the study, or load it (a second worker, a continued tune); one whose space or config differ is refused."""
     storage = open_storage(plan.storage, plan.folder)
-    study = optuna.create_study(storage=storage, study_name=plan.study_name, direction="maximize", load_if_exists=True,
-                                sampler=make_sampler(plan, 0), pruner=make_pruner(plan))
+    with damaged_journal(plan.folder / JOURNAL_FILE):
+        study = optuna.create_study(storage=storage, study_name=plan.study_name, direction="maximize", load_if_exists=True,
+                                    sampler=make_sampler(plan, 0), pruner=make_pruner(plan))
     mine = plan.record()
     for key in ("space", "config"):
         stored = study.user_attrs.get(f"s2sa:{key}")
@@ -188,7 +249,7 @@ def open_study(plan: TunePlan) -> optuna.Study:
 def make_sampler(plan: TunePlan, offset: int) -> optuna.samplers.BaseSampler:
     """The sampler, seeded by the tune's seed and the trials the study holds (a continued tune draws anew, not
     the first draws again)."""
-    seed = plan.seed + offset
+    seed = (plan.seed + offset) % (MAX_SEED + 1)
     if plan.sampler == "grid":
         return optuna.samplers.GridSampler(plan.space.grid(), seed=seed)
     if plan.sampler == "random":
@@ -233,6 +294,7 @@ def run_tune(plan: TunePlan, console: Console | None = None, trust_remote_code: 
     exhausted; the results are rewritten after every trial."""
     console = console or Console(stderr=True)
     start = time.monotonic()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is one line of announce's, not Optuna's traceback
     plan.folder.mkdir(parents=True, exist_ok=True)
     mark_as_written(plan.folder)
     study = open_study(plan)
@@ -245,7 +307,6 @@ def run_tune(plan: TunePlan, console: Console | None = None, trust_remote_code: 
     if plan.sampler != "grid" and not study.get_trials(deepcopy=False):  # a grid runs every combination anyway (and
         for values in plan.space.first:  # Optuna 5.0's GridSampler fails on a queued trial: KeyError 'grid_id')
             study.enqueue_trial(values, skip_if_exists=True)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # s2sa prints each trial's end (announce); Optuna's warning repeats it with a traceback
     try:
         while room_for_a_trial(plan, study, start):
             with quiet_experimental():
@@ -286,18 +347,23 @@ def study_of(target: str, study_name: str | None) -> optuna.Study:
     """The study `s2sa tune --report` names: a tune folder (its journal), or a database URL with --study."""
     folder = Path(target)
     if folder.is_dir():
-        record = read_json(folder / TUNE_RECORD)
+        record = read_tune_record(folder)
         if record is None:
             raise S2SAError(f"--report {target} is not a tune folder (no {TUNE_RECORD}); give a tune folder or a storage URL")
         if record.get("storage"):
             raise S2SAError(f"--report {target}: its study is in {record['storage']}; give --report URL --study {record['study']}")
+        if not (folder / JOURNAL_FILE).is_file():  # opening a missing journal would create it: --report writes nothing
+            raise S2SAError(f"--report {target} has no {JOURNAL_FILE} (its study); restore it from a copy of the tune folder")
         storage, study_name = open_storage(None, folder), study_name or record["study"]
     elif is_url(target):
+        if (database := sqlite_file(target)) and not Path(database).is_file():  # opening it would create it
+            raise S2SAError(f"--report {shown_url(target)}: no database file {database}")
         storage, study_name = open_storage(target, folder), study_name or DEFAULT_STUDY
     else:
         raise S2SAError(f"--report {target} is neither a tune folder nor a storage URL")
     try:
-        return optuna.load_study(study_name=study_name, storage=storage)
+        with damaged_journal(folder / JOURNAL_FILE):
+            return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         names = optuna.get_all_study_names(storage)
         raise S2SAError(f"--report {target}: no study {study_name!r}; studies there: {', '.join(names) or 'none'}") from None

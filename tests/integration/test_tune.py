@@ -134,6 +134,13 @@ def test_two_workers_on_one_postgresql_storage(inputs, tmp_path, postgres):
         (None, ["--budget", "1m", "train.max_time=5m"], "--budget 1m is less than one trial's time"),
         (None, ["--storage", "mysql://me:pw@127.0.0.1:9/db"], "needs the MySQLdb driver: pip install mysqlclient"),
         (None, ["--storage", "sqlite:////no/such/folder/x.db"], "cannot be reached"),
+        (None, ["--storage", "sqlite://"], "is a database in memory"),  # the 2026-12-07 sweep's findings, below
+        (None, ["--budget", "9" * 400 + "h"], "is longer than a year"),
+        (None, ["--budget", "3s"], "--budget 3s leaves each trial less than a second"),
+        (None, ["--seed", "-1"], "--seed must be in [0, 4294967295]"),
+        (None, ["--study", ""], "a study name is 1 to 100 printable characters"),
+        ("space:\n  train.seed: {choices: [" + ",".join(map(str, range(5000))) + "]}\n", [], "5000 choices; at most 1000"),
+        ("space:\n  train.learning_rate: {choices: [&a [x, x], &b [*a, *a], [*b, *b]]}\n", [], "choices must be single values"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, space, extra, message):

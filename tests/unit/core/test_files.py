@@ -17,6 +17,7 @@ from seq2seq_adapters.core.files import (
     MARKER,
     append_jsonl,
     atomic_write_text,
+    check_creatable,
     check_output_dir,
     check_output_file,
     empty_folder,
@@ -25,6 +26,7 @@ from seq2seq_adapters.core.files import (
     special_kind,
     writing_folder,
     written_by_s2sa,
+    wrong_kind,
 )
 
 
@@ -209,3 +211,13 @@ def test_a_failed_writer_removes_the_empty_folders_it_created_parents_included(t
     with pytest.raises(RuntimeError), writing_folder(tmp_path / "runs" / "new" / "deeper", "--output-dir"):
         raise RuntimeError("again")
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["other"]  # runs/ was there before: kept
+
+
+def test_a_name_too_long_to_look_at_is_one_line_not_enametoolong(tmp_path):
+    """Path.exists/is_dir raise ENAMETOOLONG (a traceback) on a part over 255 bytes: the guards name it instead."""
+    long = tmp_path / ("b" * 300) / "x"
+    assert wrong_kind(long, want_folder=True) == "has a name longer than the 255 bytes a file name may have"
+    for guard in (lambda: check_output_dir(long, overwrite=False), lambda: check_output_file(long, "--output"), lambda: check_creatable(long, "--output-dir")):
+        with pytest.raises(S2SAError, match="longer than the 255 bytes"):
+            guard()
+    assert wrong_kind(tmp_path / ("b" * 255), want_folder=True) is None

@@ -3,6 +3,8 @@ every mistake in a space file is one line before anything trains."""
 
 from __future__ import annotations
 
+import re
+
 import optuna
 import pytest
 
@@ -58,6 +60,9 @@ def test_a_trial_draws_inside_the_space_and_grid_lists_the_choices(tmp_path):
         ("space:\n  train.seed: {choices: [1, 2]}\nfirst:\n  - {train.seed: 3}\n", "first trial's train.seed=3 lies outside the space"),
         ("space:\n  train.seed: {choices: [1, 2]}\nfirst:\n  - {train.epochs: 3}\n", "which the space does not vary"),
         ("space:\n  train.seed: {choices: [1, 2]\n", "is not valid YAML"),
+        ("space:\n  train.batch_size: {choices: [1, 2]}\nfirst:\n  - {train.batch_size: true}\n", "train.batch_size=True lies outside the space"),
+        ("space:\n  train.seed: {choices: [" + ",".join(map(str, range(1001))) + "]}\n", "1001 choices; at most 1000"),  # took minutes
+        ("space:\n  train.seed: {choices: [1]}\n1: x\nb: y\n", "unknown top-level key(s) ['1', 'b']"),  # sorted() of int and str
     ],
 )
 def test_a_bad_space_file_is_one_line_naming_the_setting(tmp_path, text, message):
@@ -84,3 +89,22 @@ def test_a_fifo_is_refused_without_reading_it(tmp_path):
 def test_a_choice_is_read_as_its_dotted_override_would_be(tmp_path):
     space = load_space(space_file(tmp_path, "space:\n  model.leave_out: {choices: ['', '0,1,2']}\n"), RunConfig())
     assert [trial_config(RunConfig(), {"model.leave_out": choice}).model.leave_out for choice in space.dimensions[0].choices] == [[], [0, 1, 2]]
+
+
+ALIAS_BOMB = ", ".join(["&a0 [x, x, x, x, x, x, x, x, x]"] + [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 25)])
+"""YAML aliases that expand to 9**25 items (a few bytes as YAML, as Python objects shared references)."""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("space:\n  train.learning_rate: {choices: [" + ALIAS_BOMB + "]}\n", "choices must be single values"),
+        ("space:\n  train.learning_rate: {choices: [0.01]}\nfirst:\n  - {train.learning_rate: [" + ALIAS_BOMB + "]}\n", "lies outside the space"),
+        ("space:\n  train.learning_rate: {choices: [0.01], extra: [" + ALIAS_BOMB + "]}\n", "takes `choices: [...]`"),
+    ],
+)
+def test_an_alias_bomb_in_a_space_file_is_one_short_line(tmp_path, text, message):
+    """Printing or comparing the expanded value (json.dumps, repr) never ended; the message cuts it short."""
+    with pytest.raises(S2SAError, match=re.escape(message)) as info:
+        load_space(space_file(tmp_path, text), RunConfig())
+    assert len(str(info.value)) < 500

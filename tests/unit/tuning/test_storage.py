@@ -31,6 +31,8 @@ def test_a_sqlite_url_is_an_rdb_storage_with_heartbeats(tmp_path):
         ("study.db", "is not a database URL"),
         ("redis://localhost/0", "unknown database 'redis'"),
         ("sqlite:////no/such/folder/study.db", "cannot be reached"),
+        ("sqlite://", "is a database in memory"),  # accepted: the study vanished with the worker, heartbeats failed loudly
+        ("sqlite:///:memory:", "is a database in memory"),
     ],
 )
 def test_an_unusable_storage_is_one_line(tmp_path, url, message):

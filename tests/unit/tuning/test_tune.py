@@ -3,6 +3,8 @@ the evaluations that pruning reads, the folder, a study's space; the trial count
 
 from __future__ import annotations
 
+import re
+
 import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
@@ -12,7 +14,16 @@ from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import mark_as_written
 from seq2seq_adapters.tuning.space import load_space
 from seq2seq_adapters.tuning.trials import ERROR, INTERRUPTED
-from seq2seq_adapters.tuning.tune import TUNE_RECORD, counted_trials, open_study, plan_tune, room_for_a_trial
+from seq2seq_adapters.tuning.tune import (
+    MAX_SEED,
+    TUNE_RECORD,
+    check_study_name,
+    counted_trials,
+    make_sampler,
+    open_study,
+    plan_tune,
+    room_for_a_trial,
+)
 
 
 @pytest.fixture
@@ -49,11 +60,15 @@ def test_without_pruning_trials_are_not_evaluated_before_their_end(tmp_path, con
         ({"trials": 2}, {"metric_for_best": "loss"}, "ranks and prunes trials by validation ROUGE"),
         ({"trials": 2}, {"eval_rouge_samples": 0, "metric_for_best": "loss"}, "ranks and prunes trials by validation ROUGE"),
         ({"trials": 2, "sampler": "cmaes"}, {}, "--sampler is one of tpe, random, grid"),
+        ({"budget": "9" * 400 + "h"}, {}, "is longer than a year"),  # an infinite float: an OverflowError in the plan
+        ({"budget": "3s"}, {}, "--budget 3s leaves each trial less than a second"),  # named train.max_time '0s'
+        ({"trials": 2, "seed": -1}, {}, "--seed must be in [0, 4294967295]"),  # numpy's ValueError after the folder was made
+        ({"trials": 2, "seed": 2**64}, {}, "--seed must be in [0, 4294967295]"),
     ],
 )
 def test_a_tune_that_cannot_run_is_one_line(tmp_path, config, kwargs, train, message):
     config = RunConfig.from_dict({**config.to_dict(), "train": {**config.to_dict()["train"], **train}})
-    with pytest.raises(S2SAError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(S2SAError, match=re.escape(message)):
         plan_tune(config, space(tmp_path, config), tmp_path / "tune", **kwargs)
 
 
@@ -116,3 +131,27 @@ def test_trials_other_workers_run_count_towards_trials(tmp_path, config):
     assert room_for_a_trial(plan, study, start=0.0)
     study.ask()  # another worker's trial, running
     assert not room_for_a_trial(plan, study, start=0.0)
+
+
+def test_the_samplers_seed_stays_in_numpys_range(tmp_path, config):
+    plan = plan_tune(config, space(tmp_path, config), tmp_path / "tune", trials=2, seed=MAX_SEED)
+    make_sampler(plan, 5)  # MAX_SEED + 5 trials so far: wraps around instead of numpy's ValueError
+
+
+@pytest.mark.parametrize(
+    ("name", "names_folder", "message"),
+    [
+        ("", False, "a study name is 1 to 100 printable characters"),  # used to mean the default study, silently
+        ("a" * 300, True, "a study name is 1 to 100"),  # runs/tune-aaa...: ENAMETOOLONG as a traceback
+        ("two\nlines", False, "a study name is 1 to 100"),
+        ("a/../../../x", True, "would place the default tune folder runs/tune-a/../../../x elsewhere"),  # it did: ../x
+    ],
+)
+def test_a_study_name_that_no_folder_or_storage_holds_is_refused(name, names_folder, message):
+    with pytest.raises(S2SAError, match=re.escape(message)):
+        check_study_name(name, names_folder)
+
+
+def test_a_study_name_with_a_slash_is_fine_beside_an_output_dir():
+    check_study_name("team/lr-search", names_folder=False)
+    check_study_name(None, names_folder=True)
