@@ -26,7 +26,7 @@ from seq2seq_adapters.config.schema import SECTIONS, GenerationArgs, setting_fie
 from seq2seq_adapters.config.value_rules import report_to_problem
 from seq2seq_adapters.core.allocator import reuse_freed_memory
 from seq2seq_adapters.core.errors import S2SAError, S2SAWarning
-from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk
+from seq2seq_adapters.core.files import check_output_file, naming_a_full_disk, naming_a_refused_write
 from seq2seq_adapters.layout.run_folder import RunDir
 from seq2seq_adapters.training.resume_request import resume_request
 
@@ -96,7 +96,7 @@ def user_errors():
     interrupted run, SIGTERM included)."""
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        with naming_a_full_disk():
+        with naming_a_full_disk(), naming_a_refused_write():
             yield
     except S2SAError as exc:
         label = getattr(exc, "label", "error")

@@ -328,6 +328,21 @@ def is_disk_full(exc: BaseException | None) -> bool:
     )
 
 
+UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+@contextlib.contextmanager
+def naming_a_refused_write() -> Iterator[None]:
+    """A write the system refuses (a read-only file system, no permission) becomes one error line naming the path,
+    instead of a traceback from wherever it happened (the CLI's net under every command, beside the full disk's)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        raise S2SAError(f"the system refused {exc.filename or 'a file'}: {exc.strerror}") from None
+
+
 class DiskFull(S2SAError):
     """A write ran out of space; the message names what was being written."""
 

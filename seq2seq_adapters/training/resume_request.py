@@ -8,6 +8,7 @@ the checkpoints' tensors).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -50,6 +51,8 @@ def resume_request(resume: Path, given: Sequence[str] = (), config: RunConfig | 
         raise S2SAError(f"--resume {resume}: no such folder")
     if config_file is None:
         raise S2SAError(f"--resume {resume}: not a run folder (no {CONFIG_NAME})")
+    if not os.access(resume, os.W_OK | os.X_OK):  # a read-only file system says so here, also to root
+        raise S2SAError(f"--resume {resume}: cannot write in it (read-only file system, or no permission); a resume writes checkpoints there")
     if given:
         raise settings_given(config_file, given)
     if run.is_finished():

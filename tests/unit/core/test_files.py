@@ -21,6 +21,7 @@ from seq2seq_adapters.core.files import (
     check_output_dir,
     check_output_file,
     empty_folder,
+    naming_a_refused_write,
     mark_as_written,
     output_path,
     special_kind,
@@ -221,3 +222,12 @@ def test_a_name_too_long_to_look_at_is_one_line_not_enametoolong(tmp_path):
         with pytest.raises(S2SAError, match="longer than the 255 bytes"):
             guard()
     assert wrong_kind(tmp_path / ("b" * 255), want_folder=True) is None
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.EPERM])
+def test_a_write_the_system_refuses_is_one_line_naming_the_path(code):
+    with pytest.raises(S2SAError, match=f"^the system refused runs/x/metrics.jsonl: {os.strerror(code)}$"):
+        with naming_a_refused_write():
+            raise OSError(code, os.strerror(code), "runs/x/metrics.jsonl")
+    with pytest.raises(FileNotFoundError), naming_a_refused_write():  # other errors are not its business
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "x")

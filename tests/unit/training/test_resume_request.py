@@ -111,3 +111,13 @@ def test_a_checkpoint_saved_before_records_is_not_compared(tmp_path):
     saved.train.optim = "adafactor"
     run = RunDir(with_checkpoint(run_folder(tmp_path / "run"), None))
     assert edited_optimizer_settings(run, saved) == [] and data_change(run, "x") is None
+
+
+def test_a_run_on_a_read_only_file_system_is_refused_before_anything(tmp_path, monkeypatch):
+    import os
+
+    run = with_checkpoint(run_folder(tmp_path / "run"), None)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == run else real_access(path, mode))  # root writes anywhere else
+    with pytest.raises(S2SAError, match="--resume .*run: cannot write in it \\(read-only file system, or no permission\\)"):
+        resume_request(run)
