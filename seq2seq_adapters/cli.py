@@ -259,7 +259,7 @@ def tune(
 
         check_study_name(study, names_folder=report is None and output_dir is None)
         if report is not None:
-            print_tune_results(trial_rows(study_of(report, study)))
+            print_tune_results(trial_rows(study_of(report, study), Path(report) if Path(report).is_dir() else None))
             return
         run_config = load_config(config, None, parse_overrides(settings or []))
         folder = output_dir or Path("runs") / (f"tune-{study}" if study else "tune")

@@ -51,18 +51,20 @@ def attempts_retried(trials: list[FrozenTrial]) -> set[int]:
         return {number for t in trials for number in RetryHeartbeatStaleTrialCallback.retry_history(t)}
 
 
-def trial_rows(study: optuna.Study) -> list[TrialRow]:
-    """The table's rows, by trial number; trials waiting in the queue are left out."""
+def trial_rows(study: optuna.Study, folder: Path | None = None) -> list[TrialRow]:
+    """The table's rows, by trial number; trials waiting in the queue are left out. `folder`: the tune folder the
+    trials' run folders are named relative to (None: a study read from a database, named as recorded)."""
     trials = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
     retried = attempts_retried(trials)
     with quiet_experimental():
         first = {t.number: (RetryHeartbeatStaleTrialCallback.retried_trial_number(t) or t.number) for t in trials}
-    rows = [trial_row(t, first[t.number]) for t in trials if t.number not in retried]
+    rows = [trial_row(t, first[t.number], folder) for t in trials if t.number not in retried]
     return sorted(rows, key=lambda row: row.trial)
 
 
-def trial_row(trial: FrozenTrial, number: int) -> TrialRow:
+def trial_row(trial: FrozenTrial, number: int, folder: Path | None = None) -> TrialRow:
     attrs = trial.user_attrs
+    run_dir = attrs.get(RUN_DIR)
     state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.RUNNING: "running"}.get(trial.state, "failed")
     note = ""
     if PRUNED_AT in attrs and trial.state == TrialState.PRUNED:
@@ -72,7 +74,7 @@ def trial_row(trial: FrozenTrial, number: int) -> TrialRow:
     elif trial.state == TrialState.FAIL:
         note = attrs.get(ERROR) or "its worker stopped; retried by the next worker"
     return TrialRow(number, state, dict(trial.params), attrs.get(STEPS), trial.value, attrs.get(ROUGE) or {}, attrs.get(SECONDS),
-                    attrs.get(RUN_DIR), note)
+                    str(folder / run_dir) if folder is not None and run_dir else run_dir, note)
 
 
 def best_row(rows: list[TrialRow]) -> TrialRow | None:
@@ -121,7 +123,7 @@ def results_table(rows: list[TrialRow]) -> Table:
 
 def write_results(study: optuna.Study, folder: Path, metric: str) -> TrialRow | None:
     """results.md, results.json and the two plots into the tune folder; the best row."""
-    rows = trial_rows(study)
+    rows = trial_rows(study, folder)
     best = best_row(rows)
     atomic_write_text(folder / RESULTS_MD, results_markdown(rows, metric, f"s2sa tune: {study.study_name}"))
     atomic_write_json(folder / RESULTS_JSON, {"study": study.study_name, "metric": metric, "trials": [asdict(row) for row in rows],

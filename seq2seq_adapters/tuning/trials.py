@@ -33,7 +33,8 @@ TRIALS_DIR = "trials"
 RUN_DIR, STEPS, ROUGE, SECONDS, ERROR, PRUNED_AT, INTERRUPTED = (
     "s2sa:run_dir", "s2sa:steps", "s2sa:rouge", "s2sa:seconds", "s2sa:error", "s2sa:pruned_at", "s2sa:interrupted"
 )
-"""Trial user attributes: what the table reads (SECONDS: the trial's time over all its attempts)."""
+"""Trial user attributes: what the table reads (SECONDS: the trial's time over all its attempts; RUN_DIR: relative to
+the tune folder, so a tune folder moved or copied still names its trials)."""
 
 
 class TrialFailed(Exception):
@@ -79,7 +80,8 @@ class TrialRunner:
     def __call__(self, trial: optuna.Trial) -> float:
         values = self.space.suggest(trial)
         folder = run_folder(self.trials_dir, original_number(trial))
-        for key, value in {WORKER: this_worker(), RUN_DIR: str(folder), INTERRUPTED: False}.items():
+        record = {WORKER: this_worker(), RUN_DIR: str(folder.relative_to(self.trials_dir.parent)), INTERRUPTED: False}
+        for key, value in record.items():
             trial.set_user_attr(key, value)
         resume = folder if last_complete_checkpoint(folder) is not None else None
         config = trial_config(self.base, values, folder) if resume is None else None

@@ -318,7 +318,7 @@ def run_tune(plan: TunePlan, console: Console | None = None, trust_remote_code: 
         raise TrainingInterrupted(f"tune interrupted ({signal_name}): the running trial keeps its last checkpoint and continues first; "
                                   f"the trials so far are in {plan.folder / 'results.md'}; continue with the same s2sa tune command") from None
     write_results(study, plan.folder, metric)
-    return TuneResult(plan.folder, trial_rows(study), counted_trials(study))
+    return TuneResult(plan.folder, trial_rows(study, plan.folder), counted_trials(study))
 
 
 def announce(console: Console, metric: str):

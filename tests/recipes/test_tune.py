@@ -4,6 +4,7 @@ validation ROUGE, the best is named with its export command; a second call on th
 from __future__ import annotations
 
 import json
+import shutil
 
 from rich.console import Console
 from tiny import tiny_tune_files
@@ -38,6 +39,10 @@ def test_three_trials_the_worst_pruned_each_an_ordinary_run(tiny_bert, dialog_js
 
     again = tiny_tune(config_file, space_file, tmp_path / "tune")  # the study has its three trials: nothing runs
     assert [(r.trial, r.state, r.value) for r in again.rows] == [(r.trial, r.state, r.value) for r in result.rows]
+
+    shutil.move(tmp_path / "tune", tmp_path / "moved")  # a tune folder moved (or copied) names its own trials
+    moved = tiny_tune(config_file, space_file, tmp_path / "moved")
+    assert [r.run_dir for r in moved.rows] == [str(tmp_path / "moved" / "trials" / f"trial-{r.trial:04d}") for r in moved.rows]
 
 
 def test_a_grid_runs_every_choice_once(tiny_bert, dialog_jsonl, tmp_path):

@@ -38,9 +38,9 @@ def rouge(value):
 @pytest.fixture
 def study():
     study = optuna.create_study(direction="maximize", study_name="t")
-    add(study, TrialState.COMPLETE, 0.005, 30.0, **{STEPS: 12, ROUGE: rouge(30.0), SECONDS: 50.0, RUN_DIR: "tune/trials/trial-0000"})
-    add(study, TrialState.PRUNED, 0.01, None, **{STEPS: 6, ROUGE: rouge(1.0), SECONDS: 20.0, PRUNED_AT: 6, RUN_DIR: "tune/trials/trial-0001"})
-    interrupted = add(study, TrialState.FAIL, 0.002, None, **{SECONDS: 30.0, INTERRUPTED: True, RUN_DIR: "tune/trials/trial-0002"})
+    add(study, TrialState.COMPLETE, 0.005, 30.0, **{STEPS: 12, ROUGE: rouge(30.0), SECONDS: 50.0, RUN_DIR: "trials/trial-0000"})
+    add(study, TrialState.PRUNED, 0.01, None, **{STEPS: 6, ROUGE: rouge(1.0), SECONDS: 20.0, PRUNED_AT: 6, RUN_DIR: "trials/trial-0001"})
+    interrupted = add(study, TrialState.FAIL, 0.002, None, **{SECONDS: 30.0, INTERRUPTED: True, RUN_DIR: "trials/trial-0002"})
     RETRY(study, interrupted)  # queued again: the retry ends complete
     retry = study.get_trials()[-1]
     study._storage.set_trial_user_attr(retry._trial_id, SECONDS, 75.0)
@@ -48,14 +48,14 @@ def study():
         study._storage.set_trial_user_attr(retry._trial_id, key, value)
     study._storage.set_trial_state_values(retry._trial_id, TrialState.RUNNING)
     study._storage.set_trial_state_values(retry._trial_id, TrialState.COMPLETE, [31.0])
-    add(study, TrialState.FAIL, 0.01, None, **{ERROR: "step 4: the loss is nan", SECONDS: 5.0, RUN_DIR: "tune/trials/trial-0004"})
+    add(study, TrialState.FAIL, 0.01, None, **{ERROR: "step 4: the loss is nan", SECONDS: 5.0, RUN_DIR: "trials/trial-0004"})
     return study
 
 
 def test_a_retried_trial_is_one_row_under_its_first_number(study):
     rows = trial_rows(study)
     assert [(row.trial, row.state) for row in rows] == [(0, "complete"), (1, "pruned"), (2, "complete"), (4, "failed")]
-    assert rows[2].seconds == 75.0 and rows[2].run_dir == "tune/trials/trial-0002"
+    assert rows[2].seconds == 75.0 and rows[2].run_dir == "trials/trial-0002"
     assert rows[1].note == "pruned at step 6" and rows[3].note == "step 4: the loss is nan"
     assert best_row(rows).trial == 2
 
@@ -72,7 +72,7 @@ def test_the_results_files_and_plots(study, tmp_path):
     markdown = (tmp_path / RESULTS_MD).read_text()
     assert "| trial | state | train.learning_rate | steps | rouge1 | rouge2 | rougeL | rougeLsum | time | note |" in markdown
     assert "| 2 | complete | 0.002 | 12 | 36.00 | 10.33 | 31.00 | 31.00 | 1.2 min |  |" in markdown
-    assert "s2sa export-adapter tune/trials/trial-0002 --output exports/trial-0002" in markdown
+    assert f"s2sa export-adapter {tmp_path / 'trials' / 'trial-0002'} --output exports/trial-0002" in markdown  # named from the tune folder
     results = json.loads((tmp_path / RESULTS_JSON).read_text())
     assert results["best"]["trial"] == 2 and len(results["trials"]) == 4
     for plot in (HISTORY_PNG, IMPORTANCE_PNG):
