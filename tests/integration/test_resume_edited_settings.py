@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, run_cli, snapshot
+from conftest import assert_one_line_error, run_cli, run_python, snapshot
 from tiny import tiny_run_config, train_tiny
 
 
@@ -56,3 +56,22 @@ def test_resume_on_changed_data_says_so_and_goes_on(unfinished_run, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning:") and "training data differ" in line]
     assert len(warning) == 1 and "from those checkpoint-2 trained on" in warning[0], result.stderr[-2000:]
+
+
+READ_ONLY_LAUNCHER = """
+import os, runpy, sys
+run = os.path.realpath(sys.argv[-1])
+real_access = os.access
+os.access = lambda path, mode, *a, **k: False if os.path.realpath(path) == run and mode & os.W_OK else real_access(path, mode, *a, **k)
+runpy.run_module("seq2seq_adapters", run_name="__main__", alter_sys=True)
+"""
+"""The CLI with the run folder unwritable as on a read-only file system (root writes anywhere, so access() says it)."""
+
+
+def test_resume_on_a_read_only_file_system_is_one_line_and_changes_nothing(unfinished_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(unfinished_run, run)
+    before = snapshot(run)
+    result = run_python(["-c", READ_ONLY_LAUNCHER, "train", "--resume", str(run)])
+    assert_one_line_error(result, f"--resume {run}: cannot write in it (read-only file system, or no permission)")
+    assert snapshot(run) == before
