@@ -191,7 +191,7 @@ def variant_runs(work: Path, variants: list[Variant], space: SearchSpace) -> dic
     """The run folder of each variant whose trial finished, by name: a trial is the variant whose settings it trains."""
     if not (work / TUNE_DIR).is_dir():
         return {}  # no study yet
-    done = {settings_key(row.settings): Path(row.run_dir) for row in trial_rows(study_of(str(work / TUNE_DIR), None))
+    done = {settings_key(row.settings): Path(row.run_dir) for row in trial_rows(study_of(str(work / TUNE_DIR), None), work / TUNE_DIR)
             if row.state == "complete"}
     return {variant.name: done[settings_key(values)] for variant, values in zip(variants, space.first)
             if settings_key(values) in done}
