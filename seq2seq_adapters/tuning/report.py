@@ -23,6 +23,7 @@ from rich.table import Table  # noqa: E402
 from seq2seq_adapters.core.files import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
 from seq2seq_adapters.tuning.storage import quiet_experimental  # noqa: E402
 from seq2seq_adapters.tuning.trials import ERROR, INTERRUPTED, PRUNED_AT, ROUGE, RUN_DIR, SECONDS, STEPS  # noqa: E402
+from seq2seq_adapters.tuning.workers import original_number  # noqa: E402
 
 RESULTS_MD, RESULTS_JSON = "results.md", "results.json"
 HISTORY_PNG, IMPORTANCE_PNG = "optimization_history.png", "param_importances.png"
@@ -56,9 +57,7 @@ def trial_rows(study: optuna.Study, folder: Path | None = None) -> list[TrialRow
     trials' run folders are named relative to (None: a study read from a database, named as recorded)."""
     trials = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
     retried = attempts_retried(trials)
-    with quiet_experimental():
-        first = {t.number: (RetryHeartbeatStaleTrialCallback.retried_trial_number(t) or t.number) for t in trials}
-    rows = [trial_row(t, first[t.number], folder) for t in trials if t.number not in retried]
+    rows = [trial_row(t, original_number(t), folder) for t in trials if t.number not in retried]
     return sorted(rows, key=lambda row: row.trial)
 
 

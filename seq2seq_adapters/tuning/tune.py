@@ -128,16 +128,16 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
         raise S2SAError("s2sa tune ranks and prunes trials by validation ROUGE: set train.metric_for_best to a ROUGE score and train.eval_rouge_samples > 0")
     budget_s = parse_budget(budget)
     data = load_summarization_data(config.data, seed=t.seed)  # a data mistake is one line now, not in every trial
-    settings: dict[str, dict] = {"train": {}}
+    filled: dict[str, object] = {}  # train settings the tune fills in
     if t.eval_steps is None and pruner != "none":  # the pruner's evaluations, only watched: the trial keeps its last step
-        settings["train"]["eval_steps"] = max(1, planned_steps(config, len(data.splits["train"])) // EVALUATIONS_PER_TRIAL)
-        settings["train"]["keep_best_checkpoint"] = False
+        filled["train.eval_steps"] = max(1, planned_steps(config, len(data.splits["train"])) // EVALUATIONS_PER_TRIAL)
+        filled["train.keep_best_checkpoint"] = False
     if t.max_time is None and budget_s is not None:
         if budget_s < TRIALS_PER_BUDGET:
             raise S2SAError(f"--budget {budget} leaves each trial less than a second (a {TRIALS_PER_BUDGET}th of it, "
                             "the default train.max_time); raise the budget or set train.max_time")
-        settings["train"]["max_time"] = f"{math.floor(budget_s / TRIALS_PER_BUDGET)}s"
-    config = trial_config(config, {f"train.{key}": value for key, value in settings["train"].items()})
+        filled["train.max_time"] = f"{math.floor(budget_s / TRIALS_PER_BUDGET)}s"
+    config = trial_config(config, filled)
     if budget_s is not None and config.train.max_time_s > budget_s:
         raise S2SAError(f"--budget {budget} is less than one trial's time (train.max_time {config.train.max_time}); raise the budget or lower train.max_time")
     plan = TunePlan(config, space, folder, study_name or DEFAULT_STUDY, storage, trials, budget_s, sampler, pruner, seed)
