@@ -41,9 +41,12 @@ def run_folder(report_path: Path) -> Path:
 
 
 def _label(report_path: Path, report: dict) -> str:
-    """The run name recorded in the report, else the run folder's name."""
+    """The run name recorded in the report (else the run folder's name), and the report's folder where that is
+    an `eval --output-dir` of its own: evals of one run with other decoding settings stay apart by name."""
     name = (report.get("run") or {}).get("name") if isinstance(report.get("run"), dict) else None
-    return str(name) if name else run_folder(report_path).name
+    name = str(name) if name else run_folder(report_path).name
+    place = report_path.parent.name
+    return name if place == name or place.startswith("eval-") else f"{name} · {place}"
 
 
 def load_reports(targets: Sequence[str | Path], split: str) -> dict[str, dict]:

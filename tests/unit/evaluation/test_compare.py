@@ -54,6 +54,14 @@ def test_the_same_name_twice_gets_a_number_and_the_dev_split_is_validation(tmp_p
         load_reports([first], "validation")
 
 
+def test_evals_of_one_run_in_folders_of_their_own_are_named_by_their_folder(tmp_path):
+    """`s2sa eval RUN --num-beams 1 --output-dir greedy`: the label says which eval, not only which run."""
+    run = scored(tmp_path / "run", REFERENCES)
+    greedy = scored(tmp_path / "decoding" / "greedy", ALT_REFERENCES, name="run")
+    eval_test = scored(tmp_path / "run" / "eval-validation", ALT_REFERENCES, name="run")
+    assert list(load_reports([run, greedy, eval_test], "validation")) == ["run", "run · greedy", "run (2)"]
+
+
 def test_an_eval_folder_is_read_before_the_runs_own_report(tmp_path):
     """`s2sa eval RUN --split validation` writes into RUN/eval-validation/: the newer scores of the same run."""
     run = scored(tmp_path / "run", REFERENCES)
