@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from forked_cli import run_forked  # noqa: E402  (tests/ is on sys.path from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).parent / "data"
 """Files the tests read: stored artifacts and runs, recorded outputs."""
@@ -37,8 +39,12 @@ def run_python(args: list[str], *, env: dict[str, str] | None = None, cwd: Path 
 
 
 def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """The real CLI, `python -m seq2seq_adapters ARGS`, in a subprocess."""
-    return run_python(["-m", "seq2seq_adapters", *args], env=env, cwd=cwd, timeout=timeout)
+    """The real CLI, `python -m seq2seq_adapters ARGS`, in a process of its own: forked from a server that has
+    imported the heavy libraries where `env` is the server's (forked_cli.py), else a fresh interpreter."""
+    command = [sys.executable, "-m", "seq2seq_adapters", *args]
+    if (forked := run_forked(args, env or cli_env(), cwd or ROOT, timeout)) is not None:
+        return subprocess.CompletedProcess(command, *forked)
+    return run_python(command[1:], env=env, cwd=cwd, timeout=timeout)
 
 
 # Runs the CLI exactly like `python -m seq2seq_adapters`, optionally slowed down (sleeps only: no RNG use)
