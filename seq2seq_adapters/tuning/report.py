@@ -127,20 +127,50 @@ def write_results(study: optuna.Study, folder: Path, metric: str) -> TrialRow | 
     atomic_write_text(folder / RESULTS_MD, results_markdown(rows, metric, f"s2sa tune: {study.study_name}"))
     atomic_write_json(folder / RESULTS_JSON, {"study": study.study_name, "metric": metric, "trials": [asdict(row) for row in rows],
                                               "best": asdict(best) if best else None, "export": export_command(best) if best else None})
-    write_plots(study, folder)
+    write_plots(study, folder, metric)
     return best
 
 
-def write_plots(study: optuna.Study, folder: Path) -> None:
-    """Optuna's optimisation history and parameter importance (once two trials have finished) as PNG files."""
-    finished = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    plots = {HISTORY_PNG: optuna.visualization.matplotlib.plot_optimization_history}
-    if len(finished) >= 2 and any(len({str(t.params.get(k)) for t in finished}) > 1 for k in finished[0].params):
-        plots[IMPORTANCE_PNG] = optuna.visualization.matplotlib.plot_param_importances
+def importance_study(study: optuna.Study, metric: str) -> tuple[optuna.Study, str] | None:
+    """The trials parameter importance is measured on, and what their value is: the finished trials' final
+    `metric` once two finished trials differ in a setting; else, as a pruned tune has at most one finished trial,
+    every trial's `metric` at the first evaluation step (the one the pruner compares them at), as an in-memory
+    study. None while fewer than two trials that differ can be compared."""
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if _settings_differ(finished):
+        return study, metric
+    steps = [step for t in study.get_trials(deepcopy=False) for step in t.intermediate_values]
+    if not steps:
+        return None
+    first = min(steps)
+    reached = [t for t in study.get_trials(deepcopy=False) if first in t.intermediate_values]
+    if not _settings_differ(reached):
+        return None
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line at each results write
+    try:
+        early = optuna.create_study(direction=study.direction)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    for t in reached:
+        early.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.intermediate_values[first]))
+    return early, f"{metric} at step {first}"
+
+
+def _settings_differ(trials: list[FrozenTrial]) -> bool:
+    return len(trials) >= 2 and any(len({str(t.params.get(k)) for t in trials}) > 1 for k in trials[0].params)
+
+
+def write_plots(study: optuna.Study, folder: Path, metric: str) -> None:
+    """Optuna's optimisation history and parameter importance (see `importance_study`) as PNG files."""
+    plots = {HISTORY_PNG: lambda: optuna.visualization.matplotlib.plot_optimization_history(study, target_name=metric)}
+    if importance := importance_study(study, metric):
+        plots[IMPORTANCE_PNG] = lambda: optuna.visualization.matplotlib.plot_param_importances(importance[0], target_name=importance[1])
     for name, plot in plots.items():
         with quiet_experimental():
             warnings.filterwarnings("ignore", "No artists with labels", UserWarning)  # no trial finished yet: an empty plot
-            axes = plot(study)
+            warnings.filterwarnings("ignore", "Target and region quantiles", UserWarning)  # few trials: equal importances, drawn so
+            axes = plot()
         buffer = io.BytesIO()
         axes.figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         plt.close(axes.figure)

@@ -16,6 +16,7 @@ from seq2seq_adapters.tuning.report import (
     RESULTS_JSON,
     RESULTS_MD,
     best_row,
+    importance_study,
     trial_rows,
     write_results,
 )
@@ -77,3 +78,16 @@ def test_the_results_files_and_plots(study, tmp_path):
     assert results["best"]["trial"] == 2 and len(results["trials"]) == 4
     for plot in (HISTORY_PNG, IMPORTANCE_PNG):
         assert (tmp_path / plot).read_bytes().startswith(b"\x89PNG")
+
+
+def test_importance_of_a_pruned_tune_is_measured_at_the_first_evaluation():
+    """A pruned tune finishes one trial or none: importance then compares every trial where the pruner did."""
+    study = optuna.create_study(direction="maximize")
+    for state, lr, value, steps in [(TrialState.COMPLETE, 0.005, 30.0, {3: 20.0, 6: 25.0}), (TrialState.PRUNED, 0.01, None, {3: 1.0}),
+                                    (TrialState.PRUNED, 0.002, None, {3: 5.0}), (TrialState.FAIL, 0.01, None, None)]:
+        study.add_trial(create_trial(state=state, params={"train.learning_rate": lr}, distributions=LR, value=value, intermediate_values=steps))
+    early, name = importance_study(study, "rougeLsum")
+    assert name == "rougeLsum at step 3" and sorted(t.value for t in early.trials) == [1.0, 5.0, 20.0]
+    study.add_trial(create_trial(params={"train.learning_rate": 0.002}, distributions=LR, value=28.0))
+    assert importance_study(study, "rougeLsum") == (study, "rougeLsum")  # two finished trials that differ: their final values
+    assert importance_study(optuna.create_study(), "rougeLsum") is None
