@@ -38,7 +38,7 @@ EXAMPLES = {
         "on_nonfinite": "skip-step", "output_dir": "OUT", "group_by_length": False, "bf16": True, "fp16": True,
         "keep_best_checkpoint": False,
     },
-    "generation": {"num_beams": 2, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4, "quantize": "int8"},
+    "generation": {"num_beams": 3, "max_new_tokens": 20, "min_new_tokens": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4, "quantize": "int8"},
 }  # fmt: skip
 """A valid value, other than the default, for every setting."""
 NEEDS = {"patience": ["train.eval_steps=5"]}

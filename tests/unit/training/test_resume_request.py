@@ -53,8 +53,8 @@ def test_a_python_call_gets_the_cli_refusals(tmp_path, make, message):
 
 def test_settings_given_with_resume_are_named_and_refused(tmp_path):
     run = run_folder(tmp_path / "run")
-    with pytest.raises(S2SAError, match=r"continues with the settings saved in .*run_config.json; drop --max-steps, generation.num_beams=2$"):
-        resume_request(run, ["--max-steps", "generation.num_beams=2"])
+    with pytest.raises(S2SAError, match=r"continues with the settings saved in .*run_config.json; drop --max-steps, generation.num_beams=3$"):
+        resume_request(run, ["--max-steps", "generation.num_beams=3"])
     with pytest.raises(S2SAError, match=r"; drop overwrite=True$"):
         train(resume=run, overwrite=True)
 
@@ -65,8 +65,8 @@ def test_a_python_config_may_only_repeat_the_saved_settings(tmp_path):
     assert saved is not None and saved.train.output_dir == str(run)  # the run continues where it is
     assert resume_request(run, config=RunConfig()).config == saved  # the same settings (any output folder)
     changed = RunConfig()
-    changed.train.max_steps, changed.generation.num_beams = 5, 2
-    with pytest.raises(S2SAError, match=r"; drop train.max_steps=5, generation.num_beams=2$"):
+    changed.train.max_steps, changed.generation.num_beams = 5, 3
+    with pytest.raises(S2SAError, match=r"; drop train.max_steps=5, generation.num_beams=3$"):
         train(changed, resume=run)
 
 
