@@ -132,18 +132,16 @@ def write_results(study: optuna.Study, folder: Path, metric: str) -> TrialRow | 
 
 
 def importance_study(study: optuna.Study, metric: str) -> tuple[optuna.Study, str] | None:
-    """The trials parameter importance is measured on, and what their value is: the finished trials' final
-    `metric` once two finished trials differ in a setting; else, as a pruned tune has at most one finished trial,
-    every trial's `metric` at the first evaluation step (the one the pruner compares them at), as an in-memory
-    study. None while fewer than two trials that differ can be compared."""
+    """The trials parameter importance is measured on, and what their value is. A pruned tune finishes few trials:
+    where fewer than half of the trials that reached the first evaluation step finished, importance is of every
+    such trial's `metric` at that step (the one the pruner compares them at), as an in-memory study; else of the
+    finished trials' final `metric`. None while fewer than two trials that differ can be compared."""
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if _settings_differ(finished):
-        return study, metric
     steps = [step for t in study.get_trials(deepcopy=False) for step in t.intermediate_values]
-    if not steps:
-        return None
-    first = min(steps)
+    first = min(steps, default=None)
     reached = [t for t in study.get_trials(deepcopy=False) if first in t.intermediate_values]
+    if 2 * len(finished) >= len(reached):
+        return (study, metric) if _settings_differ(finished) else None
     if not _settings_differ(reached):
         return None
     verbosity = optuna.logging.get_verbosity()
