@@ -23,10 +23,15 @@ FORMAT_1 = TEST_DATA / "s2sa-format-1.json"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+SESSION_ENV = dict(os.environ)
+"""The environment pytest started with: what in-process tests and the libraries they run set later (a launcher's
+RANK, a library's own variables) does not leak into the CLI's, and every call without extras gets the same one."""
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for subprocesses: this tree's package (not an installed one), CPU only, one thread
     (two torch threads on two shared cores wait for each other), wide Rich output."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
+    env = {**SESSION_ENV, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "COLUMNS": "200"}
     env.update(extra)
     return env
 
