@@ -47,7 +47,7 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | N
     """The real CLI, `python -m seq2seq_adapters ARGS`, in a process of its own: forked from a server that has
     imported the heavy libraries where `env` is the server's (forked_cli.py), else a fresh interpreter."""
     command = [sys.executable, "-m", "seq2seq_adapters", *args]
-    if (forked := run_forked(args, env or cli_env(), cwd or ROOT, timeout)) is not None:
+    if (forked := run_forked(args, env or cli_env(), cwd or ROOT, timeout, server_env=cli_env())) is not None:
         return subprocess.CompletedProcess(command, *forked)
     return run_python(command[1:], env=env, cwd=cwd, timeout=timeout)
 

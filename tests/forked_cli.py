@@ -5,7 +5,7 @@ torch, transformers, adapters, datasets, optuna): the same `python -m seq2seq_ad
 The integration suites start a few hundred CLI processes; those imports were most of their CPU time. The
 engine is the standard library's forkserver (multiprocessing), with these modules preloaded. A forked run
 differs from a fresh interpreter only in what those imports read from the environment, so `conftest.run_cli`
-forks only for the environment the server started with, and starts a real interpreter for any other (a
+forks only for the default CLI environment (the one the server starts with), and starts a real interpreter for any other (a
 test's own HF_HOME, a `torch` that cannot be imported). Whether torch is imported before a check is tested
 with that stub, never here.
 """
@@ -46,20 +46,21 @@ def _same_imports(env: dict[str, str], other: dict[str, str]) -> bool:
     return {k: v for k, v in env.items() if k not in PER_TEST} == {k: v for k, v in other.items() if k not in PER_TEST}
 
 
-def _context(env: dict[str, str]) -> multiprocessing.context.ForkServerContext | None:
-    """The forkserver context, its server started with `env` on first use; None when `env` is another one."""
+def _context(server_env: dict[str, str]) -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, its server started with `server_env` on first use (always the same one)."""
     global _server_env
     context = multiprocessing.get_context("forkserver")
     with _server_lock:
         if _server_env is None:
             context.set_forkserver_preload(PRELOAD)
             # the server inherits os.environ; Python 3.11's forkserver ignores the parent's sys.path, so it finds
-            # this module through PYTHONPATH (forked runs get `env` itself)
-            path = os.pathsep.join(filter(None, [str(Path(__file__).parent), env.get("PYTHONPATH")]))
-            with mock.patch.dict(os.environ, {**env, "PYTHONPATH": path}, clear=True):
+            # this module through PYTHONPATH (forked runs get their own env)
+            path = os.pathsep.join(filter(None, [str(Path(__file__).parent), server_env.get("PYTHONPATH")]))
+            with mock.patch.dict(os.environ, {**server_env, "PYTHONPATH": path}, clear=True):
                 multiprocessing.forkserver.ensure_running()
-            _server_env = dict(env)
-    return context if _same_imports(env, _server_env) else None
+            _server_env = dict(server_env)
+    assert _same_imports(server_env, _server_env), "one forkserver per process: always start it with the same environment"
+    return context
 
 
 def _exit_code(code: object) -> int:
@@ -98,11 +99,12 @@ def _run(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: st
     os._exit(code)
 
 
-def run_forked(args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> tuple[int, str, str] | None:
-    """(exit code, stdout, stderr) of the CLI run in a forked process; None when `env` needs a fresh interpreter."""
-    context = _context(env)
-    if context is None:
+def run_forked(args: list[str], env: dict[str, str], cwd: Path, timeout: float, *, server_env: dict[str, str]) -> tuple[int, str, str] | None:
+    """(exit code, stdout, stderr) of the CLI run in a process forked from the server started with `server_env`;
+    None when `env` is another environment, which needs a fresh interpreter."""
+    if not _same_imports(env, server_env):
         return None
+    context = _context(server_env)
     with tempfile.TemporaryDirectory(prefix="s2sa-forked-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
         out.touch()
