@@ -35,15 +35,8 @@ PRELOAD = [
 torch, transformers, adapters, datasets and optuna. A forked run finds them imported, as they would be
 imported in a fresh interpreter with the same environment."""
 
-PER_TEST = {"PYTEST_CURRENT_TEST"}
-"""Variables that differ between calls without changing what the imports read: set in the forked run only."""
-
 _server_lock = threading.Lock()
 _server_env: dict[str, str] | None = None
-
-
-def _same_imports(env: dict[str, str], other: dict[str, str]) -> bool:
-    return {k: v for k, v in env.items() if k not in PER_TEST} == {k: v for k, v in other.items() if k not in PER_TEST}
 
 
 def _context(server_env: dict[str, str]) -> multiprocessing.context.ForkServerContext:
@@ -59,7 +52,7 @@ def _context(server_env: dict[str, str]) -> multiprocessing.context.ForkServerCo
             with mock.patch.dict(os.environ, {**server_env, "PYTHONPATH": path}, clear=True):
                 multiprocessing.forkserver.ensure_running()
             _server_env = dict(server_env)
-    assert _same_imports(server_env, _server_env), "one forkserver per process: always start it with the same environment"
+    assert server_env == _server_env, "one forkserver per process: always start it with the same environment"
     return context
 
 
@@ -102,7 +95,7 @@ def _run(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: st
 def run_forked(args: list[str], env: dict[str, str], cwd: Path, timeout: float, *, server_env: dict[str, str]) -> tuple[int, str, str] | None:
     """(exit code, stdout, stderr) of the CLI run in a process forked from the server started with `server_env`;
     None when `env` is another environment, which needs a fresh interpreter."""
-    if not _same_imports(env, server_env):
+    if env != server_env:
         return None
     context = _context(server_env)
     with tempfile.TemporaryDirectory(prefix="s2sa-forked-") as folder:

@@ -136,10 +136,10 @@ def importance_study(study: optuna.Study, metric: str) -> tuple[optuna.Study, st
     where fewer than half of the trials that reached the first evaluation step finished, importance is of every
     such trial's `metric` at that step (the one the pruner compares them at), as an in-memory study; else of the
     finished trials' final `metric`. None while fewer than two trials that differ can be compared."""
-    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    steps = [step for t in study.get_trials(deepcopy=False) for step in t.intermediate_values]
-    first = min(steps, default=None)
-    reached = [t for t in study.get_trials(deepcopy=False) if first in t.intermediate_values]
+    trials = study.get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    first = min((step for t in trials for step in t.intermediate_values), default=None)
+    reached = [t for t in trials if first in t.intermediate_values]
     if 2 * len(finished) >= len(reached):
         return (study, metric) if _settings_differ(finished) else None
     if not _settings_differ(reached):
