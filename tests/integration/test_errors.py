@@ -289,5 +289,7 @@ def test_hub_id_offline_fails_fast(outcomes):
     """Offline, transformers retries ~25 s with a warning per retry; the probe fails at once instead."""
     _, outcome, _ = outcomes["decoder-hub-offline"]
     assert "Retrying" not in outcome.stderr
-    _, plain, _ = outcomes["encoder-missing-folder"]  # the same imports and work up to the checkpoint check
-    assert outcome.seconds < plain.seconds + 20, (outcome.seconds, plain.seconds)
+    # HF_HUB_OFFLINE skips the probe and reads the cache: the same fresh interpreter (a changed environment is not
+    # forked from the preloaded server) and the same work up to the checkpoint check, without the network.
+    _, plain, _ = outcomes["encoder-hub-offline-mode"]
+    assert outcome.seconds < plain.seconds + 10, (outcome.seconds, plain.seconds)
