@@ -229,14 +229,17 @@ def parameter_table(summary: dict) -> Table:
     return table
 
 
+def _paired_cell(result: dict[str, float]) -> str:
+    """A - B [95% CI] · the share of resamples where A is better; "same scores" where every example scores the same,
+    which "0%" would misread as B always better. (Reports written before `same` was recorded show the share.)"""
+    share = "same scores" if result.get("same") == 1 else f"{result['a_wins']:.0%}"
+    return f"{result['difference']:+.2f} [{result['low']:+.2f}, {result['high']:+.2f}] · {share}"
+
+
 def _paired_rows(comparisons: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], list[list[str]]]:
     """Header and rows (pair, then per ROUGE type: A - B [95% CI], A better in x% of resamples)."""
     header = ["A - B", *(f"{TYPE_NAMES[t]} F1 diff [95% CI] · A better" for t in ROUGE_TYPES)]
-    rows = [
-        [pair, *(f"{s[t]['difference']:+.2f} [{s[t]['low']:+.2f}, {s[t]['high']:+.2f}] · {s[t]['a_wins']:.0%}" for t in ROUGE_TYPES)]
-        for pair, s in comparisons.items()
-    ]
-    return header, rows
+    return header, [[pair, *(_paired_cell(s[t]) for t in ROUGE_TYPES)] for pair, s in comparisons.items()]
 
 
 def paired_markdown(comparisons: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -188,7 +188,8 @@ def paired_bootstrap(
 
     Resamples examples with replacement, keeping each example's pair together: the spread of the
     difference is much narrower than two separate CIs suggest when both systems find the same examples
-    hard. Returns the observed difference, its percentile CI and the share of resamples in which a > b."""
+    hard. Returns the observed difference, its percentile CI, the share of resamples in which a > b, and
+    the share of examples that score the same (1.0: identical scores, where "a better in 0%" says nothing)."""
     if a.shape != b.shape or a.ndim != 1 or not len(a):
         raise S2SAError("a paired bootstrap needs two non-empty score lists over the same examples")
     difference = a - b
@@ -200,4 +201,5 @@ def paired_bootstrap(
         "low": float(np.percentile(means, tail)),
         "high": float(np.percentile(means, 100 - tail)),
         "a_wins": float((means > 0).mean()),
+        "same": float((difference == 0).mean()),
     }

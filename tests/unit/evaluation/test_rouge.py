@@ -142,3 +142,21 @@ def test_paired_bootstrap_matches_a_direct_computation():
     assert result["low"] == pytest.approx(np.percentile(differences, 2.5))
     assert result["high"] == pytest.approx(np.percentile(differences, 97.5))
     assert result["a_wins"] == pytest.approx(sum(d > 0 for d in differences) / 200)
+    assert result["same"] == 0.0
+
+
+def test_identical_scores_say_so_in_the_comparison():
+    """`eval --compare` of a run against itself printed "· 0% A better", which reads as B always better."""
+    from seq2seq_adapters.evaluation.reports import paired_markdown
+    from seq2seq_adapters.evaluation.rouge import ROUGE_TYPES, paired_bootstrap
+
+    scores = np.array([30.0, 25.0, 40.0])
+    same = paired_bootstrap(scores, scores.copy())
+    assert same["same"] == 1.0 and same["a_wins"] == 0.0
+    differs = paired_bootstrap(scores + np.array([1.0, 0.0, 0.0]), scores)
+    assert differs["same"] == pytest.approx(2 / 3)
+    table = paired_markdown({"a - a": dict.fromkeys(ROUGE_TYPES, same), "b - a": dict.fromkeys(ROUGE_TYPES, differs)})
+    [row_same] = [line for line in table.splitlines() if line.startswith("| a - a")]
+    [row_differs] = [line for line in table.splitlines() if line.startswith("| b - a")]
+    assert row_same.count("· same scores") == len(ROUGE_TYPES) and "%" not in row_same
+    assert row_differs.count("%") == len(ROUGE_TYPES)
