@@ -253,11 +253,15 @@ def tune(
 ) -> None:
     """Search adapter configs and learning rates on Optuna: each trial an s2sa run, pruned on validation ROUGE."""
     with user_errors():
-        from seq2seq_adapters.tuning.report import trial_rows
-        from seq2seq_adapters.tuning.space import load_space
-        from seq2seq_adapters.tuning.tune import check_study_name, plan_tune, run_tune, study_of
+        from seq2seq_adapters.tuning.options import check_study_name, check_tune_options
 
         check_study_name(study, names_folder=report is None and output_dir is None)
+        if report is None:  # before the trials' training code loads: a mistyped option costs a second, not seven
+            check_tune_options(seed=seed, trials=trials, budget=budget, sampler=sampler, pruner=pruner)
+        from seq2seq_adapters.tuning.report import trial_rows
+        from seq2seq_adapters.tuning.space import load_space
+        from seq2seq_adapters.tuning.tune import plan_tune, run_tune, study_of
+
         if report is not None:
             print_tune_results(trial_rows(study_of(report, study), Path(report) if Path(report).is_dir() else None))
             return

@@ -17,9 +17,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 from rich.markup import escape
 
-from seq2seq_adapters.config.fields import shown
 from seq2seq_adapters.config.schema import RunConfig
-from seq2seq_adapters.config.value_rules import parse_duration
 from seq2seq_adapters.core.distributed import world_size
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import (
@@ -34,6 +32,7 @@ from seq2seq_adapters.core.files import (
 )
 from seq2seq_adapters.data.dataset import load_summarization_data
 from seq2seq_adapters.training.interrupts import TrainingInterrupted
+from seq2seq_adapters.tuning.options import MAX_SEED, check_tune_options
 from seq2seq_adapters.tuning.report import TrialRow, trial_rows, write_results
 from seq2seq_adapters.tuning.space import SearchSpace, trial_config
 from seq2seq_adapters.tuning.storage import (
@@ -51,7 +50,6 @@ from seq2seq_adapters.tuning.workers import recover_dead_trials
 TUNE_RECORD = "tune.json"
 """In the tune folder: the study's storage and name, the space and the run config (what a joining worker must repeat)."""
 DEFAULT_STUDY = "s2sa-tune"
-SAMPLERS, PRUNERS = ("tpe", "random", "grid"), ("halving", "hyperband", "none")
 TRIALS_PER_BUDGET = 4
 """Without `train.max_time`, each trial may take a quarter of `--budget`: at least four trials, more where
 pruning stops some early."""
@@ -61,10 +59,6 @@ EVALUATIONS_PER_TRIAL = 4
 validation subset is noise); with `--pruner none` never before its end (its final validation report scores it)."""
 TPE_STARTUP_TRIALS = 4
 """Random trials before TPE models the results (Optuna's 10 is more than a CPU budget runs)."""
-MAX_SEED = 2**32 - 1
-"""The largest --seed: numpy's seeds (Optuna's samplers) are 32-bit; each sampler adds the trials so far, modulo 2**32."""
-MAX_STUDY_NAME = 100
-"""The longest --study: it names the default tune folder (runs/tune-<study>), which must fit a file name."""
 
 
 @dataclass
@@ -111,14 +105,7 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
     trial's time, the evaluations pruning reads, the sampler and pruner, the data."""
     folder = output_path(folder)
     check_tune_folder(folder)
-    if not 0 <= seed <= MAX_SEED:
-        raise S2SAError(f"--seed must be in [0, {MAX_SEED}] (numpy's seeds), got {shown(seed)}")
-    if trials is None and budget is None:
-        raise S2SAError("give --trials N, --budget DURATION (e.g. 2h), or both")
-    if trials is not None and trials < 1:
-        raise S2SAError(f"--trials must be at least 1, got {trials}")
-    if sampler not in SAMPLERS or pruner not in PRUNERS:
-        raise S2SAError(f"--sampler is one of {', '.join(SAMPLERS)} and --pruner one of {', '.join(PRUNERS)}")
+    budget_s = check_tune_options(seed=seed, trials=trials, budget=budget, sampler=sampler, pruner=pruner)
     if sampler == "grid":
         space.grid()
     if world_size() > 1:
@@ -126,7 +113,6 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
     t = config.train
     if t.metric_for_best == "loss" or t.eval_rouge_samples == 0:
         raise S2SAError("s2sa tune ranks and prunes trials by validation ROUGE: set train.metric_for_best to a ROUGE score and train.eval_rouge_samples > 0")
-    budget_s = parse_budget(budget)
     data = load_summarization_data(config.data, seed=t.seed)  # a data mistake is one line now, not in every trial
     filled: dict[str, object] = {}  # train settings the tune fills in
     if t.eval_steps is None and pruner != "none":  # the pruner's evaluations, only watched: the trial keeps its last step
@@ -145,15 +131,6 @@ def plan_tune(config: RunConfig, space: SearchSpace, folder: Path, *, study_name
     if storage is not None or (folder / JOURNAL_FILE).is_file():
         open_storage(storage, folder)  # reachable, with its driver, or a journal that reads: before anything is written
     return plan
-
-
-def parse_budget(budget: str | None) -> float | None:
-    if budget is None:
-        return None
-    try:
-        return parse_duration(budget)
-    except S2SAError as exc:
-        raise S2SAError(f"--budget: {exc}") from None
 
 
 def planned_steps(config: RunConfig, train_examples: int) -> int:
@@ -177,18 +154,6 @@ def check_tune_folder(folder: Path) -> None:
     refuse_special(trials, "--output-dir's", "folders it creates")
     if problem := wrong_kind(trials, want_folder=True):
         raise S2SAError(f"--output-dir's {trials} {problem}; s2sa tune keeps its trials' run folders there")
-
-
-def check_study_name(name: str | None, names_folder: bool) -> None:
-    """A --study name that a storage and the default tune folder (`names_folder`: runs/tune-<study>) can hold: not
-    empty, one line, not too long, and when it names the folder, no path (`a/../../x` would place it elsewhere)."""
-    if name is None:
-        return
-    if not name.strip() or not name.isprintable() or len(name) > MAX_STUDY_NAME:
-        raise S2SAError(f"--study {shown(name)}: a study name is 1 to {MAX_STUDY_NAME} printable characters on one line")
-    if names_folder and "/" in name:
-        raise S2SAError(f"--study {shown(name)} would place the default tune folder runs/tune-{name} elsewhere; "
-                        "give a plain name, or --output-dir")
 
 
 def read_tune_record(folder: Path) -> dict | None:

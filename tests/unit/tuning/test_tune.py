@@ -12,12 +12,11 @@ from optuna.trial import TrialState, create_trial
 from seq2seq_adapters.config.schema import RunConfig
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import mark_as_written
+from seq2seq_adapters.tuning.options import MAX_SEED
 from seq2seq_adapters.tuning.space import load_space
 from seq2seq_adapters.tuning.trials import ERROR, INTERRUPTED
 from seq2seq_adapters.tuning.tune import (
-    MAX_SEED,
     TUNE_RECORD,
-    check_study_name,
     counted_trials,
     make_sampler,
     open_study,
@@ -136,22 +135,3 @@ def test_trials_other_workers_run_count_towards_trials(tmp_path, config):
 def test_the_samplers_seed_stays_in_numpys_range(tmp_path, config):
     plan = plan_tune(config, space(tmp_path, config), tmp_path / "tune", trials=2, seed=MAX_SEED)
     make_sampler(plan, 5)  # MAX_SEED + 5 trials so far: wraps around instead of numpy's ValueError
-
-
-@pytest.mark.parametrize(
-    ("name", "names_folder", "message"),
-    [
-        ("", False, "a study name is 1 to 100 printable characters"),  # used to mean the default study, silently
-        ("a" * 300, True, "a study name is 1 to 100"),  # runs/tune-aaa...: ENAMETOOLONG as a traceback
-        ("two\nlines", False, "a study name is 1 to 100"),
-        ("a/../../../x", True, "would place the default tune folder runs/tune-a/../../../x elsewhere"),  # it did: ../x
-    ],
-)
-def test_a_study_name_that_no_folder_or_storage_holds_is_refused(name, names_folder, message):
-    with pytest.raises(S2SAError, match=re.escape(message)):
-        check_study_name(name, names_folder)
-
-
-def test_a_study_name_with_a_slash_is_fine_beside_an_output_dir():
-    check_study_name("team/lr-search", names_folder=False)
-    check_study_name(None, names_folder=True)
