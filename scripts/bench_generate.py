@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fresh_process import in_fresh_process  # noqa: E402  (scripts/, this script's folder)
+from peak_memory import PeakMemory  # noqa: E402
 
 from seq2seq_adapters.config.schema import DataArgs, GenerationArgs, ModelArgs  # noqa: E402
 from seq2seq_adapters.core.allocator import reuse_freed_memory  # noqa: E402
@@ -169,13 +170,16 @@ def one_pass(args) -> dict:
     use_copy_free_attention(copy_free)
     use_fused_lora(fused)
     method(model, tokenizer, documents[:2], replace(gen, max_new_tokens=2, min_new_tokens=0), max_source_length)  # warm-up, untimed
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
-    summaries = method(model, tokenizer, documents, gen, max_source_length)
-    wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
+    with PeakMemory(model.device.type == "cuda") as memory:
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        summaries = method(model, tokenizer, documents, gen, max_source_length)  # text: every CUDA kernel has finished
+        wall, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     lengths = [len(ids) for ids in tokenizer(documents, truncation=True, max_length=max_source_length)["input_ids"]]
     tokens = sum(len(ids) for ids in tokenizer(summaries, add_special_tokens=False)["input_ids"]) / len(summaries)
+    device = torch.cuda.get_device_name(model.device) if memory.cuda else "cpu"
     return {"summaries": summaries, "wall_s": wall, "cpu_s": cpu, "avg_summary_tokens": tokens, "model": model_name,
-            "generation": vars(gen), "threads": torch.get_num_threads(), "device": str(model.device),
+            "peak_memory_mib": memory.peak, "memory": memory.kind,
+            "generation": vars(gen), "threads": torch.get_num_threads(), "device": device,
             "source_tokens": [min(lengths), sum(lengths) / len(lengths), max(lengths)], "max_source_length": max_source_length}  # fmt: skip
 
 
@@ -236,14 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     low, mean, high = first["source_tokens"]
     print(f"model: {first['model']}")
     print(f"data: {args.data}, {len(references)} documents, source tokens min/mean/max {low}/{mean:.0f}/{high} (max_source_length {first['max_source_length']})")  # fmt: skip
-    print(f"generation: {first['generation']}; torch threads {first['threads']}; device {first['device']}; one process per pass")
+    print(f"generation: {first['generation']}; torch threads {first['threads']}; device {first['device']}; one process per pass; "
+          f"peak memory: {first['memory']}")
 
     n = len(references) * args.repeats
     baseline = names[0]
     results = {}
-    print("\n| path | summaries/s (wall) | per CPU-s | speed-up wall | speed-up CPU | tokens/summary | identical to baseline | "
-          + " | ".join(ROUGE_NAMES.values()) + " |")
-    print("| --- " * (7 + len(ROUGE_NAMES)) + "|")
+    print("\n| path | summaries/s (wall) | tokens/s | per CPU-s | speed-up wall | speed-up CPU | tokens/summary | peak MiB | "
+          "identical to baseline | " + " | ".join(ROUGE_NAMES.values()) + " |")
+    print("| --- " * (9 + len(ROUGE_NAMES)) + "|")
     for name in names:
         summaries = outputs[name]["summaries"]
         rouge = compute_rouge(summaries, references).aggregate
@@ -253,28 +258,33 @@ def main(argv: list[str] | None = None) -> int:
             "wall_s": wall[name],
             "cpu_s": cpu[name],
             "avg_summary_tokens": outputs[name]["avg_summary_tokens"],
+            "tokens_per_s": n / wall[name] * outputs[name]["avg_summary_tokens"],
+            "peak_memory_mib": outputs[name]["peak_memory_mib"],
             "avg_summary_words": mean_words(summaries),
             "identical_to_baseline": sum(a == b for a, b in zip(outputs[baseline]["summaries"], summaries)),
             "rouge": {kind: {k: 100 * v for k, v in rouge[kind]["fmeasure"].items()} for kind in ROUGE_NAMES},
         }
         r = results[name]
         cells = [f"{r['rouge'][k]['mean']:.2f} [{r['rouge'][k]['low']:.2f}, {r['rouge'][k]['high']:.2f}]" for k in ROUGE_NAMES]
-        print(f"| {name} | {r['summaries_per_s']:.3f} | {r['summaries_per_cpu_s']:.3f} | "
+        print(f"| {name} | {r['summaries_per_s']:.3f} | {r['tokens_per_s']:.0f} | {r['summaries_per_cpu_s']:.3f} | "
               f"{r['summaries_per_s'] / results[baseline]['summaries_per_s']:.2f}x | "
               f"{r['summaries_per_cpu_s'] / results[baseline]['summaries_per_cpu_s']:.2f}x | {r['avg_summary_tokens']:.1f} | "
+              f"{r['peak_memory_mib']:.0f} | "
               f"{r['identical_to_baseline']}/{len(references)} | " + " | ".join(cells) + " |", flush=True)  # fmt: skip
     sweep = {}
     for size in args.batch_sizes:  # the eval path alone at other batch sizes (for the default)
         for name in [n for n in names if n.startswith("eval path")]:
             other = run_pass(argv, name, batch_size=size)
             same = sum(a == b for a, b in zip(outputs[name]["summaries"], other["summaries"]))
-            sweep[f"{name}, batch {size}"] = {"summaries_per_s": len(references) / other["wall_s"],
+            sweep[f"{name}, batch {size}"] = {"summaries_per_s": len(references) / other["wall_s"], "peak_memory_mib": other["peak_memory_mib"],
                                               "summaries_per_cpu_s": len(references) / other["cpu_s"], "identical_to_main_batch_size": same}  # fmt: skip
             print(f"{name}, batch size {size}: {len(references) / other['wall_s']:.3f} summaries/s, {len(references) / other['cpu_s']:.3f} per CPU-s, "
+                  f"peak {other['peak_memory_mib']:.0f} MiB, "
                   f"identical to batch size {first['generation']['batch_size']}: {same}/{len(references)}", flush=True)  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"results": results, "batch_sizes": sweep, "examples": len(references), "generation": first["generation"],
-                                         "model": first["model"], "threads": first["threads"], "one_process_per_pass": True}, indent=2))  # fmt: skip
+                                         "model": first["model"], "threads": first["threads"], "device": first["device"],
+                                         "memory": first["memory"], "one_process_per_pass": True}, indent=2))  # fmt: skip
     return 0
 
 

@@ -13,6 +13,7 @@ DialogSum validation dialogues after the last step (eval mode, the model's own l
 not depend on which batches happened to come last.
 
     python scripts/bench_train.py --samples 2000 --steps 125 --rounds 2
+    python scripts/bench_train.py --samples 12460 --warmup-steps 20 --steps 200 --precision bf16 --largest-batch  # a GPU
     python scripts/bench_train.py --samples 640 --steps 40 --threads 1 --rounds 2 \
         --adapter-config "lora[r=8,alpha=8,attn_matrices=['q','k','v']]|double_seq_bn" --train adapter,head --learning-rate 5e-3
 """
@@ -20,17 +21,17 @@ not depend on which batches happened to come last.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import torch
 from adapters import Seq2SeqAdapterTrainer
 from fresh_process import in_fresh_process  # scripts/, this script's folder
+from peak_memory import PeakMemory
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
@@ -46,36 +47,25 @@ from seq2seq_adapters.training.trainer import build_trainer
 DIALOGSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum"
 
 
-class PeakRSS:
-    """Sample the process's resident memory in a thread; `peak` in MiB."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        process = psutil.Process()
-        while not self._stop.is_set():
-            self.peak = max(self.peak, process.memory_info().rss / 2**20)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+def synchronize() -> None:
+    """Wait for queued CUDA work, so that a clock read after it counts that work."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 class StepTimer(TrainerCallback):
-    """Wall time of the optimizer steps only (no set-up, no saving)."""
+    """Wall time of the optimizer steps after the first `warmup` (no set-up, no saving, no warm-up)."""
+
+    def __init__(self, warmup: int = 0):
+        self.warmup = warmup
 
     def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
+        if state.global_step == self.warmup:
+            synchronize()
             self.start = time.perf_counter()
 
     def on_train_end(self, args, state, control, **kwargs):
+        synchronize()
         self.seconds = time.perf_counter() - self.start
 
 
@@ -83,16 +73,17 @@ CHECKPOINT_ATTENTION_DROPOUT = 0.1
 """all-MiniLM-L6-v2's (and BERT's) attention_probs_dropout_prob: what the reference trains with."""
 
 
-def run_config(args, output_dir: Path, reference: bool) -> RunConfig:
-    model = ModelArgs(adapter_config=args.adapter_config, train=args.train, leave_out=[0, 1])
+def run_config(args, output_dir: Path, reference: bool, steps: int) -> RunConfig:
+    checkpoints = {"encoder": args.model, "decoder": args.model} if args.model else {}
+    model = ModelArgs(adapter_config=args.adapter_config, train=args.train, leave_out=[0, 1], **checkpoints)
     if reference:  # the checkpoint's dropout
         model.attention_dropout, model.hidden_dropout = CHECKPOINT_ATTENTION_DROPOUT, None
     return RunConfig(
         model=model,
         data=DataArgs(data=str(args.data), max_train_samples=args.samples, max_eval_samples=args.heldout,
                       max_source_length=args.source_length, max_target_length=args.target_length),
-        train=TrainArgs(batch_size=args.batch_size, max_steps=args.steps, learning_rate=args.learning_rate,
-                        seed=args.seed, logging_steps=min(10, args.steps), save_steps=10**9, output_dir=str(output_dir)),
+        train=TrainArgs(batch_size=args.batch_size, max_steps=steps, learning_rate=args.learning_rate, seed=args.seed,
+                        logging_steps=min(10, steps), save_steps=10**9, output_dir=str(output_dir), bf16=args.precision == "bf16"),
     )
 
 
@@ -102,7 +93,7 @@ def reference_trainer(config: RunConfig, summarizer, tokenized, output_dir: Path
     arguments = Seq2SeqTrainingArguments(
         output_dir=str(output_dir), per_device_train_batch_size=t.batch_size, learning_rate=t.learning_rate,
         max_steps=t.max_steps, seed=t.seed, logging_steps=t.logging_steps, save_strategy="no", report_to=[],
-        disable_tqdm=True,
+        disable_tqdm=True, bf16=t.bf16, use_cpu=not torch.cuda.is_available(),  # bf16 on a CPU needs use_cpu; same device
     )
     collator = DataCollatorForSeq2Seq(summarizer.tokenizer, model=summarizer.model, label_pad_token_id=-100)
     trainer = Seq2SeqAdapterTrainer(model=summarizer.model, args=arguments, train_dataset=tokenized["train"],
@@ -159,25 +150,32 @@ def heldout_loss(model, dataset, collator, batch_size: int = 32) -> float:
 
 
 PIPELINES = {"reference": reference_trainer, "s2sa": our_trainer}
+PROBE_STEPS = 2
+"""Steps of a largest-batch probe: the second has the optimizer's state allocated, as every later step."""
 
 
-def run_once(name: str, args) -> dict:
-    """One round of one pipeline, in this process (`--only NAME`)."""
+def prepare(name: str, args, steps: int):
+    """This process set up as the pipeline's command would be, the model built, the data tokenized."""
     if name == "s2sa":
         reuse_freed_memory()  # first, as `s2sa train` does
     torch.set_num_threads(args.threads)
-    config = run_config(args, Path(tempfile.mkdtemp()), reference=name == "reference")
+    config = run_config(args, Path(tempfile.mkdtemp()), reference=name == "reference", steps=steps)
     torch.manual_seed(args.seed)
     summarizer = build_summarizer(config.model)
     use_fast_adapter_code(name != "reference")  # the reference runs adapters' own attention matching and LoRA
     data = load_summarization_data(config.data, seed=args.seed)
     splits = {split: data.splits[split] for split in ("train", "validation")}
-    tokenized_all = tokenize_splits(splits, summarizer.tokenizer, args.source_length, args.target_length)
+    return config, summarizer, tokenize_splits(splits, summarizer.tokenizer, args.source_length, args.target_length)
+
+
+def run_once(name: str, args) -> dict:
+    """One round of one pipeline, in this process (`--only NAME`)."""
+    config, summarizer, tokenized_all = prepare(name, args, args.warmup_steps + args.steps)
     tokenized = {"train": tokenized_all["train"]}
-    timer = StepTimer()
+    timer = StepTimer(args.warmup_steps)
     trainer = PIPELINES[name](config, summarizer, tokenized, Path(config.train.output_dir), timer)
     flops = flops_per_token(trainer) if args.flops else 0.0
-    with PeakRSS() as memory:
+    with PeakMemory(summarizer.model.device.type == "cuda") as memory:
         trainer.train()
     samples = args.steps * args.batch_size
     lengths = tokenized["train"].select_columns(["input_ids", "labels"]).to_dict()
@@ -187,23 +185,105 @@ def run_once(name: str, args) -> dict:
         "name": name,
         "samples_per_s": samples / timer.seconds,
         "tokens_per_s": samples * mean_tokens / timer.seconds,
-        "peak_rss_mib": memory.peak,
+        "peak_memory_mib": memory.peak,
+        "memory": memory.kind,
         "last_logged_train_loss": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry][-1],
         "final_loss": heldout_loss(summarizer.model, tokenized_all["validation"], trainer.data_collator),
         "flops_per_token": flops,
         "seconds": timer.seconds,
+        "device": torch.cuda.get_device_name(0) if memory.cuda else "cpu",
     }
+
+
+def longest_rows(dataset, count: int):
+    """`count` rows, the longest (source + summary tokens) first, repeated when there are fewer: a batch's worst case."""
+    lengths = [len(a) + len(b) for a, b in zip(dataset["input_ids"], dataset["labels"])]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__, reverse=True)
+    return dataset.select([order[i % len(order)] for i in range(count)])
+
+
+def bisect_largest(fits, start: int, limit: int) -> int:
+    """The largest batch in [start, limit] that `fits`, to within an eighth: double from `start`, then bisect.
+    0 if not even `start` fits."""
+    low, high = 0, start
+    while high <= limit and fits(high):
+        low, high = high, high * 2
+    if low == 0:
+        return 0
+    high = min(high, limit + 1)
+    while high - low > max(1, low // 8):
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+def find_largest_batch(name: str, args) -> dict:
+    """`--only NAME --find-largest-batch`: this pipeline's largest batch, each candidate two steps on the longest rows."""
+    config, summarizer, tokenized_all = prepare(name, args, PROBE_STEPS)
+    tried: dict[int, bool] = {}
+
+    def fits(batch_size: int) -> bool:
+        config.train.batch_size = batch_size
+        tokenized = {"train": longest_rows(tokenized_all["train"], batch_size * PROBE_STEPS)}
+        trainer = PIPELINES[name](config, summarizer, tokenized, Path(config.train.output_dir), StepTimer())
+        try:
+            trainer.train()
+            tried[batch_size] = True
+        except torch.OutOfMemoryError:
+            tried[batch_size] = False
+        del trainer
+        summarizer.model.zero_grad(set_to_none=True)
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        print(f"  {name} batch {batch_size}: {'fits' if tried[batch_size] else 'out of memory'}", flush=True)
+        return tried[batch_size]
+
+    return {"largest_batch": bisect_largest(fits, args.batch_size, args.batch_limit), "tried": tried}
+
+
+def run_rounds(argv: list[str], rounds: int, batch_size: int) -> dict[str, dict]:
+    """`rounds` rounds of each pipeline at `batch_size`, alternating, each in a fresh process; each pipeline's means."""
+    results: dict[str, list[dict]] = {name: [] for name in PIPELINES}
+    for round_ in range(rounds):
+        for name in PIPELINES:
+            result = in_fresh_process(__file__, [*argv, "--batch-size", str(batch_size)], name)  # one round of one pipeline
+            results[name].append(result)
+            print(f"batch {batch_size} round {round_ + 1} {name:9s} {result['samples_per_s']:.2f} samples/s "
+                  f"{result['tokens_per_s']:.0f} tokens/s peak {result['peak_memory_mib']:.0f} MiB ({result['memory']}) "
+                  f"held-out loss {result['final_loss']:.4f} (last logged train loss {result['last_logged_train_loss']:.4f})",
+                  flush=True)
+    return {name: {key: sum(r[key] for r in runs) / len(runs) if isinstance(runs[0][key], float) else runs[0][key]
+                   for key in runs[0]} | {"rounds": runs} for name, runs in results.items()}
+
+
+def report(summary: dict[str, dict], ceiling: float | None) -> None:
+    """Each pipeline's means and s2sa's ratios to the reference."""
+    for name, mean in summary.items():
+        share = ""
+        if ceiling:
+            achieved = mean["flops_per_token"] * mean["tokens_per_s"] / 1e9
+            share = f"  matmul share {achieved / ceiling:.1%} ({achieved:.1f} GFLOP/s)"
+        print(f"{name:9s} samples/s {mean['samples_per_s']:.2f}  tokens/s {mean['tokens_per_s']:.0f}  "
+              f"peak {mean['peak_memory_mib']:.0f} MiB ({mean['memory']})  held-out loss {mean['final_loss']:.4f}{share}")
+    ours, reference = summary["s2sa"], summary["reference"]
+    print(f"speed-up (samples/s): {ours['samples_per_s'] / reference['samples_per_s']:.2f}x   "
+          f"peak memory: {ours['peak_memory_mib'] / reference['peak_memory_mib']:.2f}x   "
+          f"held-out loss difference: {abs(ours['final_loss'] / reference['final_loss'] - 1):.1%}\n", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DIALOGSUM)
+    parser.add_argument("--model", help="encoder and decoder checkpoint (default: the bundled MiniLM)")
     parser.add_argument("--samples", type=int, default=2000)
-    parser.add_argument("--steps", type=int, default=125)
+    parser.add_argument("--steps", type=int, default=125, help="timed optimizer steps")
+    parser.add_argument("--warmup-steps", type=int, default=0, help="untimed steps before them (CUDA's first kernels)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--source-length", type=int, default=256)
     parser.add_argument("--target-length", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: the Trainer's mixed precision")
     parser.add_argument("--adapter-config", default="seq_bn", help="both pipelines' adapter (s2sa's default: "
                         f"{ModelArgs.adapter_config})")
     parser.add_argument("--train", default="adapter,new", help=f"weights both pipelines train (s2sa's default: {ModelArgs.train})")
@@ -212,36 +292,38 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=200, help="validation dialogues for the final loss")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no oversubscription of 2 shared cores)")
     parser.add_argument("--no-flops", dest="flops", action="store_false")
+    parser.add_argument("--largest-batch", action="store_true", help="afterwards, time both at the largest batch both fit")
+    parser.add_argument("--batch-limit", type=int, default=8192, help="with --largest-batch: try no batch above this")
+    parser.add_argument("--json", type=Path, help="write the numbers here as JSON")
     parser.add_argument("--only", choices=list(PIPELINES), help=argparse.SUPPRESS)  # one round, in this process (run_round)
+    parser.add_argument("--find-largest-batch", action="store_true", help=argparse.SUPPRESS)  # with --only
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        args.out.write_text(json.dumps(run_once(args.only, args)))
+        result = find_largest_batch(args.only, args) if args.find_largest_batch else run_once(args.only, args)
+        args.out.write_text(json.dumps(result))
         return
     torch.set_num_threads(args.threads)
 
-    results: dict[str, list[dict]] = {"reference": [], "s2sa": []}
-    for round_ in range(args.rounds):
-        for name in PIPELINES:
-            result = in_fresh_process(__file__, sys.argv[1:], name)  # one round of one pipeline
-            results[name].append(result)
-            print(f"round {round_ + 1} {name:9s} {result['samples_per_s']:.2f} samples/s "
-                  f"{result['tokens_per_s']:.0f} tokens/s peak {result['peak_rss_mib']:.0f} MiB "
-                  f"held-out loss {result['final_loss']:.4f} (last logged train loss {result['last_logged_train_loss']:.4f})",
-                  flush=True)
-    ceiling = measure_matmul_gflops()
-    print(f"\ntorch.matmul fp32 ceiling: {ceiling:.1f} GFLOP/s ({torch.get_num_threads()} threads)")
-    summary = {}
-    for name, runs in results.items():
-        mean = {key: sum(r[key] for r in runs) / len(runs) for key in runs[0] if key != "name"}
-        summary[name] = mean
-        achieved = mean["flops_per_token"] * mean["tokens_per_s"] / 1e9
-        print(f"{name:9s} samples/s {mean['samples_per_s']:.2f}  tokens/s {mean['tokens_per_s']:.0f}  "
-              f"peak RSS {mean['peak_rss_mib']:.0f} MiB  held-out loss {mean['final_loss']:.4f}  "
-              f"matmul share {achieved / ceiling:.1%} ({achieved:.1f} GFLOP/s)")
-    ratio = summary["s2sa"]["samples_per_s"] / summary["reference"]["samples_per_s"]
-    loss_gap = abs(summary["s2sa"]["final_loss"] / summary["reference"]["final_loss"] - 1)
-    print(f"\nspeed-up (samples/s): {ratio:.2f}x   held-out loss difference: {loss_gap:.1%}")
+    argv = sys.argv[1:]
+    summaries = {args.batch_size: run_rounds(argv, args.rounds, args.batch_size)}
+    ceiling = measure_matmul_gflops() if args.flops and not torch.cuda.is_available() else None  # the CPU's matmul share
+    if ceiling:
+        print(f"\ntorch.matmul fp32 ceiling: {ceiling:.1f} GFLOP/s ({torch.get_num_threads()} threads)")
+    print(f"\nbatch {args.batch_size}, {args.precision}, {args.steps} timed steps after {args.warmup_steps}:")
+    report(summaries[args.batch_size], ceiling)
+    largest = {}
+    if args.largest_batch:
+        largest = {name: in_fresh_process(__file__, [*argv, "--find-largest-batch"], name) for name in PIPELINES}
+        common = min(found["largest_batch"] for found in largest.values())
+        print("largest batch that fits: " + ", ".join(f"{name} {found['largest_batch']}" for name, found in largest.items()))
+        if common > args.batch_size:
+            summaries[common] = run_rounds([*argv, "--no-flops"], args.rounds, common)
+            print(f"\nbatch {common} (the largest both fit), {args.precision}:")
+            report(summaries[common], None)
+    if args.json:
+        args.json.write_text(json.dumps({"precision": args.precision, "steps": args.steps, "warmup_steps": args.warmup_steps,
+                                         "largest_batch": largest, "by_batch_size": summaries}, indent=2))  # fmt: skip
 
 
 if __name__ == "__main__":

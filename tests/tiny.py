@@ -54,6 +54,15 @@ def damage_weights(path: Path, damage: str) -> None:
     path.write_bytes({"truncate": data[:1000], "garbage": bytes(range(256)) * 8, "empty": b"", "longer": data + b"x"}[damage])
 
 
+def split_folder(dialog_jsonl: Path, folder: Path) -> Path:
+    """The 64 dialogues as a folder of split files: train (48), validation (8), test (8)."""
+    rows = read_jsonl(dialog_jsonl)
+    folder.mkdir()
+    for name, part in (("train", rows[:48]), ("validation", rows[48:56]), ("test", rows[56:])):
+        write_jsonl(folder / f"{name}.jsonl", part)
+    return folder
+
+
 def article_rows(n: int) -> list[dict]:
     """`n` rows of a news-style data file (article, highlights)."""
     return [{"article": f"document number {i}", "highlights": f"summary {i}"} for i in range(n)]

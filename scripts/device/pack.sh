@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Pack what scripts/device/gpu_check.sh needs on a GPU machine without network, in under 64 MiB:
 #   .whl/        wheels of the versions s2sa pins that the machine's image lacks or has in other versions
-#   .devbundle/  the bundled MiniLM (fp16 weights, int8 word embeddings: 34 MB instead of 91 MB), stub
-#                modules, a trained run's adapter and the first DialogSum rows.
+#   .devbundle/  the bundled MiniLM (fp16 weights, int8 word embeddings, xz: 31 MB instead of 91 MB), stub
+#                modules, a trained run's adapter and DialogSum's three splits, xz-compressed (3 MB).
 # Usage: scripts/device/pack.sh RUN_DIR [DIALOGSUM_DIR]   (both folders are git-ignored: add them to carry)
-#        TRAIN_ROWS=2000 scripts/device/pack.sh ...       (training dialogues packed; default 700)
+#        TRAIN_ROWS=2000 scripts/device/pack.sh ...       (only the first training dialogues; default: all 12,460)
 set -euo pipefail
 RUN=${1:?run folder (e.g. runs/dialogsum-300-cpu)}
 DATA=${2:-../shared/data/dialogsum}
@@ -28,7 +28,9 @@ def get_model_path() -> Path:
 PY
 echo '"""Stub: the device run reads DialogSum files, never the bundled ACLSum."""' > .devbundle/site/aclsum/__init__.py
 cp -r "$RUN"/adapter "$RUN"/run_config.json "$RUN"/run.json .devbundle/run/
-head -"${TRAIN_ROWS:-700}" "$DATA"/train.jsonl > .devbundle/dialogsum/train.jsonl
-head -200 "$DATA"/validation.jsonl > .devbundle/dialogsum/validation.jsonl
-head -200 "$DATA"/test.jsonl > .devbundle/dialogsum/test.jsonl
-du -cb .whl .devbundle | tail -1
+head -n "${TRAIN_ROWS:--0}" "$DATA"/train.jsonl | xz -9 > .devbundle/dialogsum/train.jsonl.xz
+for SPLIT in validation test; do xz -9 < "$DATA"/$SPLIT.jsonl > .devbundle/dialogsum/$SPLIT.jsonl.xz; done
+# what travels: the tracked tree and both folders (the device tool's limit is 64 MiB in all)
+TOTAL=$(( $(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1) + $(du -cb .whl .devbundle | tail -1 | cut -f1) ))
+echo "$TOTAL bytes to carry with the tree (limit $((64 * 2**20)))"
+test "$TOTAL" -le $((64 * 2**20)) || { echo "error: over the 64 MiB transfer limit" >&2; exit 1; }

@@ -4,24 +4,14 @@ variant, and the same command again trains nothing (the study is done) and write
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from conftest import ROOT, run_python
-from tiny import read_jsonl, write_jsonl
+from tiny import split_folder
 
 VARIANTS = ["AO seq_bn + head, lr=0.002", "AO seq_bn + head, lr=0.005"]
 TINY = ["data.max_source_length=64", "data.max_target_length=24", "generation.max_new_tokens=8",
         "generation.min_new_tokens=1", "train.batch_size=8"]
 """What the tiny BERT (128 positions) needs beside configs/dialogsum.yaml, and short summaries."""
-
-
-def split_folder(dialog_jsonl: Path, folder: Path) -> Path:
-    """The 64 dialogues as a folder of split files: train (48), validation (8), test (8)."""
-    rows = read_jsonl(dialog_jsonl)
-    folder.mkdir()
-    for name, part in (("train", rows[:48]), ("validation", rows[48:56]), ("test", rows[56:])):
-        write_jsonl(folder / f"{name}.jsonl", part)
-    return folder
 
 
 def test_the_variants_run_as_one_tune_and_a_done_study_trains_nothing(tiny_bert, dialog_jsonl, tmp_path):
