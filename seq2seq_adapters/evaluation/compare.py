@@ -16,6 +16,7 @@ from seq2seq_adapters.evaluation.curves import plot_curves
 from seq2seq_adapters.evaluation.reports import compare_markdown, compare_table, paired_markdown, paired_table
 from seq2seq_adapters.evaluation.rouge import ROUGE_TYPES, paired_bootstrap
 from seq2seq_adapters.layout.run_folder import RunDir
+from seq2seq_adapters.layout.split_report import SplitReport
 
 
 def find_report(target: str | Path, split: str) -> Path:
@@ -29,7 +30,8 @@ def find_report(target: str | Path, split: str) -> Path:
             if candidate.is_file():
                 return candidate
         raise S2SAError(
-            f"no rouge_{split}.json in {target} or {run.eval_dir(split)}; run `s2sa eval {target} --split {split}` first"
+            f"no {SplitReport(target, split).rouge_json.name} in {target} or {run.eval_dir(split)}; "
+            f"run `s2sa eval {target} --split {split}` first"
         )
     raise S2SAError(f"not found: {target} (expected a rouge_<split>.json report, a run folder or an eval folder)")
 
@@ -82,7 +84,7 @@ def check_same_examples(reports: dict[str, dict]) -> None:
 
 def example_scores(report_path: Path, split: str) -> list[tuple[str, dict[str, float]]] | None:
     """(example id, per-example ROUGE F1) in the predictions file's order, next to a report (None without one)."""
-    path = report_path.parent / f"predictions_{split}.jsonl"
+    path = SplitReport(report_path.parent, split).predictions
     if not path.is_file():
         return None
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -141,7 +143,7 @@ def compare_runs(
     if comparisons:
         console.print(paired_table(comparisons))
     else:
-        console.print(f"[yellow]warning:[/] no predictions_{split}.jsonl next to every report: no paired bootstrap")
+        console.print(f"[yellow]warning:[/] no {SplitReport(Path(), split).predictions.name} next to every report: no paired bootstrap")
     if markdown is not None:
         atomic_write_text(Path(markdown), compare_markdown(reports) + (paired_markdown(comparisons) if comparisons else ""))
     return reports

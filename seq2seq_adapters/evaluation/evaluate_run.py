@@ -28,6 +28,7 @@ from seq2seq_adapters.generation.loading import (
 )
 from seq2seq_adapters.layout.artifact_folder import METADATA
 from seq2seq_adapters.layout.run_folder import RunDir
+from seq2seq_adapters.layout.split_report import SplitReport
 
 SPLIT_HINT = "choose one with --split"
 
@@ -106,8 +107,8 @@ def check_eval_output(directory: Path, source: Source, split: str, overwrite: bo
     """Refuse to replace another run's (or a training run's own) report for this split without --overwrite."""
     final = {"the run's adapter/": source.run.adapter} if source.run else {}  # training's resume replaces it
     check_output_dir(directory, overwrite, flag="--output-dir", replaced=False, outside=final)  # reports: one by one, below
-    report = directory / f"rouge_{split}.json"
-    predictions = directory / f"predictions_{split}.jsonl"
+    files = SplitReport(directory, split)
+    report, predictions = files.rouge_json, files.predictions
     if overwrite or not (report.exists() or predictions.exists()):
         return
     owner = ((read_json(report) or {}).get("run") or {}).get("path")

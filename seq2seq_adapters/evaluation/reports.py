@@ -13,6 +13,7 @@ from rich.table import Table
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import atomic_write_json, atomic_write_text
 from seq2seq_adapters.evaluation.rouge import MEASURES, ROUGE_TYPES, RougeResult
+from seq2seq_adapters.layout.split_report import SplitReport
 
 TYPE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 _MEASURE_NAMES = {"precision": "Precision", "recall": "Recall", "fmeasure": "F1"}
@@ -143,9 +144,8 @@ def write_rouge_report(
     clash = {"split", "systems"} & extra.keys()
     if clash:
         raise ValueError(f"extra must not contain {sorted(clash)}")
-    directory = Path(directory)
-    json_path = directory / f"rouge_{split}.json"
-    md_path = directory / f"rouge_{split}.md"
+    files = SplitReport(Path(directory), split)
+    json_path, md_path = files.rouge_json, files.rouge_markdown
     atomic_write_json(
         json_path, {"split": split, "systems": {n: r.to_dict() for n, r in results.items()}, **extra}
     )

@@ -20,6 +20,7 @@ from seq2seq_adapters.evaluation.rouge import RougeResult, choose_lead_k, comput
 from seq2seq_adapters.generation.decoding import generate_summaries
 from seq2seq_adapters.generation.long_documents import measure_overflow
 from seq2seq_adapters.generation.surface_text import UNCASED_NOTE, is_uncased
+from seq2seq_adapters.layout.split_report import SplitReport
 from seq2seq_adapters.model.builder import BuiltModel
 
 
@@ -101,7 +102,7 @@ def evaluate_split(
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
-        output_dir / f"predictions_{split_name}.jsonl",
+        SplitReport(output_dir, split_name).predictions,
         predictions_jsonl(columns["id"], documents, references, predictions, model_result),
     )
     write_rouge_report(output_dir, split_name, results, {**lengths, "source_overflow": overflow.to_dict(), **(extra or {})},

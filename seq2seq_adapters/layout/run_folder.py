@@ -22,6 +22,7 @@ from seq2seq_adapters.config.legacy import saved_run_config
 from seq2seq_adapters.config.schema import ModelArgs, RunConfig
 from seq2seq_adapters.core.errors import S2SAError
 from seq2seq_adapters.core.files import check_output_dir, too_long
+from seq2seq_adapters.layout.split_report import SplitReport
 
 CONFIG_NAME = "run_config.json"
 """Not `config.json`: that name says "transformers model config" to every tool that opens the folder."""
@@ -89,7 +90,7 @@ class RunDir:
 
     def report(self, split: str) -> Path:
         """The ROUGE report (JSON) of the final validation summaries, `rouge_<split>.json`."""
-        return self.root / f"rouge_{split}.json"
+        return SplitReport(self.root, split).rouge_json
 
     def eval_dir(self, split: str) -> Path:
         """Where `s2sa eval` writes by default."""
