@@ -272,7 +272,7 @@ def report(summary: dict[str, dict], ceiling: float | None) -> None:
           f"held-out loss difference: {abs(ours['final_loss'] / reference['final_loss'] - 1):.1%}\n", flush=True)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DIALOGSUM)
     parser.add_argument("--model", help="encoder and decoder checkpoint (default: the bundled MiniLM)")
@@ -298,7 +298,11 @@ def main() -> None:
     parser.add_argument("--only", choices=list(PIPELINES), help=argparse.SUPPRESS)  # one round, in this process (run_round)
     parser.add_argument("--find-largest-batch", action="store_true", help=argparse.SUPPRESS)  # with --only
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.only:
         result = find_largest_batch(args.only, args) if args.find_largest_batch else run_once(args.only, args)
         args.out.write_text(json.dumps(result))

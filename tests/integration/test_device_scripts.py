@@ -42,6 +42,43 @@ def test_bench_train_times_both_pipelines_in_bf16_and_probes_the_largest_batch(t
     assert "speed-up (samples/s)" in result.stdout and "peak memory" in result.stdout
 
 
+OUT_OF_MEMORY_ABOVE_6 = """
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+import bench_train
+
+build = bench_train.PIPELINES["s2sa"]
+
+
+def with_small_memory(config, *rest):
+    trainer, batch_size = build(config, *rest), config.train.batch_size
+    train = trainer.train
+
+    def train_or_out_of_memory(*args, **kwargs):
+        result = train(*args, **kwargs)  # the steps run, and then the memory runs out (as after a first step on CUDA)
+        if batch_size > 6:
+            raise torch.OutOfMemoryError("CUDA out of memory (a stand-in)")
+        return result
+
+    trainer.train = train_or_out_of_memory
+    return trainer
+
+
+bench_train.PIPELINES["s2sa"] = with_small_memory
+print(json.dumps(bench_train.find_largest_batch("s2sa", bench_train.build_parser().parse_args(sys.argv[2:]))))
+"""
+
+
+def test_an_out_of_memory_batch_is_too_large_and_the_search_goes_on(tiny_bert, dialog_jsonl, tmp_path):
+    """The probe's except path, with CUDA's error raised above batch 6 by a stand-in: 4 and 6 fit, 8 and 7 do not."""
+    result = run_python(["-c", OUT_OF_MEMORY_ABOVE_6, str(SCRIPTS), "--data", str(split_folder(dialog_jsonl, tmp_path / "data")),
+                         "--model", str(tiny_bert), "--samples", "48", "--batch-size", "4", "--source-length", "64",
+                         "--target-length", "24", "--heldout", "8"])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert found == {"largest_batch": 6, "tried": {"4": True, "8": False, "6": True, "7": False}}
+
+
 def test_the_largest_batch_is_found_to_within_an_eighth(script):
     bisect_largest = script("bench_train").bisect_largest
     tried = []
