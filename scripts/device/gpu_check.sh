@@ -1,10 +1,11 @@
 # On a GPU machine (no network), after scripts/device/pack.sh here, with .whl and .devbundle carried:
-#   bash scripts/device/gpu_check.sh                   # STAGE=all: gen, oom and train (about 6 min, unmeasured)
+#   bash scripts/device/gpu_check.sh                   # STAGE=all: gen, oom and train (not yet timed on a GPU)
 #   STAGE=gen|oom|train|largest|converged bash scripts/device/gpu_check.sh    # one part
 #   STAGE=dropout bash scripts/device/gpu_check.sh     # hidden dropout 0 vs 0.1 over 5 epochs of 2000 dialogues
 # Installs the carried wheels, unpacks MiniLM and DialogSum, then (issue 31):
 #   gen        generation speed and peak memory, eval path against the Seq2SeqTrainer.predict-style baseline, on
-#              the 500 test dialogues, 4 beams (with the ablation) and greedy, and the eval path at other batch sizes
+#              the 500 test dialogues, 4 beams and greedy, and the eval path at other batch sizes (ABLATION=1: with
+#              the steps in between, 4 beams)
 #   oom        a real CUDA out-of-memory during generation: the batch is halved
 #   train      training speed, peak memory and held-out loss against the AdapterHub reference, fp32 and bf16,
 #              batch 16 (the shipped config's), 200 timed steps after 20
@@ -33,8 +34,8 @@ QUIET='warn|future|super().__init__|attention_mask'
 s2sa() { python3 -m seq2seq_adapters "$@" 2>&1 | grep -v -i -E "$QUIET"; }
 if [ "$STAGE" = all ] || [ "$STAGE" = gen ]; then
   for BEAMS in 4 1; do
-    ABLATION=$([ $BEAMS = 4 ] && echo --ablation)
-    python3 scripts/bench_generate.py $B/run --data $B/dialogsum/test.jsonl --examples ${N:-500} --no-int8 $ABLATION \
+    STEPS_BETWEEN=$([ $BEAMS = 4 ] && [ -n "${ABLATION:-}" ] && echo --ablation)  # ABLATION=1: the steps in between too
+    python3 scripts/bench_generate.py $B/run --data $B/dialogsum/test.jsonl --examples ${N:-500} --no-int8 $STEPS_BETWEEN \
       --num-beams $BEAMS --repeats 2 --batch-sizes ${GEN_BATCHES:-64,128,256} --json $OUT/gen_beams$BEAMS.json 2>&1 \
       | grep -v -i -E "$QUIET" | tee $OUT/gen_beams$BEAMS.txt
   done
