@@ -10,6 +10,7 @@ itself, so only the loss is checked there.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -45,11 +46,15 @@ class NonFiniteGuard(TrainerCallback):
         self.loss_finite = finite if self.loss_finite is None else self.loss_finite & finite
 
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
-        bad_loss = self.loss_finite is not None and not bool(self.loss_finite)
-        self.loss_finite = None
         grads = [p.grad for p in model.parameters() if p.grad is not None] if not args.fp16 else []
-        bad_gradient = bool(grads) and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
-        bad_loss, bad_gradient = any_process([bad_loss, bad_gradient], args.device)
+        ok = torch.ones((), dtype=torch.bool, device=args.device)
+        loss_ok = ok if self.loss_finite is None else self.loss_finite.to(ok.device)
+        self.loss_finite = None
+        # the largest |gradient| is NaN or inf exactly when some gradient holds one: one fused reduction over all of
+        # them (CUDA's foreach path: a few kernels, not two per tensor), and one device-to-host copy for both flags
+        gradient_ok = torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=math.inf)).to(ok.device) if grads else ok
+        loss_ok, gradient_ok = torch.stack([loss_ok, gradient_ok]).tolist()
+        bad_loss, bad_gradient = any_process([not loss_ok, not gradient_ok], args.device)
         if not (bad_loss or bad_gradient):
             return
         what = "loss" if bad_loss else "gradient"

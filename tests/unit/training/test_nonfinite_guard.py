@@ -28,3 +28,37 @@ def test_guard_sees_nonfinite_gradients_and_skips_only_that_update():
         NonFiniteGuard("skip-step", Path("/nonexistent-run")).on_pre_optimizer_step(args, state, None, model=model)
     optimizer.step()
     assert torch.equal(model.weight, before) and model.weight.grad is None
+
+
+@pytest.mark.parametrize(
+    ("loss", "bad_grad", "message"),
+    [
+        (float("nan"), None, "non-finite loss at step 7"),
+        (0.5, float("inf"), "non-finite gradient at step 7"),
+        (0.5, -float("inf"), "non-finite gradient at step 7"),
+        (0.5, float("nan"), "non-finite gradient at step 7"),  # in one element of the last of several tensors
+        (float("inf"), float("nan"), "non-finite loss at step 7"),  # the loss is named first
+        (0.5, None, None),
+        (0.5, 3e38, None),  # huge but finite: no sum of squares that would overflow
+    ],
+)
+def test_one_fused_check_over_every_gradient_names_what_is_not_finite(loss, bad_grad, message):
+    from types import SimpleNamespace
+
+    from seq2seq_adapters.training.nonfinite_guard import NonFiniteGuard, NonFiniteTraining
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    for parameter in model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    if bad_grad is not None:
+        model[1].bias.grad[1] = bad_grad
+    args, state = SimpleNamespace(fp16=False, device="cpu"), SimpleNamespace(global_step=6)
+    guard = NonFiniteGuard("stop", Path("/nonexistent-run"))
+    guard.observe_loss(torch.tensor(0.5))
+    guard.observe_loss(torch.tensor(loss))  # two micro-batches: either one being non-finite counts
+    if message is None:
+        guard.on_pre_optimizer_step(args, state, None, model=model)
+    else:
+        with pytest.raises(NonFiniteTraining, match=message):
+            guard.on_pre_optimizer_step(args, state, None, model=model)
+    assert guard.loss_finite is None  # the next step starts afresh
