@@ -63,12 +63,14 @@ def test_every_module_has_its_own_test_file():
 
 
 def test_the_torch_free_packages_import_without_torch():
-    """In a fresh interpreter: every module of core, config and layout, and torch is still not loaded."""
+    """In a fresh interpreter: every module of core, config and layout, the CLI and tune's option checks, and none of
+    torch, transformers, adapters or Optuna is loaded."""
     names = [f"{package}.{module.name}" for package in TORCH_FREE
              for module in pkgutil.iter_modules([str(PACKAGE / package.split(".")[-1])])]
     names.append("seq2seq_adapters.cli")  # the CLI too: `s2sa --help` and every input check come before torch
+    names.append("seq2seq_adapters.tuning.options")  # `s2sa tune`'s option checks, before Optuna and the trials' code
     code = f"import importlib, sys\nfor name in {names!r}: importlib.import_module(name)\n" \
-           "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('torch', 'transformers', 'adapters'))\n" \
+           "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('torch', 'transformers', 'adapters', 'optuna'))\n" \
            "assert not loaded, loaded[:5]"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
