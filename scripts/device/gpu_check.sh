@@ -30,7 +30,7 @@ python3 -c "import torch, transformers, adapters; print(torch.__version__, trans
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,driver_version --format=csv | tee -a $OUT/versions.txt
 git rev-parse HEAD 2>/dev/null | tee -a $OUT/versions.txt
 STAGE=${STAGE:-all}
-QUIET='warn|future|super().__init__|attention_mask'
+QUIET='warn|future|super\(\)\.__init__|attention_mask'
 s2sa() { python3 -m seq2seq_adapters "$@" 2>&1 | grep -v -i -E "$QUIET"; }
 if [ "$STAGE" = all ] || [ "$STAGE" = gen ]; then
   for BEAMS in 4 1; do
@@ -78,7 +78,6 @@ if [ "$STAGE" = converged ]; then
 fi
 if [ "$STAGE" = dropout ]; then  # not part of "all": the multi-epoch check of docs/studies/hidden-dropout.md
   for D in 0.1 0; do
-    rm -rf /tmp/converged-$POLICY  # this script's own scratch folder
     s2sa train --config dialogsum --data $B/dialogsum --max-train-samples ${TRAIN_ROWS:-2000} --epochs ${EPOCHS:-5} --hidden-dropout $D \
       --max-eval-samples 20 --output-dir /tmp/hd$D | tail -4 | tee -a $OUT/dropout.txt
     s2sa eval /tmp/hd$D --data $B/dialogsum --max-samples 200 --output-dir $OUT/eval-hd$D | tail -3

@@ -2,7 +2,7 @@
 # Pack what scripts/device/gpu_check.sh needs on a GPU machine without network, in under 64 MiB:
 #   .whl/        wheels of the versions s2sa pins that the machine's image lacks or has in other versions
 #   .devbundle/  the bundled MiniLM (fp16 weights, int8 word embeddings, xz: 31 MB instead of 91 MB), stub
-#                modules, a trained run's adapter and DialogSum's three splits, xz-compressed (3 MB).
+#                modules, a trained run's adapter and DialogSum's three splits, xz-compressed (2.6 MB).
 # Usage: scripts/device/pack.sh RUN_DIR [DIALOGSUM_DIR]   (both folders are git-ignored: add them to carry)
 #        TRAIN_ROWS=2000 scripts/device/pack.sh ...       (only the first training dialogues; default: all 12,460)
 set -euo pipefail
