@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seq2seq_adapters.evaluation.compare import find_report
 from seq2seq_adapters.evaluation.curves import plot_curves
+from seq2seq_adapters.evaluation.reports import TYPE_NAMES, f1_cells, markdown_table
 from seq2seq_adapters.evaluation.rouge import ROUGE_TYPES
 from seq2seq_adapters.layout.run_folder import RunDir
 
@@ -53,21 +54,21 @@ def summary_row(folder: Path, epoch_steps: int | None, split: str = "test") -> d
         "peak_validation": peak.get(f"eval_{metric}"),
         "scored_examples": model["n_examples"],
         "references": model["n_references_max"],
-        "rouge": {kind: model["aggregate"][kind]["fmeasure"] for kind in ROUGE_TYPES},
+        "rouge_f1": f1_cells(model),
     }
 
 
 def markdown(rows: list[dict]) -> str:
-    """The table: one row per run."""
-    lines = ["| run | trained | steps (epochs) | training wall time | validation peak: step (epoch), value | scored examples x references | "
-             + " | ".join(ROUGE_TYPES) + " |", "| --- " * (6 + len(ROUGE_TYPES)) + "|"]  # fmt: skip
+    """The table: one row per run, test F1 with its bootstrap interval as `s2sa eval` reports it."""
+    header = ["run", "trained", "steps (epochs)", "training wall time", "validation peak: step (epoch), value",
+              "scored examples x references", *(f"{TYPE_NAMES[kind]} F1" for kind in ROUGE_TYPES)]
+    lines = []
     for row in rows:
         peak = "–" if row["peak_step"] is None else (
             f"{row['peak_step']} ({row['peak_epoch']:.2f}), {row['peak_metric']} {row['peak_validation']:.2f}")
-        cells = [f"{100 * s['mean']:.2f} [{100 * s['low']:.2f}, {100 * s['high']:.2f}]" for s in row["rouge"].values()]
-        lines.append(f"| {row['run']} | {row['trained_percent']:.2f}% | {row['steps']} ({row['epochs']:.2f}) | {row['wall_time_s'] / 60:.1f} min | "
-                     f"{peak} | {row['scored_examples']} x {row['references']} | " + " | ".join(cells) + " |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+        lines.append([row["run"], f"{row['trained_percent']:.2f}%", f"{row['steps']} ({row['epochs']:.2f})",
+                      f"{row['wall_time_s'] / 60:.1f} min", peak, f"{row['scored_examples']} x {row['references']}", *row["rouge_f1"]])
+    return markdown_table(header, lines, numeric_from=1) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
